@@ -1,0 +1,64 @@
+//! Command-line definitions (clap derive). Parsing only: `commands` turns these into calls on the
+//! library modules, which never see clap.
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::exit::EXIT_CODES_HELP;
+
+#[derive(Debug, Parser)]
+#[command(name = "tracebench", version, about = "Measures what distributed tracing costs a service stack", after_help = EXIT_CODES_HELP)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Drive open-loop load at a fixed rate and report latency without coordinated omission.
+    Drive(DriveArgs),
+    /// Run the built-in trace sink: OTLP receivers plus a Tempo-style query API.
+    Sink(SinkArgs),
+    /// Count traces in a trace store, or verify that probe requests come back as whole traces.
+    #[command(subcommand)]
+    Traces(TracesCommand),
+    /// Show CPU and memory of containers or processes, the way `docker stats` does.
+    Stats(StatsArgs),
+}
+
+// ---- drive (src/commands/drive.rs) ----
+#[derive(Debug, Args)]
+pub struct DriveArgs {}
+
+// ---- sink (src/commands/sink.rs) ----
+#[derive(Debug, Args)]
+pub struct SinkArgs {}
+
+// ---- traces (src/commands/traces.rs) ----
+#[derive(Debug, Subcommand)]
+pub enum TracesCommand {
+    /// Traces per minute per service over a window.
+    Count(TracesCountArgs),
+    /// Send probe requests with known trace IDs and check each arrives whole and linked.
+    Verify(TracesVerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TracesCountArgs {}
+
+#[derive(Debug, Args)]
+pub struct TracesVerifyArgs {}
+
+// ---- stats (src/commands/stats.rs) ----
+#[derive(Debug, Args)]
+pub struct StatsArgs {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

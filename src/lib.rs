@@ -1,0 +1,17 @@
+//! tracebench measures what distributed tracing costs a service stack.
+//!
+//! Layout (see the README's architecture section):
+//! - [`cli`]: clap definitions only; [`commands`] turns them into calls on the modules below.
+//! - [`load`]: the open-loop driver (HTTP and gRPC), recording into HDR histograms.
+//! - [`traces`]: the built-in OTLP sink, the Tempo client, counting and verification.
+//! - [`target`]: applying a tracing mode to the system under test, and restoring it.
+//! - [`resources`]: CPU and memory samplers (docker stats, /proc).
+//! - [`exit`]: exit codes.
+
+pub mod cli;
+pub mod commands;
+pub mod exit;
+pub mod load;
+pub mod resources;
+pub mod target;
+pub mod traces;

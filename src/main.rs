@@ -1,0 +1,26 @@
+//! Thin entry point: parse the command line, run one command, map its outcome to an exit code.
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracebench::{cli::Cli, commands, exit::Exit};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("tracebench: cannot start the async runtime: {err}");
+            return Exit::Broken.into();
+        }
+    };
+    match runtime.block_on(commands::run(cli)) {
+        Ok(exit) => exit.into(),
+        Err(err) => {
+            eprintln!("tracebench: {err:#}");
+            Exit::of_error(&err).into()
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! traces (to be built).
