@@ -7,8 +7,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
 
 use super::locate::Located;
 use super::{
@@ -72,11 +72,14 @@ struct ScenarioFile {
 impl ScenarioFile {
     fn validate(self, path: &Path) -> Checked<Scenario> {
         let name = match self.name {
-            Some(n) if n.trim().is_empty() => return Err(issue("name", "expected a non-empty name")),
+            Some(n) if n.trim().is_empty() => {
+                return Err(issue("name", "expected a non-empty name"));
+            }
             Some(n) => n,
-            None => path
-                .file_stem()
-                .map_or_else(|| "scenario".to_string(), |s| s.to_string_lossy().into_owned()),
+            None => path.file_stem().map_or_else(
+                || "scenario".to_string(),
+                |s| s.to_string_lossy().into_owned(),
+            ),
         };
         let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
         let dir = parent.unwrap_or(Path::new("."));
@@ -183,10 +186,20 @@ impl ServiceFile {
     /// Rejects keys that belong to another kind of target.
     fn check_keys(self, kind: TargetKind, key: &str) -> Checked<ServiceFile> {
         let (kind_name, allowed): (&str, &[&str]) = match kind {
-            TargetKind::Process => ("process", &["command", "env", "cwd", "build", "health", "tcp"]),
+            TargetKind::Process => (
+                "process",
+                &["command", "env", "cwd", "build", "health", "tcp"],
+            ),
             TargetKind::Docker => (
                 "docker",
-                &["container", "compose_service", "compose_project", "env", "health", "tcp"],
+                &[
+                    "container",
+                    "compose_service",
+                    "compose_project",
+                    "env",
+                    "health",
+                    "tcp",
+                ],
             ),
             TargetKind::External => ("external", &["pids", "container", "health", "tcp"]),
         };
@@ -222,7 +235,10 @@ impl ServiceFile {
 
     fn ready(&self, key: &str) -> Checked<Option<ReadyCheck>> {
         if let Some(url) = &self.health {
-            return Ok(Some(ReadyCheck::Http(http_url(&format!("{key}.health"), url)?)));
+            return Ok(Some(ReadyCheck::Http(http_url(
+                &format!("{key}.health"),
+                url,
+            )?)));
         }
         self.tcp
             .as_deref()
@@ -231,7 +247,10 @@ impl ServiceFile {
     }
 
     fn process(self, key: &str, dir: &Path) -> Checked<ProcessService> {
-        let cwd = self.cwd.as_deref().map_or(dir.to_path_buf(), |c| dir.join(c));
+        let cwd = self
+            .cwd
+            .as_deref()
+            .map_or(dir.to_path_buf(), |c| dir.join(c));
         let Some(argv) = &self.command else {
             return Err(issue(
                 format!("{key}.command"),
@@ -255,7 +274,9 @@ impl ServiceFile {
 
     fn docker(self, key: &str) -> Checked<DockerService> {
         let container = match (&self.container, &self.compose_service) {
-            (Some(name), None) if self.compose_project.is_none() => ContainerRef::Name(name.clone()),
+            (Some(name), None) if self.compose_project.is_none() => {
+                ContainerRef::Name(name.clone())
+            }
             (None, Some(service)) => ContainerRef::Compose {
                 service: service.clone(),
                 project: self.compose_project.clone(),
@@ -389,7 +410,12 @@ impl RequestFile {
                         .ok()
                         .filter(|_| m.chars().all(|c| c.is_ascii_uppercase()))
                         .ok_or_else(|| {
-                            issue("request.method", format!("expected an HTTP method such as \"GET\" or \"POST\", got {m:?}"))
+                            issue(
+                                "request.method",
+                                format!(
+                                    "expected an HTTP method such as \"GET\" or \"POST\", got {m:?}"
+                                ),
+                            )
                         })?,
                     None if self.body.is_some() => http::Method::POST,
                     None => http::Method::GET,
@@ -413,12 +439,15 @@ impl RequestFile {
                     .iter()
                     .enumerate()
                     .map(|(i, &s)| {
-                        u16::try_from(s).ok().filter(|s| (100..=599).contains(s)).ok_or_else(|| {
-                            issue(
-                                format!("request.expect[{i}]"),
-                                format!("expected an HTTP status between 100 and 599, got {s}"),
-                            )
-                        })
+                        u16::try_from(s)
+                            .ok()
+                            .filter(|s| (100..=599).contains(s))
+                            .ok_or_else(|| {
+                                issue(
+                                    format!("request.expect[{i}]"),
+                                    format!("expected an HTTP status between 100 and 599, got {s}"),
+                                )
+                            })
                     })
                     .collect::<Checked<_>>()?;
                 RequestKind::Http {
@@ -443,7 +472,10 @@ impl RequestFile {
                     ));
                 }
                 let Some(addr) = &self.addr else {
-                    return Err(issue("request.addr", "expected the gRPC address, such as \"127.0.0.1:50051\""));
+                    return Err(issue(
+                        "request.addr",
+                        "expected the gRPC address, such as \"127.0.0.1:50051\"",
+                    ));
                 };
                 let addr = loopback_addr("request.addr", addr)?;
                 let body = template(self.body.as_deref().unwrap_or(GRPC_BODY))?;
@@ -452,10 +484,16 @@ impl RequestFile {
             }
         };
         if self.connections == 0 {
-            return Err(issue("request.connections", "expected at least 1 connection"));
+            return Err(issue(
+                "request.connections",
+                "expected at least 1 connection",
+            ));
         }
         if self.max_in_flight == 0 {
-            return Err(issue("request.max_in_flight", "expected at least 1 request in flight"));
+            return Err(issue(
+                "request.max_in_flight",
+                "expected at least 1 request in flight",
+            ));
         }
         Ok(Request {
             kind,
@@ -474,11 +512,14 @@ fn check_register_body(body: &Template) -> Checked<()> {
     let value: serde_json::Value = serde_json::from_str(&rendered)
         .map_err(|e| issue("request.body", format!("{expected}: {e}")))?;
     let ok = value.as_object().is_some_and(|o| {
-        o.iter().all(|(k, v)| {
-            ["username", "email", "password"].contains(&k.as_str()) && v.is_string()
-        })
+        o.iter()
+            .all(|(k, v)| ["username", "email", "password"].contains(&k.as_str()) && v.is_string())
     });
-    if ok { Ok(()) } else { Err(issue("request.body", expected)) }
+    if ok {
+        Ok(())
+    } else {
+        Err(issue("request.body", expected))
+    }
 }
 
 // ---- [modes] ----
@@ -513,13 +554,19 @@ const SAMPLERS: [&str; 6] = [
 fn default_modes() -> Vec<ModeFile> {
     let mode = |name: &str, env: &[(&str, &str)]| ModeFile {
         name: name.to_string(),
-        env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        env: env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
         sampling_ratio: None,
     };
     vec![
         mode(
             "off",
-            &[("OTEL_SDK_DISABLED", "true"), ("OTEL_TRACES_SAMPLER", "always_off")],
+            &[
+                ("OTEL_SDK_DISABLED", "true"),
+                ("OTEL_TRACES_SAMPLER", "always_off"),
+            ],
         ),
         mode("on", &[("OTEL_TRACES_SAMPLER", "always_on")]),
         mode(
@@ -536,16 +583,25 @@ impl ModesFile {
     fn validate(self) -> Checked<(Vec<ModeInfo>, String)> {
         let modes = self.mode.unwrap_or_else(default_modes);
         if modes.is_empty() {
-            return Err(issue("modes.mode", "expected at least one [[modes.mode]] entry"));
+            return Err(issue(
+                "modes.mode",
+                "expected at least one [[modes.mode]] entry",
+            ));
         }
         let mut infos: Vec<ModeInfo> = Vec::new();
         for (i, m) in modes.into_iter().enumerate() {
             let key = format!("modes.mode[{i}]");
             if m.name.trim().is_empty() {
-                return Err(issue(format!("{key}.name"), "expected a non-empty mode name"));
+                return Err(issue(
+                    format!("{key}.name"),
+                    "expected a non-empty mode name",
+                ));
             }
             if infos.iter().any(|o| o.name == m.name) {
-                return Err(issue(format!("{key}.name"), format!("duplicate mode name {:?}", m.name)));
+                return Err(issue(
+                    format!("{key}.name"),
+                    format!("duplicate mode name {:?}", m.name),
+                ));
             }
             infos.push(m.validate(&key)?);
         }
@@ -554,7 +610,10 @@ impl ModesFile {
             let names: Vec<String> = infos.iter().map(|m| format!("{:?}", m.name)).collect();
             return Err(issue(
                 "modes.baseline",
-                format!("expected one of the modes ({}), got {baseline:?}", names.join(", ")),
+                format!(
+                    "expected one of the modes ({}), got {baseline:?}",
+                    names.join(", ")
+                ),
             ));
         }
         Ok((infos, baseline))
@@ -577,14 +636,18 @@ impl ModeFile {
         };
         let arg = match env.get("OTEL_TRACES_SAMPLER_ARG") {
             None => None,
-            Some(v) => Some(v.trim().parse::<f64>().ok().filter(|r| (0.0..=1.0).contains(r)).ok_or_else(
-                || {
-                    issue(
-                        format!("{key}.env.OTEL_TRACES_SAMPLER_ARG"),
-                        format!("expected a sampling ratio between 0 and 1, got {v:?}"),
-                    )
-                },
-            )?),
+            Some(v) => Some(
+                v.trim()
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|r| (0.0..=1.0).contains(r))
+                    .ok_or_else(|| {
+                        issue(
+                            format!("{key}.env.OTEL_TRACES_SAMPLER_ARG"),
+                            format!("expected a sampling ratio between 0 and 1, got {v:?}"),
+                        )
+                    })?,
+            ),
         };
         let sampler = env.get("OTEL_TRACES_SAMPLER").map(String::as_str);
         let derived = match sampler {
@@ -647,7 +710,10 @@ fn seed() -> u64 {
 impl LoadFile {
     fn validate(self) -> Checked<Load> {
         if self.rates.is_empty() {
-            return Err(issue("load.rates", "expected at least one rate (requests per second)"));
+            return Err(issue(
+                "load.rates",
+                "expected at least one rate (requests per second)",
+            ));
         }
         for (i, &r) in self.rates.iter().enumerate() {
             if !(r.is_finite() && r > 0.0) {
@@ -657,7 +723,10 @@ impl LoadFile {
                 ));
             }
             if self.rates[..i].contains(&r) {
-                return Err(issue(format!("load.rates[{i}]"), format!("duplicate rate {r}")));
+                return Err(issue(
+                    format!("load.rates[{i}]"),
+                    format!("duplicate rate {r}"),
+                ));
             }
         }
         if self.duration < Duration::from_secs(1) {
@@ -784,12 +853,22 @@ impl TracesFile {
                 let otlp_http = loopback_addr("traces.sink.otlp_http", &sink.otlp_http)?;
                 let api = loopback_addr("traces.sink.api", &sink.api)?;
                 if otlp_http.port() != 0 && otlp_http.port() == otlp_grpc.port() {
-                    return Err(issue("traces.sink.otlp_http", "expected a port other than otlp_grpc's"));
+                    return Err(issue(
+                        "traces.sink.otlp_http",
+                        "expected a port other than otlp_grpc's",
+                    ));
                 }
                 if api.port() != 0 && [otlp_grpc.port(), otlp_http.port()].contains(&api.port()) {
-                    return Err(issue("traces.sink.api", "expected a port other than the OTLP receivers'"));
+                    return Err(issue(
+                        "traces.sink.api",
+                        "expected a port other than the OTLP receivers'",
+                    ));
                 }
-                TraceStore::Sink { otlp_grpc, otlp_http, api }
+                TraceStore::Sink {
+                    otlp_grpc,
+                    otlp_http,
+                    api,
+                }
             }
             StoreKind::Tempo => {
                 if self.sink.is_some() {
@@ -803,15 +882,25 @@ impl TracesFile {
                 };
                 let url = tempo.url.trim_end_matches('/').to_string();
                 check_url("traces.tempo.url", &url, false)?;
-                TraceStore::Tempo { url, tenant: tempo.tenant, token_env: tempo.token_env }
+                TraceStore::Tempo {
+                    url,
+                    tenant: tempo.tenant,
+                    token_env: tempo.token_env,
+                }
             }
         };
         for (i, s) in self.services.iter().enumerate() {
             if s.trim().is_empty() {
-                return Err(issue(format!("traces.services[{i}]"), "expected a service name"));
+                return Err(issue(
+                    format!("traces.services[{i}]"),
+                    "expected a service name",
+                ));
             }
             if self.services[..i].contains(s) {
-                return Err(issue(format!("traces.services[{i}]"), format!("duplicate service {s:?}")));
+                return Err(issue(
+                    format!("traces.services[{i}]"),
+                    format!("duplicate service {s:?}"),
+                ));
             }
         }
         if let Some(root) = &self.root_service
@@ -865,7 +954,10 @@ impl BudgetsFile {
         for (name, &ms) in &self.latency_ms {
             let key = format!("budgets.latency_ms.{name}");
             if !percentiles.contains(&name.as_str()) {
-                return Err(issue(key, format!("expected a percentile name: {}", percentiles.join(", "))));
+                return Err(issue(
+                    key,
+                    format!("expected a percentile name: {}", percentiles.join(", ")),
+                ));
             }
             at_least_zero(&key, ms, "milliseconds")?;
         }
@@ -878,7 +970,11 @@ impl BudgetsFile {
                 format!("expected [low, high] MB with 0 <= low <= high, got [{low}, {high}]"),
             ));
         }
-        at_least_zero("budgets.trace_volume_tolerance", self.trace_volume_tolerance, "(a fraction)")?;
+        at_least_zero(
+            "budgets.trace_volume_tolerance",
+            self.trace_volume_tolerance,
+            "(a fraction)",
+        )?;
         Ok(Budgets {
             latency_ms: self.latency_ms,
             cpu_pp: Some(self.cpu_pp),
@@ -893,7 +989,10 @@ fn at_least_zero(key: &str, value: f64, unit: &str) -> Checked<()> {
     if value.is_finite() && value >= 0.0 {
         Ok(())
     } else {
-        Err(issue(key, format!("expected a number >= 0 {unit}, got {value}")))
+        Err(issue(
+            key,
+            format!("expected a number >= 0 {unit}, got {value}"),
+        ))
     }
 }
 
@@ -940,11 +1039,17 @@ fn is_loopback_host(host: &str) -> bool {
 
 /// An http(s) URL with a host; when `loopback`, the host must be 127.0.0.1, ::1 or localhost.
 fn check_url(key: &str, url: &str, loopback: bool) -> Checked<()> {
-    let uri: http::Uri = url
-        .parse()
-        .map_err(|_| issue(key, format!("expected an http:// or https:// URL, got {url:?}")))?;
+    let uri: http::Uri = url.parse().map_err(|_| {
+        issue(
+            key,
+            format!("expected an http:// or https:// URL, got {url:?}"),
+        )
+    })?;
     if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
-        return Err(issue(key, format!("expected an http:// or https:// URL, got {url:?}")));
+        return Err(issue(
+            key,
+            format!("expected an http:// or https:// URL, got {url:?}"),
+        ));
     }
     let host = uri.host().unwrap_or_default();
     if loopback && !is_loopback_host(host) {
@@ -968,7 +1073,10 @@ fn http_url(key: &str, url: &str) -> Checked<String> {
 fn loopback_addr(key: &str, text: &str) -> Checked<SocketAddr> {
     let expected = "expected a loopback address such as \"127.0.0.1:4317\" or \"[::1]:4317\"";
     let addr = match text.strip_prefix("localhost:") {
-        Some(port) => port.parse::<u16>().map(|p| SocketAddr::from(([127, 0, 0, 1], p))).ok(),
+        Some(port) => port
+            .parse::<u16>()
+            .map(|p| SocketAddr::from(([127, 0, 0, 1], p)))
+            .ok(),
         None => text.parse::<SocketAddr>().ok(),
     };
     let Some(addr) = addr else {

@@ -49,7 +49,9 @@ impl<'i> Located<'i> {
                 }
                 _ => None,
             };
-            let Some((found_span, found)) = next else { break };
+            let Some((found_span, found)) = next else {
+                break;
+            };
             span = Some(found_span);
             value = found.get_ref();
             table = match value {
@@ -66,15 +68,23 @@ impl<'i> Located<'i> {
         let Some(root) = &self.root else {
             return String::new();
         };
+        let offset = offset.min(self.text.len());
+        let line_end = self.text.as_bytes()[offset..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(self.text.len(), |n| offset + n);
         let mut path = String::new();
         let mut value: &DeValue = &DeValue::Table(DeTable::default());
         let mut table = Some(root.get_ref());
         loop {
             // Inline values contain the offset; a table opened by a header only spans the header,
-            // so its body belongs to the last key (or array element) starting before the offset.
+            // so its body belongs to the last key (or array element) starting before the offset,
+            // or on its line (errors about a header table point at its `[`).
             let owns = |key: Range<usize>, value: Range<usize>| {
-                let inside = value.start <= offset && offset < value.end.max(value.start + 1);
-                (key.start <= offset).then_some((!inside, usize::MAX - key.start))
+                let holds = |r: &Range<usize>| r.start <= offset && offset < r.end.max(r.start + 1);
+                let inside = holds(&key) || holds(&value);
+                let before = key.start <= offset;
+                (key.start <= line_end).then_some((!inside, !before, usize::MAX - key.start))
             };
             let best = match (table, value) {
                 (Some(t), _) => t

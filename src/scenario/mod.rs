@@ -390,7 +390,13 @@ mod tests {
             assert_eq!(plan, scenario(seed, 3, "[10]").plan());
         }
         let orders: std::collections::BTreeSet<Vec<String>> = (0..20)
-            .map(|seed| scenario(seed, 1, "[10]").plan().into_iter().map(|c| c.mode).collect())
+            .map(|seed| {
+                scenario(seed, 1, "[10]")
+                    .plan()
+                    .into_iter()
+                    .map(|c| c.mode)
+                    .collect()
+            })
             .collect();
         assert!(orders.len() > 1, "the seed must change the order");
     }

@@ -94,7 +94,10 @@ mod tests {
             t.render(7, "abc", "r1"),
             r#"{"username":"u7-r1","email":"abc@x.test"}"#
         );
-        assert_eq!(Template::parse("{}{ seq}").unwrap().render(1, "", ""), "{}{ seq}");
+        assert_eq!(
+            Template::parse("{}{ seq}").unwrap().render(1, "", ""),
+            "{}{ seq}"
+        );
     }
 
     #[test]
