@@ -26,6 +26,14 @@ fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         .collect()
 }
 
+fn sink(otlp_grpc: &str, otlp_http: &str, api: &str) -> TraceStore {
+    TraceStore::Sink {
+        otlp_grpc: otlp_grpc.parse().unwrap(),
+        otlp_http: otlp_http.parse().unwrap(),
+        api: api.parse().unwrap(),
+    }
+}
+
 fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
 }
@@ -64,6 +72,7 @@ fn the_embedded_default_runs_the_demo_binaries_it_builds() {
         programs,
         [release.join("demo-auth"), release.join("demo-gateway")]
     );
+    assert_eq!(s.service_names(), ["auth", "gateway"]);
     let builds = s.build_commands();
     assert_eq!(builds.len(), 1, "the shared build runs once");
     assert_eq!(builds[0].program, Path::new("cargo"));
@@ -183,11 +192,7 @@ fn every_key_of_a_process_scenario_is_read() {
     assert_eq!(s.traces.root_service.as_deref(), Some("backend-svc"));
     assert_eq!(
         s.traces.store,
-        TraceStore::Sink {
-            otlp_grpc: "[::1]:24317".parse().unwrap(),
-            otlp_http: "127.0.0.1:24318".parse().unwrap(),
-            api: "127.0.0.1:0".parse().unwrap(),
-        }
+        sink("[::1]:24317", "127.0.0.1:24318", "127.0.0.1:0")
     );
 
     let b = &s.budgets;
@@ -334,11 +339,7 @@ fn every_key_of_an_external_scenario_is_read_and_defaults_apply() {
     );
     assert_eq!(
         t.store,
-        TraceStore::Sink {
-            otlp_grpc: "127.0.0.1:14317".parse().unwrap(),
-            otlp_http: "127.0.0.1:14318".parse().unwrap(),
-            api: "127.0.0.1:13200".parse().unwrap(),
-        }
+        sink("127.0.0.1:14317", "127.0.0.1:14318", "127.0.0.1:13200")
     );
     let b = &s.budgets;
     assert_eq!(
@@ -396,6 +397,12 @@ fn each_kind_of_mistake_names_file_line_key_and_expectation() {
             "duration = \"2s\"",
             "duration = \"2s\"\n[traces]\nstore = \"tempo\"\n[traces.tempo]\nurl = \"http://127.0.0.1:3200\"\npassword = \"hunter2\"",
             "m.toml:16: traces.tempo.password: unknown field `password`, expected one of `url`, `tenant`, `token_env`",
+        ),
+        (
+            "name with a slash",
+            "[target]",
+            "name = \"a/b\"\n[target]",
+            "m.toml:1: name: expected a non-empty name without `/` (it names the run directory), got \"a/b\"",
         ),
         (
             "unknown target kind",
@@ -516,6 +523,30 @@ fn each_kind_of_mistake_names_file_line_key_and_expectation() {
             "tcp = \"127.0.0.1:9000\"",
             "container = \"app\"",
             "m.toml:6: target.services[0].container: not used by a process target; expected only name, command, env, cwd, build, health, tcp",
+        ),
+        (
+            "docker service that names no container",
+            "kind = \"process\"\n[[target.services]]\nname = \"app\"\ncommand = [\"./app\"]",
+            "kind = \"docker\"\n[[target.services]]\nname = \"app\"",
+            "m.toml:4: target.services[0].name: expected `container` (a container name) or `compose_service` (a compose service label) beside the name",
+        ),
+        (
+            "docker service with a command",
+            "kind = \"process\"",
+            "kind = \"docker\"",
+            "m.toml:5: target.services[0].command: not used by a docker target; expected only name, container, compose_service, compose_project, env, health, tcp",
+        ),
+        (
+            "compose project without a compose service",
+            "kind = \"process\"\n[[target.services]]\nname = \"app\"\ncommand = [\"./app\"]",
+            "kind = \"docker\"\n[[target.services]]\nname = \"app\"\ncontainer = \"app-1\"\ncompose_project = \"p\"",
+            "m.toml:6: target.services[0].compose_project: goes with `compose_service`; a `container` is found by its name alone",
+        ),
+        (
+            "tempo table with the sink",
+            "duration = \"2s\"",
+            "duration = \"2s\"\n[traces.tempo]\nurl = \"http://127.0.0.1:3200\"",
+            "m.toml:12: traces.tempo: only used with store = \"tempo\"",
         ),
         (
             "two ready checks",

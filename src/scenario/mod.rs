@@ -1,8 +1,8 @@
 //! Scenarios: what a run measures, read from a TOML file and validated up front, so a mistake
 //! costs a second and names its file, line and key instead of surfacing minutes into a run.
 //!
-//! [`file`] holds the serde shape of the file (`deny_unknown_fields` everywhere) and turns it into
-//! the validated [`Scenario`] below; [`locate`] maps errors to lines; [`plan`](Scenario::plan)
+//! `file` holds the serde shape of the file (`deny_unknown_fields` everywhere) and turns it into
+//! the validated [`Scenario`] below; `locate` maps errors to lines; [`plan`](Scenario::plan)
 //! orders the cells. Relative paths in a scenario (programs, `cwd`) are resolved against the
 //! directory of the scenario file, never against the current directory.
 
@@ -277,6 +277,15 @@ impl Scenario {
 
     pub fn mode(&self, name: &str) -> Option<&ModeInfo> {
         self.modes.iter().find(|m| m.name == name)
+    }
+
+    /// The services' names, in file order.
+    pub fn service_names(&self) -> Vec<&str> {
+        match &self.target {
+            Target::Process { services, .. } => services.iter().map(|s| s.name.as_str()).collect(),
+            Target::Docker { services, .. } => services.iter().map(|s| s.name.as_str()).collect(),
+            Target::External { services, .. } => services.iter().map(|s| s.name.as_str()).collect(),
+        }
     }
 
     /// `process`, `docker` or `external`.

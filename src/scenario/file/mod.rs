@@ -1,5 +1,5 @@
 //! The scenario file as serde reads it, and its validation into [`Scenario`]. Every struct denies
-//! unknown keys; every semantic check reports the dotted key it failed on, which [`Located`] turns
+//! unknown keys; every semantic check reports the dotted key it failed on, which `Located` turns
 //! into a line. Defaults live next to the keys they belong to; one submodule per table, with
 //! `[load]` and `[budgets]` (plain numbers) and the value checks they all share here.
 
@@ -78,8 +78,13 @@ struct ScenarioFile {
 impl ScenarioFile {
     fn validate(self, path: &Path) -> Checked<Scenario> {
         let name = match self.name {
-            Some(n) if n.trim().is_empty() => {
-                return Err(issue("name", "expected a non-empty name"));
+            Some(n) if n.trim().is_empty() || n.contains(['/', '\\']) => {
+                return Err(issue(
+                    "name",
+                    format!(
+                        "expected a non-empty name without `/` (it names the run directory), got {n:?}"
+                    ),
+                ));
             }
             Some(n) => n,
             None => path.file_stem().map_or_else(

@@ -183,23 +183,27 @@ impl ServiceFile {
 
     fn docker(self, key: &str) -> Checked<DockerService> {
         let container = match (&self.container, &self.compose_service) {
-            (Some(name), None) if self.compose_project.is_none() => {
-                ContainerRef::Name(name.clone())
+            (Some(_), Some(_)) => {
+                return Err(issue(
+                    format!("{key}.compose_service"),
+                    "expected either `container` or `compose_service`, not both",
+                ));
             }
+            (Some(_), None) if self.compose_project.is_some() => {
+                return Err(issue(
+                    format!("{key}.compose_project"),
+                    "goes with `compose_service`; a `container` is found by its name alone",
+                ));
+            }
+            (Some(name), None) => ContainerRef::Name(name.clone()),
             (None, Some(service)) => ContainerRef::Compose {
                 service: service.clone(),
                 project: self.compose_project.clone(),
             },
-            (Some(_), _) => {
-                return Err(issue(
-                    format!("{key}.container"),
-                    "expected either `container` or `compose_service` (with an optional `compose_project`), not both",
-                ));
-            }
             (None, None) => {
                 return Err(issue(
                     format!("{key}.name"),
-                    "expected `container` (a container name) or `compose_service` (a compose service label)",
+                    "expected `container` (a container name) or `compose_service` (a compose service label) beside the name",
                 ));
             }
         };
