@@ -86,6 +86,48 @@ fn the_embedded_default_runs_the_demo_binaries_it_builds() {
     assert_eq!(s.load.duration, secs(10));
 }
 
+/// The shipped process scenarios hard-code ports in several places; they must agree, or a run
+/// would count no traces (exporter pointed elsewhere) or load a port nothing listens on.
+#[test]
+fn shipped_process_scenarios_are_wired_consistently() {
+    for name in ["quick", "ci"] {
+        let s = Scenario::load(repo(&format!("scenarios/{name}.toml"))).unwrap();
+        let TraceStore::Sink { otlp_grpc, .. } = s.traces.store else {
+            panic!("{name}: expected the built-in sink")
+        };
+        let Target::Process { services, .. } = &s.target else {
+            panic!("{name}: expected a process target")
+        };
+        for service in services {
+            assert_eq!(
+                service.env["OTEL_EXPORTER_OTLP_ENDPOINT"],
+                format!("http://{otlp_grpc}"),
+                "{name}: {}",
+                service.name
+            );
+        }
+        let Some(ReadyCheck::Http(health)) = &services[1].ready else {
+            panic!("{name}: the gateway is ready by its health URL")
+        };
+        let gateway = health.trim_end_matches("/health");
+        assert!(
+            s.request_target().starts_with(gateway),
+            "{name}: load goes to {}",
+            s.request_target()
+        );
+        let listen = gateway.trim_start_matches("http://");
+        assert!(
+            services[1].command.args.iter().any(|a| a == listen),
+            "{name}: gateway listens on {listen}"
+        );
+        let Some(ReadyCheck::Tcp(auth)) = &services[0].ready else {
+            panic!("{name}: auth is ready by TCP")
+        };
+        assert!(services[0].command.args.contains(&auth.to_string()));
+        assert!(services[1].command.args.contains(&format!("http://{auth}")));
+    }
+}
+
 #[test]
 fn every_key_of_a_process_scenario_is_read() {
     let s = fixture("all_keys_process.toml");
