@@ -465,6 +465,12 @@ fn each_kind_of_mistake_names_file_line_key_and_expectation() {
             "m.toml:9: load: missing field `rates`",
         ),
         (
+            "missing required table",
+            "[load]\nrates = [10]\nduration = \"2s\"\n",
+            "",
+            "m.toml:1: missing field `load`",
+        ),
+        (
             "negative rate",
             "rates = [10]",
             "rates = [\n  10,\n  -5,\n]",

@@ -43,11 +43,17 @@ pub(super) fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> 
     let located = Located::parse(text);
     let file_name = path.display().to_string();
     let raw: ScenarioFile = toml::from_str(text).map_err(|e| {
-        let offset = e.span().map_or(0, |s| s.start);
+        let span = e.span().unwrap_or(0..text.len());
+        // toml reports a missing top-level table at 0..0 (the document): inside no key.
+        let whole = span.start == 0 && (span.is_empty() || span.end >= text.len());
         ScenarioError {
             file: file_name.clone(),
-            line: Some(located.line_of(offset)),
-            key: located.path_at(offset),
+            line: Some(located.line_of(span.start)),
+            key: if whole {
+                String::new()
+            } else {
+                located.path_at(span.start)
+            },
             message: e.message().trim().to_string(),
         }
     })?;
