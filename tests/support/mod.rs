@@ -70,6 +70,8 @@ pub fn free_port() -> u16 {
 /// The demo stack: demo-auth and demo-gateway as child processes on free loopback ports.
 /// Both are killed on drop; [`DemoStack::stop`] stops them gracefully instead (spans flushed).
 pub struct DemoStack {
+    auth_bin: PathBuf,
+    env: Vec<(String, String)>,
     auth: Option<Child>,
     gateway: Option<Child>,
     auth_addr: SocketAddr,
@@ -105,26 +107,44 @@ impl DemoStack {
         gateway_bin: &Path,
         env: &[(&str, &str)],
     ) -> Result<DemoStack, String> {
-        let auth_addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
-        let gateway_addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
-        let auth = service_command(auth_bin, env)
-            .args(["--listen", &auth_addr.to_string()])
-            .spawn()
-            .map_err(|err| format!("spawning {}: {err}", auth_bin.display()))?;
         let mut stack = DemoStack {
-            auth: Some(auth),
+            auth_bin: auth_bin.to_owned(),
+            env: env
+                .iter()
+                .map(|(name, value)| (name.to_string(), value.to_string()))
+                .collect(),
+            auth: None,
             gateway: None,
-            auth_addr,
-            gateway_addr,
+            auth_addr: SocketAddr::from(([127, 0, 0, 1], free_port())),
+            gateway_addr: SocketAddr::from(([127, 0, 0, 1], free_port())),
         };
-        let gateway = service_command(gateway_bin, env)
-            .args(["--listen", &gateway_addr.to_string()])
-            .args(["--auth", &format!("http://{auth_addr}")])
+        stack.spawn_auth()?;
+        let gateway = service_command(gateway_bin, &stack.env)
+            .args(["--listen", &stack.gateway_addr.to_string()])
+            .args(["--auth", &format!("http://{}", stack.auth_addr)])
             .spawn()
             .map_err(|err| format!("spawning {}: {err}", gateway_bin.display()))?;
         stack.gateway = Some(gateway);
         stack.wait_ready()?;
         Ok(stack)
+    }
+
+    fn spawn_auth(&mut self) -> Result<(), String> {
+        let auth = service_command(&self.auth_bin, &self.env)
+            .args(["--listen", &self.auth_addr.to_string()])
+            .spawn()
+            .map_err(|err| format!("spawning {}: {err}", self.auth_bin.display()))?;
+        self.auth = Some(auth);
+        Ok(())
+    }
+
+    /// Starts demo-auth again (after [`DemoStack::stop_auth`]) on the same address and waits until
+    /// the gateway's `/health` is 200 again.
+    pub fn restart_auth(&mut self) {
+        assert!(self.auth.is_none(), "demo-auth is still running");
+        self.spawn_auth().expect("restarting demo-auth");
+        self.wait_ready()
+            .expect("stack ready after restarting demo-auth");
     }
 
     fn wait_ready(&mut self) -> Result<(), String> {
@@ -215,7 +235,7 @@ impl Drop for DemoStack {
     }
 }
 
-fn service_command(bin: &Path, env: &[(&str, &str)]) -> Command {
+fn service_command(bin: &Path, env: &[(String, String)]) -> Command {
     let mut command = Command::new(bin);
     for (name, _) in std::env::vars_os() {
         if name.to_string_lossy().starts_with("OTEL_") {
@@ -228,7 +248,7 @@ fn service_command(bin: &Path, env: &[(&str, &str)]) -> Command {
     {
         command.env("OTEL_SDK_DISABLED", "true");
     }
-    command.envs(env.iter().copied());
+    command.envs(env.iter().map(|(name, value)| (name, value)));
     command
 }
 
