@@ -20,7 +20,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use opentelemetry::global::BoxedTracer;
-use opentelemetry::trace::{SpanKind, Status as SpanStatus, TraceContextExt as _, Tracer as _};
+use opentelemetry::trace::{SpanKind, Status as SpanStatus, TraceContextExt as _, Tracer};
 use opentelemetry::{Context, KeyValue};
 use tokio::net::TcpListener;
 use tonic::transport::{Channel, Endpoint};
@@ -185,29 +185,9 @@ impl Gateway {
     /// The register handler inside its server span.
     async fn traced_register(&self, request: Request<Incoming>) -> Response<Full<Bytes>> {
         let parent = telemetry::extract_from_headers(request.headers());
-        let span = self
-            .tracer
-            .span_builder(format!("POST {REGISTER_ROUTE}"))
-            .with_kind(SpanKind::Server)
-            .with_attributes([
-                KeyValue::new("http.request.method", "POST"),
-                KeyValue::new("url.path", request.uri().path().to_owned()),
-                KeyValue::new("url.scheme", "http"),
-                KeyValue::new("http.route", REGISTER_ROUTE),
-            ])
-            .start_with_context(&self.tracer, &parent);
-        let cx = parent.with_span(span);
+        let cx = start_server_span(&self.tracer, &parent, request.uri().path());
         let response = self.register(request, &cx).await;
-        let span = cx.span();
-        let status = response.status();
-        span.set_attribute(KeyValue::new(
-            "http.response.status_code",
-            i64::from(status.as_u16()),
-        ));
-        if status.is_server_error() {
-            span.set_status(SpanStatus::error(status.to_string()));
-        }
-        span.end();
+        end_server_span(&cx, response.status());
         response
     }
 
@@ -264,6 +244,39 @@ impl Gateway {
         auth::end_rpc_span(&client_cx, code, SpanKind::Client);
         result.map(|response| response.into_inner().user_id)
     }
+}
+
+/// Starts the server span of a register request as a child of `parent` (an incoming
+/// `traceparent`, or none) and returns the context carrying it.
+pub fn start_server_span<T>(tracer: &T, parent: &Context, path: &str) -> Context
+where
+    T: Tracer,
+    T::Span: Send + Sync + 'static,
+{
+    let span = tracer
+        .span_builder(format!("POST {REGISTER_ROUTE}"))
+        .with_kind(SpanKind::Server)
+        .with_attributes([
+            KeyValue::new("http.request.method", "POST"),
+            KeyValue::new("url.path", path.to_owned()),
+            KeyValue::new("url.scheme", "http"),
+            KeyValue::new("http.route", REGISTER_ROUTE),
+        ])
+        .start_with_context(tracer, parent);
+    parent.with_span(span)
+}
+
+/// Records the response status on the server span and ends it; a 5xx marks the span an error.
+pub fn end_server_span(cx: &Context, status: StatusCode) {
+    let span = cx.span();
+    span.set_attribute(KeyValue::new(
+        "http.response.status_code",
+        i64::from(status.as_u16()),
+    ));
+    if status.is_server_error() {
+        span.set_status(SpanStatus::error(status.to_string()));
+    }
+    span.end();
 }
 
 /// HTTP status for auth's gRPC status: its refusals are the client's fault, anything else is a
