@@ -53,12 +53,12 @@ impl Telemetry {
         global::set_tracer_provider(provider.clone());
         global::set_text_map_propagator(TraceContextPropagator::new());
         eprintln!(
-            "tracing: OTLP gRPC to {}, sampler {}{}, service.name {}",
+            "tracing: OTLP gRPC to {}, sampler {}, service.name {}",
             otlp_endpoint(),
-            env::var("OTEL_TRACES_SAMPLER").unwrap_or_else(|_| DEFAULT_SAMPLER.to_owned()),
-            env::var("OTEL_TRACES_SAMPLER_ARG")
-                .map(|arg| format!(" (arg {arg})"))
-                .unwrap_or_default(),
+            sampler_description(
+                env::var("OTEL_TRACES_SAMPLER").ok().as_deref(),
+                env::var("OTEL_TRACES_SAMPLER_ARG").ok().as_deref()
+            ),
             service_name(default_service_name),
         );
         Ok(Telemetry {
@@ -83,6 +83,29 @@ impl Telemetry {
 /// The tracer every handler uses: the SDK's when tracing is on, a no-op one when it is off.
 pub fn tracer(name: &'static str) -> BoxedTracer {
     global::tracer(name)
+}
+
+/// The sampler the SDK will use, as it reads the two variables (its own warnings about bad values
+/// are internal logs, not printed, so a mistyped mode would otherwise go unnoticed).
+fn sampler_description(sampler: Option<&str>, arg: Option<&str>) -> String {
+    let sampler = sampler.unwrap_or(DEFAULT_SAMPLER);
+    match sampler {
+        "always_on" | "always_off" | "parentbased_always_on" | "parentbased_always_off" => {
+            sampler.to_owned()
+        }
+        "traceidratio" | "parentbased_traceidratio" => {
+            match arg.and_then(|arg| arg.parse::<f64>().ok()) {
+                Some(ratio) => format!("{sampler} {ratio}"),
+                None => format!(
+                    "{sampler} 1 (WARNING: OTEL_TRACES_SAMPLER_ARG {arg:?} is not a ratio in \
+                     the SDK samples everything)"
+                ),
+            }
+        }
+        other => format!(
+            "{DEFAULT_SAMPLER} (WARNING: unknown OTEL_TRACES_SAMPLER {other:?}, the SDK's fallback)"
+        ),
+    }
 }
 
 /// `OTEL_SDK_DISABLED` as the specification reads it: `true`, case-insensitive.
@@ -180,5 +203,25 @@ impl Extractor for HeaderExtractor<'_> {
 
     fn keys(&self) -> Vec<&str> {
         self.0.keys().map(|key| key.as_str()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn describes_the_sampler_the_sdk_will_use() {
+        assert_eq!(sampler_description(None, None), "parentbased_always_on");
+        assert_eq!(
+            sampler_description(Some("always_off"), Some("0.3")),
+            "always_off"
+        );
+        assert_eq!(
+            sampler_description(Some("parentbased_traceidratio"), Some("0.1")),
+            "parentbased_traceidratio 0.1"
+        );
+        assert!(sampler_description(Some("traceidratio"), Some("half")).contains("WARNING"));
+        assert!(sampler_description(Some("sometimes"), None).contains("WARNING: unknown"));
     }
 }
