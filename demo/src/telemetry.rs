@@ -97,7 +97,7 @@ fn sampler_description(sampler: Option<&str>, arg: Option<&str>) -> String {
             match arg.and_then(|arg| arg.parse::<f64>().ok()) {
                 Some(ratio) => format!("{sampler} {ratio}"),
                 None => format!(
-                    "{sampler} 1 (WARNING: OTEL_TRACES_SAMPLER_ARG {arg:?} is not a ratio in \
+                    "{sampler} 1 (WARNING: OTEL_TRACES_SAMPLER_ARG {arg:?} is not a number; \
                      the SDK samples everything)"
                 ),
             }
