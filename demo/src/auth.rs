@@ -18,6 +18,8 @@ use crate::users::{RegisterError, UserStore};
 
 /// The fully qualified gRPC service name, as in span names and `rpc.service`.
 pub const SERVICE: &str = "user.UserService";
+/// The span name of a `Register` call, on both ends: `{rpc.service}/{rpc.method}`.
+pub const REGISTER_SPAN: &str = "user.UserService/Register";
 
 struct Auth {
     store: UserStore,
@@ -33,7 +35,7 @@ impl UserService for Auth {
         let parent = telemetry::extract_from_metadata(request.metadata());
         let span = self
             .tracer
-            .span_builder(format!("{SERVICE}/Register"))
+            .span_builder(REGISTER_SPAN)
             .with_kind(SpanKind::Server)
             .with_attributes(register_rpc_attributes())
             .start_with_context(&self.tracer, &parent);
