@@ -261,8 +261,15 @@ fn any_results_are_accepted_and_the_analysis_is_deterministic_and_serialisable()
     let mut partial = results;
     partial.cells.retain(|c| c.mode == "on");
     partial.partial = true;
+    partial.budgets.latency_ms.insert("p42".into(), 1.0);
     let a = analyze(&partial);
     assert_eq!(find(&a, "on", "latency p99").verdict, Verdict::Inconclusive);
     assert!(a.warnings.iter().any(|w| w.contains("stopped early")));
     assert!(a.warnings.iter().any(|w| w.contains("no baseline")));
+    assert!(
+        a.warnings
+            .iter()
+            .any(|w| w.contains("`p42`: unknown percentile"))
+    );
+    assert_eq!(find(&a, "on", "latency p42").verdict, Verdict::Inconclusive);
 }

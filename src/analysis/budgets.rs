@@ -5,7 +5,7 @@
 
 use rand::rngs::StdRng;
 
-use super::latency::{LatencySample, Stats, stat_index};
+use super::latency::{LatencySample, Stats, THROUGHPUT, stat_index};
 use super::resources::{self, CellSeries, Figure};
 use super::stats::percentile_interval;
 use super::{
@@ -64,6 +64,14 @@ pub(super) fn judge(
     warnings: &mut Vec<String>,
 ) -> (Vec<BudgetResult>, Vec<NoiseFloor>) {
     let budgets = &results.budgets;
+    for percentile in budgets.latency_ms.keys() {
+        if !matches!(stat_index(percentile), Some(i) if i < THROUGHPUT) {
+            warnings.push(format!(
+                "latency budget `{percentile}`: unknown percentile (expected p50, p90, p99, \
+                 p999 or mean), so it is never judged"
+            ));
+        }
+    }
     let mut out = Vec::new();
     for (g, summary) in groups.iter().zip(summaries) {
         if let Some(tolerance) = budgets.trace_volume_tolerance {
@@ -108,7 +116,7 @@ pub(super) fn judge(
         };
         for (percentile, &limit) in &budgets.latency_ms {
             let overhead = match (base, stat_index(percentile)) {
-                (Some(b), Some(i)) if i < super::latency::THROUGHPUT => {
+                (Some(b), Some(i)) if i < THROUGHPUT => {
                     latency_difference((&g.point, &g.replicates), (&b.point, &b.replicates), i)
                 }
                 _ => None,
@@ -177,8 +185,9 @@ fn noise_floor(results: &RunResults, g: &Group, rng: &mut StdRng) -> Vec<NoiseFl
         (half.point().0, replicates)
     });
     for (percentile, &limit) in &results.budgets.latency_ms {
-        let Some(i) = stat_index(percentile) else {
-            continue;
+        let i = match stat_index(percentile) {
+            Some(i) if i < THROUGHPUT => i,
+            _ => continue,
         };
         let overhead = latency_difference(
             (&halves[0].0, &halves[0].1),

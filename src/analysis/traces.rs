@@ -138,24 +138,16 @@ mod tests {
         }
     }
 
+    fn verdict(observed: u64, ok: u64, ratio: f64, tolerance: f64) -> Verdict {
+        check("m", 1.0, &summary(observed, ok, ratio), tolerance).verdict
+    }
+
     #[test]
     fn full_and_zero_sampling_must_be_exact_without_tolerance() {
-        assert_eq!(
-            check("on", 1.0, &summary(600, 600, 1.0), 0.0).verdict,
-            Verdict::Pass
-        );
-        assert_eq!(
-            check("on", 1.0, &summary(599, 600, 1.0), 0.0).verdict,
-            Verdict::Fail
-        );
-        assert_eq!(
-            check("on", 1.0, &summary(597, 600, 1.0), 0.01).verdict,
-            Verdict::Pass
-        );
-        assert_eq!(
-            check("off", 1.0, &summary(0, 600, 0.0), 0.0).verdict,
-            Verdict::Pass
-        );
+        assert_eq!(verdict(600, 600, 1.0, 0.0), Verdict::Pass);
+        assert_eq!(verdict(599, 600, 1.0, 0.0), Verdict::Fail);
+        assert_eq!(verdict(597, 600, 1.0, 0.01), Verdict::Pass);
+        assert_eq!(verdict(0, 600, 0.0, 0.0), Verdict::Pass);
         let off = check("off", 1.0, &summary(1, 600, 0.0), 0.0);
         assert_eq!(off.verdict, Verdict::Fail);
         assert!(off.overhead.is_none());
@@ -164,18 +156,9 @@ mod tests {
     #[test]
     fn sampled_counts_are_judged_against_the_binomial_interval() {
         // n = 10000, p = 0.1: sd = 30, 99% half-width = 77.3.
-        assert_eq!(
-            check("s", 1.0, &summary(1070, 10_000, 0.1), 0.0).verdict,
-            Verdict::Pass
-        );
-        assert_eq!(
-            check("s", 1.0, &summary(930, 10_000, 0.1), 0.0).verdict,
-            Verdict::Pass
-        );
-        assert_eq!(
-            check("s", 1.0, &summary(900, 10_000, 0.1), 0.0).verdict,
-            Verdict::Fail
-        );
+        assert_eq!(verdict(1070, 10_000, 0.1, 0.0), Verdict::Pass);
+        assert_eq!(verdict(930, 10_000, 0.1, 0.0), Verdict::Pass);
+        assert_eq!(verdict(900, 10_000, 0.1, 0.0), Verdict::Fail);
         let r = check("s", 1.0, &summary(1000, 10_000, 0.1), 0.0);
         let o = r.overhead.unwrap();
         assert!(o.value == 1.0 && (o.high - 1.0773).abs() < 1e-3, "{o:?}");
