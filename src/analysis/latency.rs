@@ -5,7 +5,7 @@
 //! histograms; and computes the percentiles from the merged buckets exactly as HdrHistogram
 //! does. Seconds, not requests, are resampled because requests within a second share the
 //! system's momentary state (GC, a noisy neighbour); resampling within each round keeps every
-//! round's weight fixed. To keep this fast, a group's bucket values are mapped once to a dense
+//! round's weight fixed (rounds are strata, so variation between rounds is not in the interval). To keep this fast, a group's bucket values are mapped once to a dense
 //! index and a resample is a weighted sum of per-second count vectors.
 
 use rand::rngs::StdRng;

@@ -7,9 +7,9 @@
 //! as the cell, and averages the cell means. Its percentile interval is shifted onto the point
 //! estimate, the mean of the per-cell figures (CPU: the window figure from cumulative CPU time,
 //! exact where one-second samples are coarse; memory: the window's mean). Rounds are strata, not
-//! samples: a t interval over 3 rounds has 2-4 degrees of freedom and leaves almost every CPU
-//! budget inconclusive, while the variation between restarts shows in the per-round figures and
-//! is small next to the budgets (a few tenths of a pp, a few MB).
+//! samples: a t interval over 3 rounds has 2-4 degrees of freedom (t = 2.8 to 4.3), too wide to
+//! decide a 1 pp budget unless the rounds agree within about 0.3 pp. The price: variation between restarts (rounds) is not in the interval;
+//! the per-round figures (`CellResult::resources`) show it, and more rounds average it out.
 
 use rand::rngs::StdRng;
 
