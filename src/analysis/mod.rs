@@ -89,10 +89,11 @@ fn methods() -> Methods {
             .into(),
         cpu: "mean over rounds of the window CPU (cumulative CPU time / window); interval from a \
               moving-block bootstrap (blocks of at least 5 s) of one-second samples within each \
-              round"
+              round, +- t x its standard deviation"
             .into(),
         memory: "mean over rounds of each window's mean memory; interval from a moving-block \
-                 bootstrap (blocks of at least 5 s) of one-second samples within each round"
+                 bootstrap (blocks of at least 5 s) of one-second samples within each round, +- t x \
+                 its standard deviation"
             .into(),
         trace_volume: "expected = ok requests x sampling ratio; pass when observed lies within \
                        the 99% binomial (Wilson score) interval of expected, widened by the \

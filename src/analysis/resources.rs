@@ -4,8 +4,9 @@
 //! Method: a moving-block bootstrap of the one-second samples, stratified by cell (round) as the
 //! latency bootstrap is: each resample draws, within each cell, blocks of consecutive samples
 //! (at least 5 s long, as samples stay correlated over a few seconds) until it has as many samples
-//! as the cell, and averages the cell means. Its percentile interval is shifted onto the point
-//! estimate, the mean of the per-cell figures (CPU: the window figure from cumulative CPU time,
+//! as the cell, and averages the cell means. The interval is the point estimate +- t x the
+//! replicates' standard deviation (t with blocks - cells degrees of freedom, see
+//! [`block_interval`]); the point estimate is the mean of the per-cell figures (CPU: the window figure from cumulative CPU time,
 //! exact where one-second samples are coarse; memory: the window's mean). Rounds are strata, not
 //! samples: a t interval over 3 rounds has 2-4 degrees of freedom (t = 2.8 to 4.3), too wide to
 //! decide a 1 pp budget unless the rounds agree within about 0.3 pp. The price: variation between restarts (rounds) is not in the interval;
@@ -14,7 +15,7 @@
 use rand::rngs::StdRng;
 
 use super::Estimate;
-use super::stats::{block_resample_mean, percentile_interval};
+use super::stats::{block_len, block_resample_mean, std_dev, t975};
 use crate::results::{CellResult, ServiceResources};
 
 /// One cell's figure and the one-second samples behind it.
@@ -94,17 +95,11 @@ fn resampled_mean(rng: &mut StdRng, cells: &[CellSeries]) -> f64 {
     means / cells.len() as f64
 }
 
-fn sample_mean(cells: &[CellSeries]) -> f64 {
-    let means: f64 = cells
-        .iter()
-        .map(|c| c.samples.iter().sum::<f64>() / c.samples.len() as f64)
-        .sum();
-    means / cells.len() as f64
-}
-
-/// Block-bootstrap interval of `stat` (over resampled sample means), shifted so it is centred as
-/// the replicates are around the sample-based figure, onto `point`. `None` when a cell has fewer
-/// than two samples.
+/// Block-bootstrap interval of `stat` (over resampled sample means) around `point`: the
+/// replicates' standard deviation times Student's t with (blocks - cells) degrees of freedom.
+/// With few blocks a percentile interval is too narrow (a 20 s cell holds only four 5 s blocks);
+/// t widens it by what so few independent blocks can tell. `None` when a cell has fewer than two
+/// samples.
 fn block_interval(
     rng: &mut StdRng,
     resamples: u32,
@@ -112,24 +107,26 @@ fn block_interval(
     sides: &[&[CellSeries]],
     stat: impl Fn(&[f64]) -> f64,
 ) -> Option<Estimate> {
-    if sides
-        .iter()
-        .any(|cells| cells.iter().any(|c| c.samples.len() < 2))
-    {
+    let cells = sides.iter().flat_map(|side| side.iter());
+    if cells.clone().any(|c| c.samples.len() < 2) {
         return None;
     }
-    let observed = stat(&sides.iter().map(|c| sample_mean(c)).collect::<Vec<_>>());
-    let mut replicates: Vec<f64> = (0..resamples)
+    let blocks: usize = cells
+        .clone()
+        .map(|c| c.samples.len() / block_len(c.samples.len()))
+        .sum();
+    let df = blocks.saturating_sub(cells.count()).max(1);
+    let replicates: Vec<f64> = (0..resamples)
         .map(|_| {
             let means: Vec<f64> = sides.iter().map(|c| resampled_mean(rng, c)).collect();
-            stat(&means) - observed
+            stat(&means)
         })
         .collect();
-    let spread = percentile_interval(0.0, &mut replicates);
+    let half = t975(df as f64) * std_dev(&replicates);
     Some(Estimate {
         value: point,
-        low: point + spread.low,
-        high: point + spread.high,
+        low: point - half,
+        high: point + half,
     })
 }
 

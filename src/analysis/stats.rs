@@ -57,6 +57,34 @@ pub fn wilson(successes: u64, trials: u64) -> Estimate {
     }
 }
 
+/// The two-sided 95% quantile of Student's t with `df` degrees of freedom (rounded down, which
+/// widens the interval slightly). Exact table to 30, then the Cornish-Fisher expansion, which is
+/// within 1e-3 there.
+pub fn t975(df: f64) -> f64 {
+    const TABLE: [f64; 30] = [
+        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
+        2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
+        2.052, 2.048, 2.045, 2.042,
+    ];
+    let df = df.floor().max(1.0);
+    if df <= 30.0 {
+        return TABLE[df as usize - 1];
+    }
+    let z = Z95;
+    z + (z.powi(3) + z) / (4.0 * df)
+        + (5.0 * z.powi(5) + 16.0 * z.powi(3) + 3.0 * z) / (96.0 * df * df)
+}
+
+/// Standard deviation (n - 1 denominator); 0 for fewer than two values.
+pub fn std_dev(values: &[f64]) -> f64 {
+    if values.len() < 2 {
+        return 0.0;
+    }
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
+}
+
 /// How many times each of `n` items is drawn when drawing `n` with replacement (a bootstrap
 /// resample as multiplicities, so the caller adds each item once, times its weight).
 pub fn draw_weights(rng: &mut StdRng, n: usize, weights: &mut Vec<u32>) {
@@ -69,7 +97,7 @@ pub fn draw_weights(rng: &mut StdRng, n: usize, weights: &mut Vec<u32>) {
 
 /// Block length of the moving-block bootstrap for `n` one-second samples: at least 5 s (CPU and
 /// memory samples stay correlated over a few seconds), growing as n^(1/3).
-fn block_len(n: usize) -> usize {
+pub fn block_len(n: usize) -> usize {
     ((n as f64).cbrt().ceil() as usize)
         .max(5)
         .min((n / 2).max(1))
@@ -112,6 +140,16 @@ mod tests {
         assert!((e.high - 0.3662).abs() < 5e-4, "{e:?}");
         assert_eq!(wilson(0, 0).high, 1.0);
         assert_eq!(wilson(0, 10).low, 0.0);
+    }
+
+    #[test]
+    fn t_quantiles_are_continuous_across_the_table_edge() {
+        assert_eq!(t975(1.0), 12.706);
+        assert_eq!(t975(2.7), 4.303);
+        assert!((t975(31.0) - 2.0395).abs() < 1e-3);
+        assert!((t975(1e9) - Z95).abs() < 1e-6);
+        assert_eq!(std_dev(&[1.0]), 0.0);
+        assert!((std_dev(&[1.0, 2.0, 3.0]) - 1.0).abs() < 1e-12);
     }
 
     #[test]
