@@ -1,7 +1,7 @@
 //! `analysis::analyze` on a run of realistic size: 3 modes x 2 rates x 3 rounds x 60 s, about
 //! 300 distinct latency buckets per second, two services sampled every second. The analysis runs
 //! once per run (and once more per `tracebench report`), so this is the wait it adds.
-//! Measured: about 0.58 s (2-core VM shared with other builds, 1000 resamples per interval).
+//! Measured: 0.57-0.65 s per analysis (2-core VM shared with other builds, 1000 resamples).
 
 use std::hint::black_box;
 
