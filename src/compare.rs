@@ -479,6 +479,22 @@ mod tests {
     }
 
     #[test]
+    fn help_lists_the_default_thresholds() {
+        use clap::CommandFactory;
+        let cli = crate::cli::Cli::command();
+        let compare = cli.find_subcommand("compare").unwrap();
+        let help = compare.get_after_help().unwrap().to_string();
+        for figure in Figure::ALL {
+            let limit = match figure.default_limit() {
+                Limit::Relative(f) => format!("{}%", round(f * 100.0)),
+                Limit::Absolute(a) => format!("{}{}", round(a), figure.unit()),
+            };
+            let item = format!("{}={limit}", figure.key());
+            assert!(help.contains(&item), "{item} missing from\n{help}");
+        }
+    }
+
+    #[test]
     fn bad_thresholds_say_what_was_expected() {
         let err = |s: &str| Thresholds::parse(&[s.into()]).unwrap_err().0;
         assert!(err("p98=10%").contains("unknown figure `p98`; expected one of p50, p99"));
