@@ -1,8 +1,20 @@
-//! `tracebench report`.
+//! `tracebench report DIR`: re-render every report of a run directory from its summary.json,
+//! e.g. after upgrading tracebench or to restore a deleted chart. The figures are not
+//! recomputed: the reports show exactly what the run concluded.
 
 use crate::cli::ReportArgs;
 use crate::exit::Exit;
+use crate::report;
 
-pub async fn run(_args: ReportArgs) -> anyhow::Result<Exit> {
-    anyhow::bail!("`tracebench report` is not implemented yet")
+pub async fn run(args: ReportArgs) -> anyhow::Result<Exit> {
+    let summary = report::json::read(&args.dir)?;
+    let written = report::write_all(&args.dir, &summary)?;
+    println!(
+        "{}: {} files written to {} (outcome: {})",
+        summary.results.scenario_name,
+        written.len(),
+        args.dir.display(),
+        summary.analysis.outcome.as_str()
+    );
+    Ok(Exit::Pass)
 }

@@ -1,0 +1,106 @@
+//! CPU and memory over time, one chart per service: every cell's samples on the run's
+//! timeline, coloured by mode, CPU above memory. Shows what the summary figures hide: warm-up
+//! drift, a leak, or a mode whose memory keeps growing.
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use super::{
+    DrawResult, LINE_WIDTH, colour_of, legend, legend_line, mode_label, panel, style_mesh,
+};
+use crate::report::Summary;
+
+#[derive(Debug, Clone)]
+pub struct Resources {
+    service: String,
+    /// One line per cell: mode label, colour, (minutes since run start, CPU %, memory MB).
+    cells: Vec<(String, RGBColor, Vec<(f64, Option<f64>, Option<f64>)>)>,
+}
+
+/// One chart per service that has samples, services in the order the cells list them.
+pub fn charts(summary: &Summary) -> Vec<Resources> {
+    let results = &summary.results;
+    let mut services: Vec<&str> = Vec::new();
+    for series in results.cells.iter().flat_map(|c| &c.resources) {
+        if !series.samples.is_empty() && !services.contains(&series.service.as_str()) {
+            services.push(&series.service);
+        }
+    }
+    services
+        .into_iter()
+        .map(|service| {
+            let cells = results
+                .cells
+                .iter()
+                .filter_map(|cell| {
+                    let series = cell.resources.iter().find(|s| s.service == service)?;
+                    let samples = series
+                        .samples
+                        .iter()
+                        .map(|s| {
+                            (
+                                (s.unix_ms - results.started_unix_ms) as f64 / 60_000.0,
+                                s.cpu_pct,
+                                s.mem_bytes.map(|b| b as f64 / 1e6),
+                            )
+                        })
+                        .collect();
+                    Some((
+                        mode_label(summary, &cell.mode),
+                        colour_of(summary, &cell.mode),
+                        samples,
+                    ))
+                })
+                .collect();
+            Resources {
+                service: service.to_string(),
+                cells,
+            }
+        })
+        .collect()
+}
+
+impl Resources {
+    pub fn stem(&self) -> String {
+        format!("resources-{}", self.service)
+    }
+
+    pub fn title(&self) -> String {
+        format!("CPU and memory of {} over the run", self.service)
+    }
+
+    pub fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>, title: &str) -> DrawResult<DB> {
+        let panels = root.titled(title, (super::FONT, super::TITLE_PX))?;
+        let (top, bottom) = panels.split_vertically(panels.dim_in_pixel().1 / 2);
+        self.draw_panel(&top, "CPU", "CPU (% of one core)", |s| s.1)?;
+        self.draw_panel(&bottom, "Memory", "memory (MB)", |s| s.2)
+    }
+
+    fn draw_panel<DB: DrawingBackend>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+        name: &str,
+        y_desc: &str,
+        pick: fn(&(f64, Option<f64>, Option<f64>)) -> Option<f64>,
+    ) -> DrawResult<DB> {
+        let samples = || self.cells.iter().flat_map(|(_, _, s)| s.iter());
+        let t_max = samples().map(|s| s.0).fold(0.0, f64::max).max(0.1);
+        let y_max = samples().filter_map(pick).fold(0.0, f64::max).max(0.001) * 1.15;
+        let mut chart = panel(area, name).build_cartesian_2d(0.0..t_max * 1.02, 0.0..y_max)?;
+        style_mesh(&mut chart.configure_mesh())
+            .x_desc("time since the run started (min)")
+            .y_desc(y_desc)
+            .draw()?;
+        let mut labelled: Vec<&str> = Vec::new();
+        for (label, colour, cell) in &self.cells {
+            let points = cell.iter().filter_map(|s| pick(s).map(|y| (s.0, y)));
+            let series =
+                chart.draw_series(LineSeries::new(points, colour.stroke_width(LINE_WIDTH)))?;
+            if !labelled.contains(&label.as_str()) {
+                labelled.push(label);
+                series.label(label.as_str()).legend(legend_line(*colour));
+            }
+        }
+        legend(&mut chart, SeriesLabelPosition::LowerRight)
+    }
+}
