@@ -26,7 +26,8 @@ pub struct Analysis {
     pub methods: Methods,
     /// One entry per mode and rate (pooled over rounds), modes in scenario order, rates ascending.
     pub groups: Vec<GroupSummary>,
-    /// One entry per non-baseline mode, rate and budget, in the same order as `groups`.
+    /// Budgets judged, group by group in the order of `groups`: trace volume for every mode
+    /// (per counted service), latency, CPU and memory (per service) for every non-baseline mode.
     pub budgets: Vec<BudgetResult>,
     /// The baseline against itself, per rate and budget (trace volume excluded): how large an
     /// overhead the method reports when there is none.
