@@ -302,8 +302,14 @@ mod tests {
         }
         let back = SparseHistogram::from_hdr(&h).to_hdr().unwrap();
         assert_eq!(back.len(), h.len());
-        assert_eq!(Percentiles::from_hdr_us(&back), Percentiles::from_hdr_us(&h));
-        assert_eq!(SparseHistogram::from_hdr(&back), SparseHistogram::from_hdr(&h));
+        assert_eq!(
+            Percentiles::from_hdr_us(&back),
+            Percentiles::from_hdr_us(&h)
+        );
+        assert_eq!(
+            SparseHistogram::from_hdr(&back),
+            SparseHistogram::from_hdr(&h)
+        );
     }
 
     #[test]

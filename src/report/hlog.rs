@@ -49,7 +49,9 @@ impl Exporter for Hlog {
                 "Values are corrected latency (from each request's due time) in microseconds (us); \
                  Interval_Max is in us too.",
             )
-            .add_comment("One interval per second of each round's measured window; warm-up excluded.")
+            .add_comment(
+                "One interval per second of each round's measured window; warm-up excluded.",
+            )
             .with_start_time(base)
             .with_base_time(base);
         let mut out = Vec::new();
@@ -59,7 +61,10 @@ impl Exporter for Hlog {
 
         let mut log = IntervalLogWriterBuilder::new().begin_log_with(&mut out, &mut serializer)?;
         for cell in cells {
-            log.write_comment(&format!("round {} (cell {} of the run)", cell.round, cell.order))?;
+            log.write_comment(&format!(
+                "round {} (cell {} of the run)",
+                cell.round, cell.order
+            ))?;
             for second in &cell.seconds {
                 let start_ms = cell.window_start_unix_ms - results.started_unix_ms
                     + i64::from(second.offset_s) * 1000;

@@ -46,7 +46,10 @@ impl Exporter for Html {
         }
         out.push_str("</nav>\n");
         for (i, section) in sections.iter().enumerate() {
-            out.push_str(&format!("<section id=\"s{i}\">\n<h2>{}</h2>\n", escape(&section.title)));
+            out.push_str(&format!(
+                "<section id=\"s{i}\">\n<h2>{}</h2>\n",
+                escape(&section.title)
+            ));
             if let Some(table) = &section.table {
                 out.push_str(&table_html(table));
             }
@@ -102,7 +105,11 @@ fn table_html(table: &Table) -> String {
         for (i, cell) in row.iter().enumerate() {
             if Some(i) == verdict_col {
                 let class = cell.to_lowercase();
-                out.push_str(&format!("<td class=\"{}\">{}</td>", escape(&class), escape(cell)));
+                out.push_str(&format!(
+                    "<td class=\"{}\">{}</td>",
+                    escape(&class),
+                    escape(cell)
+                ));
             } else {
                 out.push_str(&format!("<td>{}</td>", escape(cell)));
             }
@@ -127,7 +134,10 @@ mod tests {
     #[test]
     fn inlined_svg_loses_only_its_namespace_url() {
         let svg = "<svg width=\"10\" height=\"10\" xmlns=\"http://www.w3.org/2000/svg\"><g/></svg>";
-        assert_eq!(inline_svg(svg), "<svg width=\"10\" height=\"10\"><g/></svg>");
+        assert_eq!(
+            inline_svg(svg),
+            "<svg width=\"10\" height=\"10\"><g/></svg>"
+        );
         assert_eq!(escape("<a & \"b\">"), "&lt;a &amp; &quot;b&quot;&gt;");
     }
 }

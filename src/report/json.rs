@@ -42,8 +42,8 @@ pub fn read(path: &Path) -> Result<Summary> {
 
 /// Parses a summary, checking `schema_version` first.
 pub fn parse(text: &str) -> Result<Summary> {
-    let value: serde_json::Value = serde_json::from_str(text)
-        .map_err(|err| UsageError(format!("not valid JSON: {err}")))?;
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|err| UsageError(format!("not valid JSON: {err}")))?;
     match value.get("schema_version").and_then(|v| v.as_u64()) {
         Some(version) if version == u64::from(SCHEMA_VERSION) => {}
         Some(version) => bail!(UsageError(format!(

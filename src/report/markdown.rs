@@ -41,7 +41,11 @@ pub fn table_md(table: &Table) -> String {
         format!("| {} |\n", cells.join(" | "))
     };
     let mut out = row(table.header.iter().map(|h| h.to_string()).collect());
-    out.push_str(&row(table.header.iter().map(|_| "---".to_string()).collect()));
+    out.push_str(&row(table
+        .header
+        .iter()
+        .map(|_| "---".to_string())
+        .collect()));
     for r in &table.rows {
         out.push_str(&row(r.clone()));
     }

@@ -143,7 +143,15 @@ fn verdicts(summary: &Summary) -> Section {
         a.methods.confidence * 100.0
     ));
     s.table = Some(Table {
-        header: vec!["mode", "rate (req/s)", "budget", "overhead [95% CI]", "limit", "verdict", "note"],
+        header: vec![
+            "mode",
+            "rate (req/s)",
+            "budget",
+            "overhead [95% CI]",
+            "limit",
+            "verdict",
+            "note",
+        ],
         rows: a
             .budgets
             .iter()
@@ -168,10 +176,6 @@ fn verdicts(summary: &Summary) -> Section {
             .collect(),
     });
     s.items = a.warnings.iter().map(|w| format!("Warning: {w}")).collect();
-    if summary.results.partial {
-        let why = summary.results.stop_reason.as_deref().unwrap_or("unknown reason");
-        s.items.insert(0, format!("Partial run: stopped early ({why}); verdicts cover the cells measured."));
-    }
     s
 }
 
@@ -184,7 +188,13 @@ fn noise_floor(summary: &Summary) -> Section {
             .to_string(),
     );
     s.table = Some(Table {
-        header: vec!["rate (req/s)", "budget", "A/A difference [95% CI]", "verdict", "split"],
+        header: vec![
+            "rate (req/s)",
+            "budget",
+            "A/A difference [95% CI]",
+            "verdict",
+            "split",
+        ],
         rows: a
             .noise_floor
             .iter()
@@ -192,7 +202,11 @@ fn noise_floor(summary: &Summary) -> Section {
                 vec![
                     fmt_rate(n.rate),
                     n.budget.label(),
-                    format!("{} {}", fmt_estimate(&n.estimate, decimals(&n.budget)), n.budget.unit()),
+                    format!(
+                        "{} {}",
+                        fmt_estimate(&n.estimate, decimals(&n.budget)),
+                        n.budget.unit()
+                    ),
                     verdict_cell(n.verdict),
                     n.split.clone(),
                 ]
@@ -211,8 +225,19 @@ fn latency(summary: &Summary) -> Section {
     );
     s.table = Some(Table {
         header: vec![
-            "mode", "rate (req/s)", "rounds", "seconds", "throughput (req/s)", "p50 (ms)",
-            "p90 (ms)", "p99 (ms)", "p99.9 (ms)", "max (ms)", "ok", "errors", "dropped",
+            "mode",
+            "rate (req/s)",
+            "rounds",
+            "seconds",
+            "throughput (req/s)",
+            "p50 (ms)",
+            "p90 (ms)",
+            "p99 (ms)",
+            "p99.9 (ms)",
+            "max (ms)",
+            "ok",
+            "errors",
+            "dropped",
         ],
         rows: summary
             .analysis
@@ -254,9 +279,11 @@ fn resources(summary: &Summary) -> Option<Section> {
                     fmt_rate(g.rate),
                     svc.service.clone(),
                     opt(svc.cpu_pct),
-                    svc.cpu_seconds_per_1k_requests.map_or("-".to_string(), |c| format!("{c:.4}")),
+                    svc.cpu_seconds_per_1k_requests
+                        .map_or("-".to_string(), |c| format!("{c:.4}")),
                     opt(svc.memory_mean_mb),
-                    svc.memory_max_mb.map_or("-".to_string(), |m| format!("{m:.1}")),
+                    svc.memory_max_mb
+                        .map_or("-".to_string(), |m| format!("{m:.1}")),
                 ]
             })
         })
@@ -269,7 +296,11 @@ fn resources(summary: &Summary) -> Option<Section> {
         .results
         .cells
         .iter()
-        .flat_map(|c| c.resources.iter().map(|r| format!("{}: {:?}", r.service, r.source).to_lowercase()))
+        .flat_map(|c| {
+            c.resources
+                .iter()
+                .map(|r| format!("{}: {:?}", r.service, r.source).to_lowercase())
+        })
         .fold(Vec::new(), |mut seen, s| {
             if !seen.contains(&s) {
                 seen.push(s);
@@ -284,8 +315,13 @@ fn resources(summary: &Summary) -> Option<Section> {
     ));
     s.table = Some(Table {
         header: vec![
-            "mode", "rate (req/s)", "service", "CPU (% of a core)", "CPU s per 1k requests",
-            "memory mean (MB)", "memory max (MB)",
+            "mode",
+            "rate (req/s)",
+            "service",
+            "CPU (% of a core)",
+            "CPU s per 1k requests",
+            "memory mean (MB)",
+            "memory max (MB)",
         ],
         rows,
     });
@@ -301,12 +337,18 @@ fn traces(summary: &Summary) -> Option<Section> {
         traces.store, traces.method
     ));
     if let Some(dropped) = traces.store_dropped_spans {
-        s.paragraphs.push(format!("Spans dropped by the store itself: {dropped}."));
+        s.paragraphs
+            .push(format!("Spans dropped by the store itself: {dropped}."));
     }
     s.table = Some(Table {
         header: vec![
-            "mode", "rate (req/s)", "service", "observed", "expected [99% interval]",
-            "observed per min", "expected per min",
+            "mode",
+            "rate (req/s)",
+            "service",
+            "observed",
+            "expected [99% interval]",
+            "observed per min",
+            "expected per min",
         ],
         rows: summary
             .analysis
@@ -340,7 +382,14 @@ fn probes(summary: &Summary) -> Option<Section> {
     );
     let ms = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.0}"));
     s.table = Some(Table {
-        header: vec!["sent", "found", "missing", "broken", "ingestion delay p50 (ms)", "ingestion delay max (ms)"],
+        header: vec![
+            "sent",
+            "found",
+            "missing",
+            "broken",
+            "ingestion delay p50 (ms)",
+            "ingestion delay max (ms)",
+        ],
         rows: vec![vec![
             p.sent.to_string(),
             p.found.to_string(),
@@ -376,8 +425,9 @@ fn environment(summary: &Summary) -> Section {
     let r = &summary.results;
     let e = &r.environment;
     let time = |ms: i64| {
-        chrono::DateTime::from_timestamp_millis(ms)
-            .map_or(ms.to_string(), |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        chrono::DateTime::from_timestamp_millis(ms).map_or(ms.to_string(), |t| {
+            t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+        })
     };
     let modes: Vec<String> = r
         .modes
@@ -388,15 +438,24 @@ fn environment(summary: &Summary) -> Section {
     s.table = Some(Table {
         header: vec!["", ""],
         rows: [
-            ("scenario", format!("{} ({})", r.scenario_name, r.scenario_path)),
+            (
+                "scenario",
+                format!("{} ({})", r.scenario_name, r.scenario_path),
+            ),
             ("started", time(r.started_unix_ms)),
-            ("finished", r.finished_unix_ms.map_or("not finished".to_string(), time)),
+            (
+                "finished",
+                r.finished_unix_ms.map_or("not finished".to_string(), time),
+            ),
             ("load target", r.request_target.clone()),
             ("modes", modes.join(", ")),
             ("baseline", r.baseline.clone()),
             ("cells", r.cells.len().to_string()),
             ("target kind", e.target_kind.clone()),
-            ("host", format!("{} ({}, {} CPUs)", e.hostname, e.os, e.cpus)),
+            (
+                "host",
+                format!("{} ({}, {} CPUs)", e.hostname, e.os, e.cpus),
+            ),
             ("tracebench", e.tracebench_version.clone()),
         ]
         .into_iter()
@@ -412,7 +471,11 @@ mod tests {
 
     #[test]
     fn estimates_are_signed_with_their_interval() {
-        let e = Estimate { value: 0.3125, low: -0.1, high: 0.5 };
+        let e = Estimate {
+            value: 0.3125,
+            low: -0.1,
+            high: 0.5,
+        };
         assert_eq!(fmt_estimate(&e, 3), "+0.312 [-0.100, +0.500]");
         assert_eq!(fmt_level(&e, 1), "0.3 [-0.1, 0.5]");
     }

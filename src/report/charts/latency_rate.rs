@@ -6,7 +6,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::{
-    DrawResult, LINE_WIDTH, colour_of, legend, legend_line, mode_label, panel, style_mesh,
+    DrawResult, LINE_WIDTH, colour_of, legend, legend_line, mode_label, panel, style_mesh, whisker,
 };
 use crate::analysis::{Estimate, LatencySummary};
 use crate::report::{Summary, fmt_rate};
@@ -43,7 +43,11 @@ pub fn charts(summary: &Summary) -> Option<LatencyRate> {
 }
 
 impl LatencyRate {
-    pub fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>, title: &str) -> DrawResult<DB> {
+    pub fn draw<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+        title: &str,
+    ) -> DrawResult<DB> {
         let panels = root.titled(title, (super::FONT, super::TITLE_PX))?;
         let (left, right) = panels.split_horizontally(panels.dim_in_pixel().0 / 2);
         let pick_p50: fn(&LatencySummary) -> Estimate = |l| l.p50;
@@ -59,28 +63,49 @@ impl LatencyRate {
         pick: fn(&LatencySummary) -> Estimate,
     ) -> DrawResult<DB> {
         let all = || self.lines.iter().flat_map(|(_, _, p)| p.iter());
-        let (r_lo, r_hi) = all().fold((f64::MAX, f64::MIN), |(lo, hi), (r, _)| (lo.min(*r), hi.max(*r)));
+        let (r_lo, r_hi) = all().fold((f64::MAX, f64::MIN), |(lo, hi), (r, _)| {
+            (lo.min(*r), hi.max(*r))
+        });
         let r_pad = ((r_hi - r_lo) * 0.08).max(r_hi * 0.2).max(1.0);
-        let y_hi = all().map(|(_, l)| pick(l).high).fold(0.0, f64::max).max(0.001) * 1.15;
+        // Room above the data for the legend (upper left).
+        let y_hi = all()
+            .map(|(_, l)| pick(l).high)
+            .fold(0.0, f64::max)
+            .max(0.001)
+            * 1.35;
+        let (x_lo, x_hi) = ((r_lo - r_pad).max(0.0), r_hi + r_pad);
+        // Modes at the same rate are shifted apart a little so their whiskers do not hide
+        // each other.
+        let dodge = (x_hi - x_lo) * 0.012;
+        let middle = (self.lines.len() as f64 - 1.0) / 2.0;
 
-        let mut chart = panel(area, name)
-            .build_cartesian_2d((r_lo - r_pad).max(0.0)..(r_hi + r_pad), 0.0..y_hi)?;
+        let mut chart = panel(area, name).build_cartesian_2d(x_lo..x_hi, 0.0..y_hi)?;
         style_mesh(&mut chart.configure_mesh())
             .x_label_formatter(&|r| fmt_rate(*r))
             .x_desc("target rate (requests/s)")
             .y_desc("corrected latency (ms), 95% interval")
             .draw()?;
-        for (label, colour, points) in &self.lines {
-            let style = colour.stroke_width(LINE_WIDTH);
+        for (m, (label, colour, points)) in self.lines.iter().enumerate() {
+            let shift = (m as f64 - middle) * dodge;
+            let at = |r: f64, y: f64| (r + shift, y);
             chart
-                .draw_series(LineSeries::new(points.iter().map(|(r, l)| (*r, pick(l).value)), style))?
+                .draw_series(LineSeries::new(
+                    points.iter().map(|(r, l)| at(*r, pick(l).value)),
+                    colour.stroke_width(LINE_WIDTH),
+                ))?
                 .label(label.as_str())
                 .legend(legend_line(*colour));
-            chart.draw_series(points.iter().map(|(r, l)| Circle::new((*r, pick(l).value), 5, colour.filled())))?;
-            chart.draw_series(points.iter().map(|(r, l)| {
+            for (r, l) in points {
                 let e = pick(l);
-                PathElement::new(vec![(*r, e.low), (*r, e.high)], style)
-            }))?;
+                whisker(
+                    &mut chart,
+                    r + shift,
+                    (e.low, e.high),
+                    colour.stroke_width(1),
+                    12,
+                )?;
+                chart.draw_series([Circle::new(at(*r, e.value), 5, colour.filled())])?;
+            }
         }
         legend(&mut chart, SeriesLabelPosition::UpperLeft)
     }

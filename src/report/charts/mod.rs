@@ -78,7 +78,8 @@ fn mode_label(summary: &Summary, mode: &str) -> String {
     }
 }
 
-type DrawResult<DB> = std::result::Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
+type DrawResult<DB> =
+    std::result::Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
 
 /// One chart, with its data.
 #[derive(Debug, Clone)]
@@ -95,7 +96,11 @@ pub fn all(summary: &Summary) -> Result<Vec<Chart>> {
     let mut charts = Vec::new();
     charts.extend(overhead::charts(summary).into_iter().map(Chart::Overhead));
     charts.extend(spectrum::charts(summary)?.into_iter().map(Chart::Spectrum));
-    charts.extend(latency_rate::charts(summary).into_iter().map(Chart::LatencyRate));
+    charts.extend(
+        latency_rate::charts(summary)
+            .into_iter()
+            .map(Chart::LatencyRate),
+    );
     charts.extend(resources::charts(summary).into_iter().map(Chart::Resources));
     charts.extend(traces::charts(summary).into_iter().map(Chart::Traces));
     Ok(charts)
@@ -223,6 +228,7 @@ fn panel<'a, 'b, DB: DrawingBackend>(
     builder
         .caption(title, (FONT, TITLE_PX))
         .margin(16)
+        .margin_right(44)
         .x_label_area_size(56)
         .y_label_area_size(80);
     builder
@@ -257,28 +263,53 @@ fn categories_chart<'a, DB: DrawingBackend>(
     Ok(chart)
 }
 
-/// A vertical interval from `low` to `high` with caps, at category `i`.
-fn whisker<DB: DrawingBackend>(
-    chart: &mut Categories<'_, DB>,
-    i: u32,
+/// A vertical interval from `low` to `high` at `x`, with caps `cap_px` wide.
+fn whisker<DB: DrawingBackend, X: Ranged, Y: Ranged<ValueType = f64>>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<X, Y>>,
+    x: X::ValueType,
     (low, high): (f64, f64),
     style: ShapeStyle,
-) -> DrawResult<DB> {
-    let x = || SegmentValue::CenterOf(i);
-    let cap = |y: f64| EmptyElement::at((x(), y)) + PathElement::new(vec![(-10, 0), (10, 0)], style);
-    chart.draw_series([PathElement::new(vec![(x(), low), (x(), high)], style)])?;
+    cap_px: i32,
+) -> DrawResult<DB>
+where
+    X::ValueType: Clone + 'static,
+{
+    let half = cap_px / 2;
+    let cap = |y: f64| {
+        EmptyElement::at((x.clone(), y)) + PathElement::new(vec![(-half, 0), (half, 0)], style)
+    };
+    chart.draw_series([PathElement::new(
+        vec![(x.clone(), low), (x.clone(), high)],
+        style,
+    )])?;
     chart.draw_series([cap(low), cap(high)])?;
     Ok(())
 }
 
 /// Tick labels, axis descriptions and grid lines alike in every panel.
-fn style_mesh<'m, 'a, 'b, X: Ranged, Y: Ranged, DB: DrawingBackend>(
+fn style_mesh<'m, 'a, 'b, X: Ranged, Y: Ranged<ValueType = f64>, DB: DrawingBackend>(
     mesh: &'m mut MeshStyle<'a, 'b, X, Y, DB>,
 ) -> &'m mut MeshStyle<'a, 'b, X, Y, DB> {
-    mesh.label_style((FONT, TICK_PX))
+    mesh.y_label_formatter(&|y| tick(*y))
+        .label_style((FONT, TICK_PX))
         .axis_desc_style((FONT, AXIS_DESC_PX))
         .bold_line_style(GRID)
         .light_line_style(GRID.mix(0.4))
+}
+
+/// A y tick label without needless digits: `3500`, `2.5`, `0.125`.
+pub fn tick(value: f64) -> String {
+    if value.abs() >= 100.0 {
+        format!("{value:.0}")
+    } else {
+        let text = format!("{value:.3}");
+        let text = text.trim_end_matches('0').trim_end_matches('.');
+        if text == "-0" {
+            "0".to_string()
+        } else {
+            text.to_string()
+        }
+    }
 }
 
 /// The legend box, drawn where it hides the least.
@@ -303,6 +334,15 @@ fn legend_line(colour: RGBColor) -> impl Fn((i32, i32)) -> PathElement<(i32, i32
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ticks_drop_needless_digits() {
+        assert_eq!(tick(3500.0), "3500");
+        assert_eq!(tick(2.5), "2.5");
+        assert_eq!(tick(2.0), "2");
+        assert_eq!(tick(0.125), "0.125");
+        assert_eq!(tick(-0.0001), "0");
+    }
 
     #[test]
     fn mode_colours_are_distinct_within_the_palette() {

@@ -43,8 +43,13 @@ pub fn charts(summary: &Summary) -> Vec<Overhead> {
     kinds
         .into_iter()
         .map(|kind| {
-            let judged: Vec<_> = analysis.budgets.iter().filter(|b| &b.budget == kind).collect();
+            let judged: Vec<_> = analysis
+                .budgets
+                .iter()
+                .filter(|b| &b.budget == kind)
+                .collect();
             let mut rates: Vec<f64> = judged.iter().map(|b| b.rate).collect();
+            rates.sort_by(f64::total_cmp);
             rates.dedup();
             let mut points = Vec::new();
             for rate in rates {
@@ -106,13 +111,21 @@ impl Overhead {
     fn y_desc(&self) -> String {
         match self.budget {
             BudgetKind::Latency { .. } => "added latency (ms), 95% interval".to_string(),
-            BudgetKind::Cpu { .. } => "added CPU (percentage points of one core), 95% interval".to_string(),
+            BudgetKind::Cpu { .. } => {
+                "added CPU (percentage points of one core), 95% interval".to_string()
+            }
             BudgetKind::Memory { .. } => "added memory (MB), 95% interval".to_string(),
-            BudgetKind::TraceVolume { .. } => "observed / expected traces, 99% interval".to_string(),
+            BudgetKind::TraceVolume { .. } => {
+                "observed / expected traces, 99% interval".to_string()
+            }
         }
     }
 
-    pub fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>, title: &str) -> DrawResult<DB> {
+    pub fn draw<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+        title: &str,
+    ) -> DrawResult<DB> {
         let lines = self.limit_lines();
         let values = self
             .points
@@ -124,12 +137,14 @@ impl Overhead {
             .filter(|v| v.is_finite());
         let (lo, hi) = values.fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
         let pad = ((hi - lo) * 0.12).max(1e-3);
+        // Room above the data for the legend box (upper right).
+        let legend_room = (hi - lo) * 0.45;
         let labels: Vec<String> = self.points.iter().map(|p| p.label.clone()).collect();
         let mut chart = categories_chart(
             root,
             title,
             &labels,
-            (lo - pad)..(hi + pad),
+            (lo - pad)..(hi + pad + legend_room),
             (
                 "mode and request rate (A/A: baseline against itself, the noise floor)",
                 &self.y_desc(),
@@ -165,7 +180,13 @@ impl Overhead {
                 )])?;
                 continue;
             };
-            whisker(&mut chart, i as u32, (e.low, e.high), colour.stroke_width(LINE_WIDTH))?;
+            whisker(
+                &mut chart,
+                x(),
+                (e.low, e.high),
+                colour.stroke_width(LINE_WIDTH),
+                20,
+            )?;
             chart.draw_series([Circle::new((x(), e.value), 6, colour.filled())])?;
             let note = match point.verdict {
                 Some(v) => format!("{:+.3} {}", e.value, v.as_str()),

@@ -69,7 +69,11 @@ impl Resources {
         format!("CPU and memory of {} over the run", self.service)
     }
 
-    pub fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>, title: &str) -> DrawResult<DB> {
+    pub fn draw<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+        title: &str,
+    ) -> DrawResult<DB> {
         let panels = root.titled(title, (super::FONT, super::TITLE_PX))?;
         let (top, bottom) = panels.split_vertically(panels.dim_in_pixel().1 / 2);
         self.draw_panel(&top, "CPU", "CPU (% of one core)", |s| s.1)?;

@@ -1,4 +1,4 @@
-//! Latency percentile spectrum: latency at every percentile from the median out to 99.99%, one
+//! Latency percentile spectrum: latency at every percentile from 0% out to 99.99%, one
 //! line per mode, one chart per rate. The x axis counts "nines" (90%, 99%, 99.9%...), as
 //! HdrHistogram's plots do, so the tail where tracing costs show first gets as much room as
 //! the median.
@@ -32,7 +32,11 @@ pub fn charts(summary: &Summary) -> Result<Vec<Spectrum>> {
         let mut lines = Vec::new();
         for mode in &results.modes {
             let mut merged: Option<hdrhistogram::Histogram<u64>> = None;
-            for cell in results.cells.iter().filter(|c| c.mode == mode.name && c.rate == rate) {
+            for cell in results
+                .cells
+                .iter()
+                .filter(|c| c.mode == mode.name && c.rate == rate)
+            {
                 let h = cell.latency.to_hdr()?;
                 match merged.as_mut() {
                     Some(m) => m.add(&h)?,
@@ -81,7 +85,11 @@ impl Spectrum {
         )
     }
 
-    pub fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>, title: &str) -> DrawResult<DB> {
+    pub fn draw<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+        title: &str,
+    ) -> DrawResult<DB> {
         let y_max = self
             .lines
             .iter()
@@ -98,7 +106,10 @@ impl Spectrum {
             .draw()?;
         for (label, colour, points) in &self.lines {
             chart
-                .draw_series(LineSeries::new(points.iter().copied(), colour.stroke_width(LINE_WIDTH)))?
+                .draw_series(LineSeries::new(
+                    points.iter().copied(),
+                    colour.stroke_width(LINE_WIDTH),
+                ))?
                 .label(label.as_str())
                 .legend(legend_line(*colour));
         }

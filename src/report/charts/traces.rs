@@ -69,10 +69,17 @@ impl Traces {
     }
 
     pub fn title(&self) -> String {
-        format!("Traces per minute rooted at {}: observed against expected", self.service)
+        format!(
+            "Traces per minute rooted at {}: observed against expected",
+            self.service
+        )
     }
 
-    pub fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>, title: &str) -> DrawResult<DB> {
+    pub fn draw<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+        title: &str,
+    ) -> DrawResult<DB> {
         let y_max = self
             .points
             .iter()
@@ -91,7 +98,7 @@ impl Traces {
         let grey = MUTED.stroke_width(3);
         for (i, p) in self.points.iter().enumerate() {
             let x = || SegmentValue::CenterOf(i as u32);
-            whisker(&mut chart, i as u32, (p.expected_low, p.expected_high), grey)?;
+            whisker(&mut chart, x(), (p.expected_low, p.expected_high), grey, 24)?;
             chart.draw_series([EmptyElement::at((x(), p.expected))
                 + PathElement::new(vec![(-18, 0), (18, 0)], BLACK.stroke_width(2))])?;
             chart.draw_series([Circle::new((x(), p.observed), 7, p.colour.filled())])?;

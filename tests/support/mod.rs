@@ -1,0 +1,2 @@
+//! Shared test data for the report tests.
+pub mod synthetic;
