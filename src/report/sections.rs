@@ -94,9 +94,8 @@ fn fmt_level(e: &Estimate, decimals: usize) -> String {
 
 fn decimals(kind: &BudgetKind) -> usize {
     match kind {
-        BudgetKind::Latency { .. } => 3,
+        BudgetKind::Latency { .. } | BudgetKind::TraceVolume { .. } => 3,
         BudgetKind::Cpu { .. } | BudgetKind::Memory { .. } => 2,
-        BudgetKind::TraceVolume { .. } => 3,
     }
 }
 
@@ -121,13 +120,14 @@ fn budget_note(b: &BudgetResult, summary: &Summary) -> String {
             format!("outside the expected range{range}")
         });
     }
-    if let Some(t) = &b.traces {
-        notes.push(format!(
-            "{} observed, {:.0} expected, accepted {:.0}-{:.0}",
+    match (&b.note, &b.traces) {
+        (Some(note), _) => notes.push(note.clone()),
+        (None, Some(t)) => notes.push(format!(
+            "{} observed, {:.0} expected, accepted {:.0} to {:.0}",
             t.observed, t.expected, t.accept_low, t.accept_high
-        ));
+        )),
+        (None, None) => {}
     }
-    notes.extend(b.note.clone());
     notes.join("; ")
 }
 
@@ -165,9 +165,12 @@ fn verdicts(summary: &Summary) -> Section {
                     b.mode.clone(),
                     fmt_rate(b.rate),
                     b.budget.label(),
-                    b.overhead.map_or("not measured".to_string(), |e| {
-                        format!("{} {unit}", fmt_estimate(&e, decimals(&b.budget)))
-                    }),
+                    b.overhead
+                        .map_or("not measured".to_string(), |e| match b.budget {
+                            // A ratio, not a difference: unsigned.
+                            BudgetKind::TraceVolume { .. } => fmt_level(&e, 3),
+                            _ => format!("{} {unit}", fmt_estimate(&e, decimals(&b.budget))),
+                        }),
                     limit,
                     verdict_cell(b.verdict),
                     budget_note(b, summary),

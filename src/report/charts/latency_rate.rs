@@ -6,15 +6,16 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::{
-    DrawResult, LINE_WIDTH, colour_of, legend, legend_line, mode_label, panel, style_mesh, whisker,
+    DrawResult, LINE_WIDTH, Line, colour_of, legend, legend_line, mode_label, panel, style_mesh,
+    whisker,
 };
 use crate::analysis::{Estimate, LatencySummary};
 use crate::report::{Summary, fmt_rate};
 
 #[derive(Debug, Clone)]
 pub struct LatencyRate {
-    /// Per mode: legend label, colour, (rate, latency summary) ascending in rate.
-    lines: Vec<(String, RGBColor, Vec<(f64, LatencySummary)>)>,
+    /// Per mode: (rate, latency summary) ascending in rate.
+    lines: Vec<Line<(f64, LatencySummary)>>,
 }
 
 /// The chart, when the analysis has groups.
@@ -31,13 +32,13 @@ pub fn charts(summary: &Summary) -> Option<LatencyRate> {
                 .filter(|g| g.mode == mode.name)
                 .map(|g| (g.rate, g.latency_ms))
                 .collect();
-            (
-                mode_label(summary, &mode.name),
-                colour_of(summary, &mode.name),
+            Line {
+                label: mode_label(summary, &mode.name),
+                colour: colour_of(summary, &mode.name),
                 points,
-            )
+            }
         })
-        .filter(|(_, _, points)| !points.is_empty())
+        .filter(|line| !line.points.is_empty())
         .collect();
     (!lines.is_empty()).then_some(LatencyRate { lines })
 }
@@ -62,7 +63,7 @@ impl LatencyRate {
         name: &str,
         pick: fn(&LatencySummary) -> Estimate,
     ) -> DrawResult<DB> {
-        let all = || self.lines.iter().flat_map(|(_, _, p)| p.iter());
+        let all = || self.lines.iter().flat_map(|line| line.points.iter());
         let (r_lo, r_hi) = all().fold((f64::MAX, f64::MIN), |(lo, hi), (r, _)| {
             (lo.min(*r), hi.max(*r))
         });
@@ -85,7 +86,12 @@ impl LatencyRate {
             .x_desc("target rate (requests/s)")
             .y_desc("corrected latency (ms), 95% interval")
             .draw()?;
-        for (m, (label, colour, points)) in self.lines.iter().enumerate() {
+        for (m, line) in self.lines.iter().enumerate() {
+            let Line {
+                label,
+                colour,
+                points,
+            } = line;
             let shift = (m as f64 - middle) * dodge;
             let at = |r: f64, y: f64| (r + shift, y);
             chart

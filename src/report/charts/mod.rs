@@ -78,6 +78,14 @@ fn mode_label(summary: &Summary, mode: &str) -> String {
     }
 }
 
+/// A mode's series in a chart: its legend label, its colour and its points.
+#[derive(Debug, Clone)]
+pub struct Line<P> {
+    label: String,
+    colour: RGBColor,
+    points: Vec<P>,
+}
+
 type DrawResult<DB> =
     std::result::Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
 

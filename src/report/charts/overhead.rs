@@ -96,7 +96,13 @@ impl Overhead {
             BudgetKind::TraceVolume { service } => {
                 format!("Trace volume of {service}: observed / expected")
             }
-            kind => format!("Added {} against the baseline", kind.label()),
+            BudgetKind::Latency { percentile } => {
+                format!("Added latency at {percentile} against the baseline")
+            }
+            BudgetKind::Cpu { service } => format!("Added CPU of {service} against the baseline"),
+            BudgetKind::Memory { service } => {
+                format!("Added memory of {service} against the baseline")
+            }
         }
     }
 
@@ -140,15 +146,17 @@ impl Overhead {
         // Room above the data for the legend box (upper right).
         let legend_room = (hi - lo) * 0.45;
         let labels: Vec<String> = self.points.iter().map(|p| p.label.clone()).collect();
+        let x_desc = if self.points.iter().any(|p| p.verdict.is_none()) {
+            "mode and request rate (A/A: baseline against itself, the noise floor)"
+        } else {
+            "mode and request rate"
+        };
         let mut chart = categories_chart(
             root,
             title,
             &labels,
             (lo - pad)..(hi + pad + legend_room),
-            (
-                "mode and request rate (A/A: baseline against itself, the noise floor)",
-                &self.y_desc(),
-            ),
+            (x_desc, &self.y_desc()),
         )?;
 
         let across = |y: f64| vec![(SegmentValue::Exact(0), y), (SegmentValue::Last, y)];
@@ -173,11 +181,12 @@ impl Overhead {
             let x = || SegmentValue::CenterOf(i as u32);
             let colour = verdict_colour(point.verdict);
             let Some(e) = point.estimate else {
-                chart.draw_series([Text::new(
-                    "not measured",
-                    (x(), 0.0),
-                    (FONT, NOTE_PX).into_font().color(&MUTED),
-                )])?;
+                chart.draw_series([EmptyElement::at((x(), 0.0))
+                    + Text::new(
+                        "no estimate",
+                        (-38, -24),
+                        (FONT, NOTE_PX).into_font().color(&MUTED),
+                    )])?;
                 continue;
             };
             whisker(
@@ -188,12 +197,12 @@ impl Overhead {
                 20,
             )?;
             chart.draw_series([Circle::new((x(), e.value), 6, colour.filled())])?;
-            let note = match point.verdict {
-                Some(v) => format!("{:+.3} {}", e.value, v.as_str()),
-                None => format!("{:+.3}", e.value),
-            };
+            // The value beside its point (the verdict is the colour); left of the point for
+            // the last category, so it is not cut off at the edge.
+            let note = format!("{:+.3}", e.value);
+            let dx = if i + 1 == self.points.len() { -62 } else { 12 };
             chart.draw_series([EmptyElement::at((x(), e.value))
-                + Text::new(note, (12, -8), (FONT, NOTE_PX).into_font().color(&colour))])?;
+                + Text::new(note, (dx, -20), (FONT, NOTE_PX).into_font().color(&colour))])?;
         }
         for (label, colour) in [
             ("pass", PASS),

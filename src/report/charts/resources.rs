@@ -6,15 +6,22 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::{
-    DrawResult, LINE_WIDTH, colour_of, legend, legend_line, mode_label, panel, style_mesh,
+    DrawResult, LINE_WIDTH, Line, colour_of, legend, legend_line, mode_label, panel, style_mesh,
 };
 use crate::report::Summary;
 
 #[derive(Debug, Clone)]
 pub struct Resources {
     service: String,
-    /// One line per cell: mode label, colour, (minutes since run start, CPU %, memory MB).
-    cells: Vec<(String, RGBColor, Vec<(f64, Option<f64>, Option<f64>)>)>,
+    /// One line per cell, labelled and coloured by its mode.
+    cells: Vec<Line<Sample>>,
+}
+
+#[derive(Debug, Clone)]
+struct Sample {
+    minutes: f64,
+    cpu_pct: Option<f64>,
+    mem_mb: Option<f64>,
 }
 
 /// One chart per service that has samples, services in the order the cells list them.
@@ -37,19 +44,17 @@ pub fn charts(summary: &Summary) -> Vec<Resources> {
                     let samples = series
                         .samples
                         .iter()
-                        .map(|s| {
-                            (
-                                (s.unix_ms - results.started_unix_ms) as f64 / 60_000.0,
-                                s.cpu_pct,
-                                s.mem_bytes.map(|b| b as f64 / 1e6),
-                            )
+                        .map(|s| Sample {
+                            minutes: (s.unix_ms - results.started_unix_ms) as f64 / 60_000.0,
+                            cpu_pct: s.cpu_pct,
+                            mem_mb: s.mem_bytes.map(|b| b as f64 / 1e6),
                         })
                         .collect();
-                    Some((
-                        mode_label(summary, &cell.mode),
-                        colour_of(summary, &cell.mode),
-                        samples,
-                    ))
+                    Some(Line {
+                        label: mode_label(summary, &cell.mode),
+                        colour: colour_of(summary, &cell.mode),
+                        points: samples,
+                    })
                 })
                 .collect();
             Resources {
@@ -76,8 +81,8 @@ impl Resources {
     ) -> DrawResult<DB> {
         let panels = root.titled(title, (super::FONT, super::TITLE_PX))?;
         let (top, bottom) = panels.split_vertically(panels.dim_in_pixel().1 / 2);
-        self.draw_panel(&top, "CPU", "CPU (% of one core)", |s| s.1)?;
-        self.draw_panel(&bottom, "Memory", "memory (MB)", |s| s.2)
+        self.draw_panel(&top, "CPU", "CPU (% of one core)", |s| s.cpu_pct)?;
+        self.draw_panel(&bottom, "Memory", "memory (MB)", |s| s.mem_mb)
     }
 
     fn draw_panel<DB: DrawingBackend>(
@@ -85,10 +90,10 @@ impl Resources {
         area: &DrawingArea<DB, Shift>,
         name: &str,
         y_desc: &str,
-        pick: fn(&(f64, Option<f64>, Option<f64>)) -> Option<f64>,
+        pick: fn(&Sample) -> Option<f64>,
     ) -> DrawResult<DB> {
-        let samples = || self.cells.iter().flat_map(|(_, _, s)| s.iter());
-        let t_max = samples().map(|s| s.0).fold(0.0, f64::max).max(0.1);
+        let samples = || self.cells.iter().flat_map(|line| line.points.iter());
+        let t_max = samples().map(|s| s.minutes).fold(0.0, f64::max).max(0.1);
         let y_max = samples().filter_map(pick).fold(0.0, f64::max).max(0.001) * 1.15;
         let mut chart = panel(area, name).build_cartesian_2d(0.0..t_max * 1.02, 0.0..y_max)?;
         style_mesh(&mut chart.configure_mesh())
@@ -96,8 +101,15 @@ impl Resources {
             .y_desc(y_desc)
             .draw()?;
         let mut labelled: Vec<&str> = Vec::new();
-        for (label, colour, cell) in &self.cells {
-            let points = cell.iter().filter_map(|s| pick(s).map(|y| (s.0, y)));
+        for Line {
+            label,
+            colour,
+            points,
+        } in &self.cells
+        {
+            let points = points
+                .iter()
+                .filter_map(|s| pick(s).map(|y| (s.minutes, y)));
             let series =
                 chart.draw_series(LineSeries::new(points, colour.stroke_width(LINE_WIDTH)))?;
             if !labelled.contains(&label.as_str()) {

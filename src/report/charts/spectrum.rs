@@ -8,7 +8,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::{
-    DrawResult, LINE_WIDTH, colour_of, legend, legend_line, mode_label, panel, style_mesh,
+    DrawResult, LINE_WIDTH, Line, colour_of, legend, legend_line, mode_label, panel, style_mesh,
 };
 use crate::report::{Summary, fmt_rate, rates};
 
@@ -20,8 +20,8 @@ const STEPS_PER_NINE: u32 = 25;
 #[derive(Debug, Clone)]
 pub struct Spectrum {
     rate: f64,
-    /// Per mode: legend label, colour, (nines, latency ms) points.
-    lines: Vec<(String, RGBColor, Vec<(f64, f64)>)>,
+    /// Per mode: (nines, latency ms) points.
+    lines: Vec<Line<(f64, f64)>>,
 }
 
 /// One spectrum per rate, from each mode's latency histograms merged over its rounds.
@@ -53,11 +53,11 @@ pub fn charts(summary: &Summary) -> Result<Vec<Spectrum>> {
                     (nines, h.value_at_quantile(quantile) as f64 / 1000.0)
                 })
                 .collect();
-            lines.push((
-                mode_label(summary, &mode.name),
-                colour_of(summary, &mode.name),
+            lines.push(Line {
+                label: mode_label(summary, &mode.name),
+                colour: colour_of(summary, &mode.name),
                 points,
-            ));
+            });
         }
         if !lines.is_empty() {
             charts.push(Spectrum { rate, lines });
@@ -93,7 +93,7 @@ impl Spectrum {
         let y_max = self
             .lines
             .iter()
-            .flat_map(|(_, _, points)| points.iter().map(|p| p.1))
+            .flat_map(|line| line.points.iter().map(|p| p.1))
             .fold(0.0, f64::max)
             .max(0.001)
             * 1.1;
@@ -104,7 +104,12 @@ impl Spectrum {
             .x_desc("percentile (log scale: each step is one more nine)")
             .y_desc("corrected latency (ms)")
             .draw()?;
-        for (label, colour, points) in &self.lines {
+        for Line {
+            label,
+            colour,
+            points,
+        } in &self.lines
+        {
             chart
                 .draw_series(LineSeries::new(
                     points.iter().copied(),
