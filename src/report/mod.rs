@@ -93,6 +93,17 @@ pub fn rates(results: &RunResults) -> Vec<f64> {
     rates
 }
 
+/// The distinct items in first-seen order (for services, budgets: a handful, so a scan is fine).
+pub fn unique<T: PartialEq>(items: impl IntoIterator<Item = T>) -> Vec<T> {
+    let mut seen = Vec::new();
+    for item in items {
+        if !seen.contains(&item) {
+            seen.push(item);
+        }
+    }
+    seen
+}
+
 /// A rate for file names and labels: `100` for whole numbers, `12.5` otherwise.
 pub fn fmt_rate(rate: f64) -> String {
     if rate.fract() == 0.0 {
@@ -110,5 +121,10 @@ mod tests {
     fn rates_print_without_needless_decimals() {
         assert_eq!(fmt_rate(100.0), "100");
         assert_eq!(fmt_rate(12.5), "12.5");
+    }
+
+    #[test]
+    fn unique_keeps_the_first_seen_order() {
+        assert_eq!(unique(["b", "a", "b", "c", "a"]), ["b", "a", "c"]);
     }
 }

@@ -3,7 +3,7 @@
 //! verdicts first, then the noise floor, then the details a reviewer digs into.
 
 use crate::analysis::{BudgetKind, BudgetResult, Estimate, Summary, Verdict};
-use crate::report::fmt_rate;
+use crate::report::{fmt_rate, unique};
 
 /// A table of pre-formatted cells.
 #[derive(Debug, Clone, PartialEq)]
@@ -295,21 +295,11 @@ fn resources(summary: &Summary) -> Option<Section> {
         return None;
     }
     let mut s = Section::new(Topic::Resources, "CPU and memory per service");
-    let sources: Vec<String> = summary
-        .results
-        .cells
-        .iter()
-        .flat_map(|c| {
-            c.resources
-                .iter()
-                .map(|r| format!("{}: {:?}", r.service, r.source).to_lowercase())
-        })
-        .fold(Vec::new(), |mut seen, s| {
-            if !seen.contains(&s) {
-                seen.push(s);
-            }
-            seen
-        });
+    let sources = unique(summary.results.cells.iter().flat_map(|c| {
+        c.resources
+            .iter()
+            .map(|r| format!("{}: {:?}", r.service, r.source).to_lowercase())
+    }));
     s.paragraphs.push(format!(
         "CPU in % of one core over each measured window (from cumulative CPU time), memory in MB \
          (10^6 bytes), 95% intervals. Sources: {} (docker = usage minus inactive file cache, as \

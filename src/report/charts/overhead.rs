@@ -12,7 +12,7 @@ use super::{
     legend, legend_line, whisker,
 };
 use crate::analysis::{BudgetKind, Estimate, Verdict};
-use crate::report::{Summary, fmt_rate};
+use crate::report::{Summary, fmt_rate, unique};
 
 #[derive(Debug, Clone)]
 pub struct Overhead {
@@ -34,13 +34,7 @@ struct Point {
 /// One chart per budget kind judged in the analysis, in the order the analysis lists them.
 pub fn charts(summary: &Summary) -> Vec<Overhead> {
     let analysis = &summary.analysis;
-    let mut kinds: Vec<&BudgetKind> = Vec::new();
-    for b in &analysis.budgets {
-        if !kinds.contains(&&b.budget) {
-            kinds.push(&b.budget);
-        }
-    }
-    kinds
+    unique(analysis.budgets.iter().map(|b| &b.budget))
         .into_iter()
         .map(|kind| {
             let judged: Vec<_> = analysis

@@ -8,7 +8,7 @@ use plotters::prelude::*;
 use super::{
     DrawResult, LINE_WIDTH, Line, colour_of, legend, legend_line, mode_label, panel, style_mesh,
 };
-use crate::report::Summary;
+use crate::report::{Summary, unique};
 
 #[derive(Debug, Clone)]
 pub struct Resources {
@@ -27,13 +27,9 @@ struct Sample {
 /// One chart per service that has samples, services in the order the cells list them.
 pub fn charts(summary: &Summary) -> Vec<Resources> {
     let results = &summary.results;
-    let mut services: Vec<&str> = Vec::new();
-    for series in results.cells.iter().flat_map(|c| &c.resources) {
-        if !series.samples.is_empty() && !services.contains(&series.service.as_str()) {
-            services.push(&series.service);
-        }
-    }
-    services
+    let services = results.cells.iter().flat_map(|c| &c.resources);
+    let services = services.filter(|s| !s.samples.is_empty());
+    unique(services.map(|s| s.service.as_str()))
         .into_iter()
         .map(|service| {
             let cells = results

@@ -8,7 +8,7 @@ use plotters::coord::ranged1d::SegmentValue;
 use plotters::prelude::*;
 
 use super::{DrawResult, FONT, MUTED, NOTE_PX, categories_chart, colour_of, legend, whisker};
-use crate::report::{Summary, fmt_rate};
+use crate::report::{Summary, fmt_rate, unique};
 
 #[derive(Debug, Clone)]
 pub struct Traces {
@@ -29,38 +29,37 @@ struct Point {
 /// One chart per service with trace counts in the analysis.
 pub fn charts(summary: &Summary) -> Vec<Traces> {
     let groups = &summary.analysis.groups;
-    let mut services: Vec<&str> = Vec::new();
-    for t in groups.iter().flat_map(|g| &g.traces) {
-        if !services.contains(&t.service.as_str()) {
-            services.push(&t.service);
-        }
-    }
-    services
-        .into_iter()
-        .map(|service| {
-            let points = groups
-                .iter()
-                .filter_map(|g| {
-                    let t = g.traces.iter().find(|t| t.service == service)?;
-                    // The interval is in traces over the pooled window: scale it like the rate.
-                    let minutes = f64::from(g.seconds) / 60.0;
-                    let per_minute = |count: f64| if minutes > 0.0 { count / minutes } else { 0.0 };
-                    Some(Point {
-                        label: format!("{} {}/s", g.mode, fmt_rate(g.rate)),
-                        colour: colour_of(summary, &g.mode),
-                        observed: t.observed_per_minute,
-                        expected: t.expected_per_minute,
-                        expected_low: per_minute(t.expected.low),
-                        expected_high: per_minute(t.expected.high),
-                    })
+    unique(
+        groups
+            .iter()
+            .flat_map(|g| &g.traces)
+            .map(|t| t.service.as_str()),
+    )
+    .into_iter()
+    .map(|service| {
+        let points = groups
+            .iter()
+            .filter_map(|g| {
+                let t = g.traces.iter().find(|t| t.service == service)?;
+                // The interval is in traces over the pooled window: scale it like the rate.
+                let minutes = f64::from(g.seconds) / 60.0;
+                let per_minute = |count: f64| if minutes > 0.0 { count / minutes } else { 0.0 };
+                Some(Point {
+                    label: format!("{} {}/s", g.mode, fmt_rate(g.rate)),
+                    colour: colour_of(summary, &g.mode),
+                    observed: t.observed_per_minute,
+                    expected: t.expected_per_minute,
+                    expected_low: per_minute(t.expected.low),
+                    expected_high: per_minute(t.expected.high),
                 })
-                .collect();
-            Traces {
-                service: service.to_string(),
-                points,
-            }
-        })
-        .collect()
+            })
+            .collect();
+        Traces {
+            service: service.to_string(),
+            points,
+        }
+    })
+    .collect()
 }
 
 impl Traces {
