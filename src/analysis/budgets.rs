@@ -188,13 +188,19 @@ fn noise_floor(results: &RunResults, g: &Group, rng: &mut StdRng) -> Vec<NoiseFl
         let budget = BudgetKind::Latency {
             percentile: percentile.clone(),
         };
-        push(budget, limit, overhead, "even against odd seconds");
+        push(
+            budget,
+            limit,
+            overhead,
+            "even against odd seconds of every round",
+        );
     }
     for (figure, limit) in resource_budgets(results) {
         for service in services(&g.cells) {
             let series: Vec<CellSeries> = resources::series(&g.cells, service, figure);
-            let (a, b, split) = resources::split_halves(&series);
+            let (a, b) = resources::split_halves(&series);
             let overhead = resources::difference(rng, RESAMPLES, &a, &b);
+            let split = "alternate 5 s blocks of every round";
             push(resource_kind(figure, service), limit, overhead, split);
         }
     }

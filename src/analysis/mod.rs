@@ -4,7 +4,7 @@
 //! `inconclusive` with a note, never an error.
 //!
 //! - [`latency`]: stratified bootstrap over per-second histograms (latency, throughput).
-//! - [`resources`]: CPU and memory per service, t intervals over rounds or a block bootstrap.
+//! - [`resources`]: CPU and memory per service, block bootstrap of one-second samples.
 //! - [`traces`]: trace volume against the binomial interval of the expectation.
 //! - [`budgets`]: overhead against the baseline per budget, verdicts, the noise floor.
 
@@ -87,19 +87,20 @@ fn methods() -> Methods {
                   with replacement within each round, percentiles recomputed from the merged \
                   buckets; 95% percentile interval of mode minus baseline"
             .into(),
-        cpu: "per-round window CPU (cumulative CPU time / window); Welch t interval over rounds, \
-              or a moving-block bootstrap (5 s blocks) of one-second samples with one round"
+        cpu: "mean over rounds of the window CPU (cumulative CPU time / window); interval from a \
+              moving-block bootstrap (blocks of at least 5 s) of one-second samples within each \
+              round"
             .into(),
-        memory: "per-round mean of one-second memory samples; Welch t interval over rounds, or \
-                 a moving-block bootstrap (5 s blocks) of the samples with one round"
+        memory: "mean over rounds of each window's mean memory; interval from a moving-block \
+                 bootstrap (blocks of at least 5 s) of one-second samples within each round"
             .into(),
         trace_volume: "expected = ok requests x sampling ratio; pass when observed lies within \
                        the 99% binomial (Wilson score) interval of expected, widened by the \
                        tolerance"
             .into(),
-        noise_floor: "the baseline against itself: even against odd seconds for latency, \
-                      alternate rounds (or alternate 5 s blocks with one round) for CPU and \
-                      memory, by the same method as the budget"
+        noise_floor: "the baseline against itself: even against odd seconds (latency) or \
+                      alternate 5 s blocks of samples (CPU, memory) of every round, by the same \
+                      method as the budget"
             .into(),
     }
 }

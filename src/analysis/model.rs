@@ -263,7 +263,7 @@ pub struct NoiseFloor {
     pub estimate: Estimate,
     /// The verdict this A/A difference gets against the budget's limit (should be pass).
     pub verdict: Verdict,
-    /// How the baseline was split (`even vs odd seconds`, `rounds 1,3 vs 2`, ...).
+    /// How the baseline was split (`even against odd seconds of every round`, ...).
     pub split: String,
 }
 
