@@ -3,11 +3,12 @@
 //! recomputed: the reports show exactly what the run concluded.
 
 use crate::cli::ReportArgs;
+use crate::compare::load_summary;
 use crate::exit::Exit;
 use crate::report;
 
 pub async fn run(args: ReportArgs) -> anyhow::Result<Exit> {
-    let summary = report::json::read(&args.dir)?;
+    let summary = load_summary(&args.dir)?;
     let written = report::write_all(&args.dir, &summary)?;
     println!(
         "{}: {} files written to {} (outcome: {})",

@@ -8,7 +8,7 @@ pub mod charts;
 mod csv;
 mod hlog;
 mod html;
-pub mod json;
+mod json;
 mod markdown;
 mod sections;
 

@@ -1,2 +1,0 @@
-//! Shared test data for the report tests.
-pub mod synthetic;
