@@ -416,3 +416,27 @@ fn report_command_rejects_a_missing_or_foreign_summary_with_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("schema_version 2"));
 }
+
+#[test]
+fn a_run_stopped_before_its_first_cell_still_renders_every_text_report() {
+    let mut results = generate(&RunSpec {
+        rounds: 0,
+        ..RunSpec::default()
+    });
+    results.partial = true;
+    results.stop_reason = Some("interrupted (Ctrl-C)".into());
+    let analysis = analyze(&results);
+    let summary = Summary {
+        schema_version: SCHEMA_VERSION,
+        results,
+        analysis,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    report::write_all(dir.path(), &summary).unwrap();
+    let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+    assert!(md.contains("PARTIAL"), "{md}");
+    assert!(md.contains("Ctrl-C"), "{md}");
+    for name in ["summary.json", "report.html", "cells.csv", "resources.csv"] {
+        assert!(dir.path().join(name).is_file(), "{name} not written");
+    }
+}

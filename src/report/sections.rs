@@ -134,11 +134,15 @@ fn budget_note(b: &BudgetResult, summary: &Summary) -> String {
 fn verdicts(summary: &Summary) -> Section {
     let a = &summary.analysis;
     let mut s = Section::new(Topic::Verdicts, "Verdicts");
+    let count = |v: Verdict| a.budgets.iter().filter(|b| b.verdict == v).count();
     s.paragraphs.push(format!(
-        "Outcome: {}. Each overhead is the mode minus the baseline ({}) at the same rate, \
+        "Outcome: {} ({} fail, {} inconclusive, {} pass; failures first). Each overhead is the mode minus the baseline ({}) at the same rate, \
          with its {:.0}% confidence interval; pass when the whole interval lies within the \
          budget, fail when it lies beyond, inconclusive when it straddles the limit.",
         a.outcome.as_str(),
+        count(Verdict::Fail),
+        count(Verdict::Inconclusive),
+        count(Verdict::Pass),
         summary.results.baseline,
         a.methods.confidence * 100.0
     ));
@@ -152,9 +156,8 @@ fn verdicts(summary: &Summary) -> Section {
             "verdict",
             "note",
         ],
-        rows: a
-            .budgets
-            .iter()
+        rows: worst_first(&a.budgets)
+            .into_iter()
             .map(|b| {
                 let unit = b.budget.unit();
                 let limit = match b.budget {
@@ -180,6 +183,14 @@ fn verdicts(summary: &Summary) -> Section {
     });
     s.items = a.warnings.iter().map(|w| format!("Warning: {w}")).collect();
     s
+}
+
+/// The budgets with failures first, then inconclusive, then passes; otherwise in the
+/// analysis's order, so a reader of a long table sees the problems at its top.
+fn worst_first(budgets: &[BudgetResult]) -> Vec<&BudgetResult> {
+    let mut sorted: Vec<&BudgetResult> = budgets.iter().collect();
+    sorted.sort_by_key(|b| std::cmp::Reverse(b.verdict));
+    sorted
 }
 
 fn noise_floor(summary: &Summary) -> Section {
