@@ -39,11 +39,11 @@ impl Exporter for Hlog {
         let mut header = IntervalLogWriterBuilder::new();
         header
             .add_comment(&format!(
-                "tracebench {}: mode {}, {} requests/s, scenario {}",
-                results.environment.tracebench_version,
+                "Latency of mode {} at {} requests/s, scenario {}, written by tracebench {}",
                 self.mode,
                 fmt_rate(self.rate),
-                results.scenario_name
+                results.scenario_name,
+                results.environment.tracebench_version
             ))
             .add_comment(
                 "Values are corrected latency (from each request's due time) in microseconds (us); \
