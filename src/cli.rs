@@ -85,7 +85,12 @@ pub struct CompareArgs {
 
 // ---- report (src/commands/report.rs) ----
 #[derive(Debug, Args)]
-pub struct ReportArgs {}
+pub struct ReportArgs {
+    /// Run directory holding summary.json; every report (Markdown, HTML, CSV, HdrHistogram
+    /// logs, charts) is rewritten into it.
+    #[arg(value_name = "DIR")]
+    pub dir: std::path::PathBuf,
+}
 
 #[cfg(test)]
 mod tests {
