@@ -119,14 +119,21 @@ async fn corrected_latency_shows_a_stall_that_service_time_does_not() {
 
     let over_half = count_above(&out.latency, 250_000);
     let over_100ms = count_above(&out.latency, 100_000);
-    // Bounds: +-10 for the catch-up after the stall (queued requests take a little time to drain)
-    // and for scheduling hiccups of a loaded machine.
+    let slow_service = count_above(&out.service_time, 250_000);
+    eprintln!(
+        "latency > 250 ms: {over_half}, > 100 ms: {over_100ms}, max {} us; service time > 250 ms: {slow_service}",
+        out.latency.max()
+    );
+    // After the stall the ~100 queued requests drain over the one connection, which takes a time
+    // c (a few ms here, tens on a loaded machine) and adds R * c to each count: R * (D - T + c).
+    // The bounds allow c up to ~0.1 s, and a few hiccups below; a driver that did not correct
+    // (or waited for the connection before timing) would count 1 in both.
     assert!(
-        (40..=65).contains(&over_half),
+        (40..=75).contains(&over_half),
         "latency > 250 ms: {over_half}, expected ~50"
     );
     assert!(
-        (70..=95).contains(&over_100ms),
+        (70..=110).contains(&over_100ms),
         "latency > 100 ms: {over_100ms}, expected ~80"
     );
     assert!(
@@ -135,7 +142,6 @@ async fn corrected_latency_shows_a_stall_that_service_time_does_not() {
         out.latency.max()
     );
     // Only the stalled request (perhaps one more on a hiccup) took long to serve.
-    let slow_service = count_above(&out.service_time, 250_000);
     assert!(
         (1..=2).contains(&slow_service),
         "service time > 250 ms: {slow_service}"
