@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::{HeaderMap, Method, Request, StatusCode, Uri, header};
+use http::{HeaderMap, HeaderValue, Method, Request, StatusCode, Uri, header};
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::{SendRequest, handshake};
 use hyper_util::rt::TokioIo;
@@ -42,14 +42,29 @@ pub struct HttpClient {
     target: Arc<HttpTarget>,
     addr: SocketAddr,
     sender: Option<SendRequest<Full<Bytes>>>,
+    /// The request line's target (path and query), prepared once.
+    path: Uri,
+    /// `Host` plus the user's headers, prepared once.
+    headers: HeaderMap,
 }
 
 impl HttpClient {
     pub fn new(target: Arc<HttpTarget>, addr: SocketAddr) -> HttpClient {
+        let path = target
+            .url
+            .path_and_query()
+            .map_or_else(|| Uri::from_static("/"), |p| Uri::from(p.clone()));
+        let mut headers = HeaderMap::new();
+        if let Ok(host) = HeaderValue::from_str(&target.authority()) {
+            headers.insert(header::HOST, host);
+        }
+        headers.extend(target.headers.clone());
         HttpClient {
             target,
             addr,
             sender: None,
+            path,
+            headers,
         }
     }
 
@@ -73,7 +88,7 @@ impl HttpClient {
     }
 
     async fn try_call(&mut self, seq: u64, run: &str) -> Result<StatusCode, String> {
-        let request = self.request(seq, run)?;
+        let request = self.request(seq, run);
         let sender = match &mut self.sender {
             Some(sender) => sender,
             None => self.sender.insert(connect(self.addr).await?),
@@ -92,27 +107,17 @@ impl HttpClient {
         Ok(status)
     }
 
-    fn request(&self, seq: u64, run: &str) -> Result<Request<Full<Bytes>>, String> {
-        let target = &*self.target;
-        let path = target
-            .url
-            .path_and_query()
-            .map_or("/", |p| p.as_str())
-            .to_owned();
-        let body = target
+    fn request(&self, seq: u64, run: &str) -> Request<Full<Bytes>> {
+        let body = self
+            .target
             .body
             .as_ref()
             .map_or_else(Bytes::new, |t| t.render(seq, run));
-        let mut request = Request::builder()
-            .method(target.method.clone())
-            .uri(path)
-            .header(header::HOST, target.authority())
-            .body(Full::new(body))
-            .map_err(|e| chain("building the request", &e))?;
+        let mut request = Request::new(Full::new(body));
+        *request.method_mut() = self.target.method.clone();
+        *request.uri_mut() = self.path.clone();
+        *request.headers_mut() = self.headers.clone();
         request
-            .headers_mut()
-            .extend(target.headers.iter().map(|(k, v)| (k.clone(), v.clone())));
-        Ok(request)
     }
 }
 

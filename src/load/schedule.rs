@@ -111,6 +111,7 @@ pub struct Scheduler {
 impl Scheduler {
     /// Runs the schedule to its end or until shutdown. Blocking: call it on its own thread.
     pub fn run(self) -> SchedulerReport {
+        precise_sleeps();
         let mut sent_measured = 0;
         for (seq, offset) in self.schedule {
             let due = self.start + offset;
@@ -142,6 +143,17 @@ impl Scheduler {
             stopped_at: Instant::now().min(self.end),
             cancelled: false,
         }
+    }
+}
+
+/// Asks Linux to wake this thread within 1 µs of a sleep's end instead of the default 50 µs
+/// timer slack, which would add up to 50 µs to the driver's lag. Best effort: without it the
+/// driver still works, a little later.
+fn precise_sleeps() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: prctl(PR_SET_TIMERSLACK) takes a plain integer and only affects this thread.
+    unsafe {
+        libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong);
     }
 }
 
