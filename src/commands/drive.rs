@@ -22,6 +22,10 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub async fn run(args: DriveArgs) -> Result<Exit> {
     let spec = spec_from(&args)?;
+    if let Some(path) = &args.json {
+        // Fail on a bad path now, not after the run.
+        std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    }
     let shutdown = CancellationToken::new();
     let on_ctrl_c = shutdown.clone();
     tokio::spawn(async move {

@@ -126,17 +126,21 @@ pub async fn check_reachable(target: &Target) -> Result<SocketAddr> {
             )
         }
     };
-    let addr = tokio::net::lookup_host(&authority)
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host(&authority)
         .await
         .with_context(|| format!("cannot resolve {authority}"))?
-        .next()
-        .with_context(|| format!("cannot resolve {authority}: no address"))?;
-    tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect(addr))
-        .await
-        .map_err(|_| anyhow::anyhow!("timed out after 5 s"))
-        .and_then(|r| r.map_err(anyhow::Error::from))
-        .with_context(|| format!("cannot connect to {authority}"))?;
-    Ok(addr)
+        .collect();
+    // Try each address (e.g. ::1 then 127.0.0.1 for localhost); report the last failure.
+    let mut failure = anyhow::anyhow!("the name has no address");
+    for addr in addrs {
+        let connect = tokio::net::TcpStream::connect(addr);
+        match tokio::time::timeout(Duration::from_secs(5), connect).await {
+            Ok(Ok(_)) => return Ok(addr),
+            Ok(Err(err)) => failure = err.into(),
+            Err(_) => failure = anyhow::anyhow!("no answer within 5 s"),
+        }
+    }
+    Err(failure.context(format!("cannot connect to {authority}")))
 }
 
 /// Drives `spec` until its schedule ends or `shutdown` fires, then waits (up to the drain timeout)
