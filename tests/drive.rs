@@ -26,6 +26,12 @@ type Behaviour = Arc<dyn Fn(u64, &[u8]) -> (u16, Duration) + Send + Sync>;
 
 /// An HTTP/1.1 server on 127.0.0.1:0, keep-alive, answering per `behaviour`.
 async fn http_server(behaviour: Behaviour) -> SocketAddr {
+    http_server_closing(behaviour, u64::MAX).await
+}
+
+/// Like [`http_server`], but every `close_every`-th response says `Connection: close` and the
+/// connection ends, as nginx does after `keepalive_requests`.
+async fn http_server_closing(behaviour: Behaviour, close_every: u64) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let counter = Arc::new(AtomicU64::new(0));
@@ -45,6 +51,10 @@ async fn http_server(behaviour: Behaviour) -> SocketAddr {
                     }
                     let mut resp = hyper::Response::new(Full::new(Bytes::from_static(b"ok")));
                     *resp.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
+                    if (n + 1) % close_every == 0 {
+                        resp.headers_mut()
+                            .insert("connection", http::HeaderValue::from_static("close"));
+                    }
                     Ok::<_, hyper::Error>(resp)
                 }
             });
@@ -169,6 +179,15 @@ async fn achieved_rate_is_within_one_percent_and_lag_is_reported() {
     assert_eq!(s.driver_lag_ms.count, 1000);
     assert!(s.driver_lag_ms.max >= s.driver_lag_ms.p50);
     assert!(!s.partial);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_the_server_closes_are_replaced_without_errors() {
+    let addr = http_server_closing(instant(200), 10).await;
+    let s = drive(http_spec(addr, 100.0, Duration::from_secs(1)))
+        .await
+        .summary;
+    assert_eq!((s.completed, s.errors), (100, 0), "{s:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -89,21 +89,37 @@ impl HttpClient {
 
     async fn try_call(&mut self, seq: u64, run: &str) -> Result<StatusCode, String> {
         let request = self.request(seq, run);
-        let sender = match &mut self.sender {
-            Some(sender) => sender,
-            None => self.sender.insert(connect(self.addr).await?),
+        // A connection the server has closed (nginx does after `keepalive_requests`) has sent
+        // nothing of this request yet: replace it without counting an error.
+        let reusable = match self.sender.take() {
+            Some(mut sender) => sender.ready().await.is_ok().then_some(sender),
+            None => None,
         };
-        sender.ready().await.map_err(|e| chain("connection", &e))?;
+        let mut sender = match reusable {
+            Some(sender) => sender,
+            None => {
+                let mut sender = connect(self.addr).await?;
+                sender.ready().await.map_err(|e| chain("connection", &e))?;
+                sender
+            }
+        };
         let response = sender
             .send_request(request)
             .await
             .map_err(|e| chain("request", &e))?;
         let status = response.status();
+        let closing = response
+            .headers()
+            .get(header::CONNECTION)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
         response
             .into_body()
             .collect()
             .await
             .map_err(|e| chain("response body", &e))?;
+        if !closing {
+            self.sender = Some(sender);
+        }
         Ok(status)
     }
 
