@@ -71,5 +71,11 @@ fn record(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, schedule, render, record);
+criterion_group! {
+    name = benches;
+    // Plots need a system font criterion cannot find here (plotters' ab_glyph feature is on in
+    // this workspace); the figures are in the terminal output and target/criterion.
+    config = Criterion::default().without_plots();
+    targets = schedule, render, record
+}
 criterion_main!(benches);
