@@ -15,7 +15,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Drive open-loop load at a fixed rate and report latency without coordinated omission.
-    Drive(DriveArgs),
+    Drive(Box<DriveArgs>),
     /// Run the built-in trace sink: OTLP receivers plus a Tempo-style query API.
     Sink(SinkArgs),
     /// Count traces in a trace store, or verify that probe requests come back as whole traces.
@@ -33,7 +33,65 @@ pub enum Command {
 
 // ---- drive (src/commands/drive.rs) ----
 #[derive(Debug, Args)]
-pub struct DriveArgs {}
+#[command(group(clap::ArgGroup::new("target").required(true).args(["url", "grpc"])))]
+pub struct DriveArgs {
+    /// URL to load over HTTP/1.1 (http:// only), e.g. http://127.0.0.1:8080/api/auth/register.
+    #[arg(long)]
+    pub url: Option<String>,
+    /// Drive `user.UserService/Register` at ADDR (host:port) over gRPC instead of HTTP.
+    #[arg(long, value_name = "ADDR")]
+    pub grpc: Option<String>,
+    /// HTTP method.
+    #[arg(long, default_value = "POST")]
+    pub method: String,
+    /// Request body; `{seq}`, `{uuid}` and `{run}` are replaced per request.
+    /// Default for POST, PUT and PATCH: a unique user registration.
+    #[arg(long)]
+    pub body: Option<String>,
+    /// Extra request header, `Name: value` (repeatable). Bodies default to JSON content.
+    #[arg(long = "header", value_name = "K:V")]
+    pub headers: Vec<String>,
+    /// Requests per second, sent on schedule whatever the responses do (open loop).
+    #[arg(long, default_value_t = 100.0, value_parser = parse_rate)]
+    pub rate: f64,
+    /// Length of the measured run, e.g. 10s, 2m.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    pub duration: std::time::Duration,
+    /// Traffic at the same rate before measuring, not recorded, e.g. 2s.
+    #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
+    pub warmup: std::time::Duration,
+    /// Arrival spacing: `uniform` (exactly 1/rate apart) or `poisson`.
+    #[arg(long, default_value = "uniform")]
+    pub arrivals: crate::load::Arrivals,
+    /// Requests on the wire at once: HTTP keep-alive connections, or gRPC channels.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..))]
+    pub connections: u32,
+    /// Cap on outstanding requests; at the cap a due request is dropped (and counted).
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_in_flight: u32,
+    /// Statuses counted as success, comma-separated [default: 200,201,409; with --grpc:
+    /// OK,ALREADY_EXISTS (names or numbers)].
+    #[arg(long, value_delimiter = ',')]
+    pub expect: Vec<String>,
+    /// A request without a response after this long is an error, e.g. 30s.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    pub timeout: std::time::Duration,
+    /// Write the summary as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<std::path::PathBuf>,
+    /// Write per-second latency histograms to FILE (HdrHistogram V2 interval log, µs).
+    #[arg(long, value_name = "FILE")]
+    pub hlog: Option<std::path::PathBuf>,
+}
+
+fn parse_rate(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(rate) if rate.is_finite() && rate > 0.0 => Ok(rate),
+        _ => Err(format!(
+            "expected a positive number of requests per second, got `{s}`"
+        )),
+    }
+}
 
 // ---- sink (src/commands/sink.rs) ----
 #[derive(Debug, Args)]

@@ -13,7 +13,7 @@ use crate::exit::Exit;
 
 pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
-        Command::Drive(args) => drive::run(args).await,
+        Command::Drive(args) => drive::run(*args).await,
         Command::Sink(args) => sink::run(args).await,
         Command::Traces(cmd) => traces::run(cmd).await,
         Command::Stats(args) => stats::run(args).await,

@@ -1,1 +1,274 @@
-//! load (to be built).
+//! The open-loop load driver (design.md, "Open-loop driver").
+//!
+//! Request *i* is due at a time fixed in advance ([`schedule`]), whatever happened to earlier
+//! requests; a bounded set of connections (HTTP/1.1 keep-alive in [`http`], or gRPC in [`grpc`])
+//! takes the due requests in order. Latency is measured from the due time, so a server stall
+//! shows its whole cost instead of being hidden by a driver that waited (coordinated omission).
+//! At most `max_in_flight` requests are outstanding; what the cap refuses is counted as dropped.
+//! Results go straight into HDR histograms ([`record`]): memory does not grow with run length.
+//!
+//! The contract for callers (`drive`, `run`): build a [`LoadSpec`], call [`run`] with an optional
+//! channel for per-second [`Interval`]s and a shutdown token, get a [`LoadOutcome`].
+
+mod client;
+mod grpc;
+pub mod hlog;
+mod http;
+mod record;
+mod schedule;
+mod summary;
+mod template;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{Context, Result};
+use hdrhistogram::Histogram;
+use tokio::sync::{Mutex, Semaphore, mpsc};
+use tokio_util::sync::CancellationToken;
+
+pub use grpc::GrpcTarget;
+pub use http::HttpTarget;
+pub use record::{
+    Completion, Event, HIGHEST_US, Interval, Outcome, Recorder, ResponseCode, grpc_code_name,
+    new_histogram,
+};
+pub use schedule::{Arrivals, Schedule};
+pub use summary::{LAG_WARN_MS, LoadSummary, Percentiles, Warning};
+pub use template::{BodyTemplate, DEFAULT_REGISTER_BODY};
+
+use crate::exit::UsageError;
+use client::{Client, work};
+use grpc::GrpcClient;
+use http::HttpClient;
+use record::record_events;
+use schedule::{Scheduler, Ticket};
+
+/// What to load.
+#[derive(Debug, Clone)]
+pub enum Target {
+    Http(HttpTarget),
+    Grpc(GrpcTarget),
+}
+
+/// One load run.
+#[derive(Debug, Clone)]
+pub struct LoadSpec {
+    pub target: Target,
+    /// Requests per second.
+    pub rate: f64,
+    /// Length of the measured window (after the warm-up).
+    pub duration: Duration,
+    /// Traffic at the same rate before the measured window, not recorded.
+    pub warmup: Duration,
+    /// Requests that can be on the wire at once: keep-alive HTTP connections, or gRPC channels.
+    pub connections: usize,
+    /// Cap on requests due but not yet recorded (queued for a connection or on the wire).
+    pub max_in_flight: usize,
+    pub arrivals: Arrivals,
+    /// A request without a response after this long counts as an error and its connection is
+    /// dropped.
+    pub request_timeout: Duration,
+    /// After the schedule ends (or a shutdown), how long outstanding requests may still finish.
+    pub drain_timeout: Duration,
+    /// The `{run}` placeholder; also seeds Poisson arrivals. See [`new_run_id`].
+    pub run_id: String,
+}
+
+/// A short random identifier for a run: 8 hex digits.
+pub fn new_run_id() -> String {
+    format!("{:08x}", rand::random::<u32>())
+}
+
+/// What a run measured.
+pub struct LoadOutcome {
+    /// Completion minus due time, µs (corrected for coordinated omission).
+    pub latency: Histogram<u64>,
+    /// Completion minus actual send time, µs.
+    pub service_time: Histogram<u64>,
+    /// Actual send minus due time, µs.
+    pub driver_lag: Histogram<u64>,
+    pub summary: LoadSummary,
+}
+
+impl LoadSpec {
+    /// Checks the numbers a run cannot work with.
+    pub fn validate(&self) -> Result<(), UsageError> {
+        let bad = |what: String| Err(UsageError(what));
+        if !(self.rate.is_finite() && self.rate > 0.0) {
+            return bad(format!(
+                "rate must be a positive number of requests per second, got {}",
+                self.rate
+            ));
+        }
+        if self.duration.is_zero() {
+            return bad("duration must be longer than zero".into());
+        }
+        if self.connections == 0 || self.max_in_flight == 0 {
+            return bad("connections and max in-flight must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+/// Resolves the target's address and makes one TCP connection, so an unreachable target fails
+/// before the run starts with one clear error rather than as thousands of counted errors.
+pub async fn check_reachable(target: &Target) -> Result<SocketAddr> {
+    let authority = match target {
+        Target::Http(t) => t.authority(),
+        Target::Grpc(t) => {
+            let uri = &t.uri;
+            format!(
+                "{}:{}",
+                uri.host().unwrap_or_default(),
+                uri.port_u16().unwrap_or(80)
+            )
+        }
+    };
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host(&authority)
+        .await
+        .with_context(|| format!("cannot resolve {authority}"))?
+        .collect();
+    // Try each address (e.g. ::1 then 127.0.0.1 for localhost); report the last failure.
+    let mut failure = anyhow::anyhow!("the name has no address");
+    for addr in addrs {
+        let connect = tokio::net::TcpStream::connect(addr);
+        match tokio::time::timeout(Duration::from_secs(5), connect).await {
+            Ok(Ok(_)) => return Ok(addr),
+            Ok(Err(err)) => failure = err.into(),
+            Err(_) => failure = anyhow::anyhow!("no answer within 5 s"),
+        }
+    }
+    Err(failure.context(format!("cannot connect to {authority}")))
+}
+
+/// Drives `spec` until its schedule ends or `shutdown` fires, then waits (up to the drain timeout)
+/// for outstanding requests. Each per-second interval of the measured window goes to `intervals`
+/// as it closes. After a shutdown the summary is marked partial.
+pub async fn run(
+    spec: LoadSpec,
+    intervals: Option<mpsc::UnboundedSender<Interval>>,
+    shutdown: CancellationToken,
+) -> Result<LoadOutcome> {
+    spec.validate()?;
+    let addr = check_reachable(&spec.target).await?;
+    let run_id: Arc<str> = spec.run_id.clone().into();
+
+    // Give the workers a moment to start before the first request is due.
+    let start = Instant::now() + Duration::from_millis(20);
+    let measure_start = start + spec.warmup;
+    let window_start = SystemTime::now() + (measure_start - Instant::now());
+    let end = measure_start + spec.duration;
+
+    let in_flight = Arc::new(Semaphore::new(spec.max_in_flight));
+    let (work_tx, work_rx) = mpsc::unbounded_channel::<Ticket>();
+    let work_rx = Arc::new(Mutex::new(work_rx));
+    let (events_tx, events_rx) = mpsc::unbounded_channel();
+
+    let recorder = tokio::spawn(record_events(
+        Recorder::new(measure_start, window_start),
+        events_rx,
+        intervals,
+    ));
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..spec.connections {
+        let client = match &spec.target {
+            Target::Http(t) => Client::Http(HttpClient::new(Arc::new(t.clone()), addr)),
+            Target::Grpc(t) => Client::Grpc(GrpcClient::new(Arc::new(t.clone()))),
+        };
+        workers.spawn(work(
+            client,
+            work_rx.clone(),
+            events_tx.clone(),
+            run_id.clone(),
+            spec.request_timeout,
+        ));
+    }
+    let seed = u64::from_str_radix(&spec.run_id, 16).unwrap_or_default();
+    let scheduler = Scheduler {
+        schedule: Schedule::new(spec.rate, spec.arrivals, seed),
+        start,
+        measure_start,
+        end,
+        in_flight,
+        work: work_tx,
+        events: events_tx,
+        shutdown: shutdown.clone(),
+    };
+    let report = tokio::task::spawn_blocking(move || scheduler.run())
+        .await
+        .context("the scheduler thread failed")?;
+
+    // The scheduler has dropped its senders: workers finish the queue, then stop.
+    let drained = tokio::time::timeout(spec.drain_timeout, async {
+        while workers.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        workers.abort_all();
+        while workers.join_next().await.is_some() {}
+    }
+    let recorder = recorder.await.context("the recorder task failed")?;
+
+    let measured = if report.cancelled {
+        report.stopped_at.saturating_duration_since(measure_start)
+    } else {
+        spec.duration
+    };
+    let summary = summarize(
+        &spec,
+        &recorder,
+        report.sent_measured,
+        measured,
+        report.cancelled,
+    );
+    Ok(LoadOutcome {
+        latency: recorder.latency,
+        service_time: recorder.service_time,
+        driver_lag: recorder.driver_lag,
+        summary,
+    })
+}
+
+fn summarize(
+    spec: &LoadSpec,
+    recorder: &Recorder,
+    sent: u64,
+    measured: Duration,
+    partial: bool,
+) -> LoadSummary {
+    let counts = &recorder.counts;
+    let failed: u64 = counts.error_kinds.values().sum();
+    // The window is extended to the last response, so responses that came late lower the rate.
+    let elapsed = measured.max(recorder.span_to_last_response()).as_secs_f64();
+    LoadSummary {
+        run_id: spec.run_id.clone(),
+        requested_rate: spec.rate,
+        achieved_rate: if elapsed > 0.0 {
+            counts.completed as f64 / elapsed
+        } else {
+            0.0
+        },
+        duration_s: measured.as_secs_f64(),
+        warmup_s: spec.warmup.as_secs_f64(),
+        arrivals: spec.arrivals,
+        connections: spec.connections,
+        max_in_flight: spec.max_in_flight,
+        sent,
+        completed: counts.completed,
+        errors: counts.errors,
+        dropped: counts.dropped,
+        unfinished: sent.saturating_sub(counts.completed + failed),
+        status_counts: counts
+            .status_counts
+            .iter()
+            .map(|(code, n)| (code.to_string(), *n))
+            .collect(),
+        error_kinds: counts.error_kinds.clone(),
+        latency_ms: Percentiles::of_micros(&recorder.latency),
+        service_time_ms: Percentiles::of_micros(&recorder.service_time),
+        driver_lag_ms: Percentiles::of_micros(&recorder.driver_lag),
+        partial,
+    }
+}

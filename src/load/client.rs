@@ -1,0 +1,72 @@
+//! A connection worker: takes due requests from the shared queue in order, sends each on its own
+//! connection (HTTP or gRPC), and hands the result with its three instants to the recorder.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{Mutex, mpsc};
+
+use super::grpc::GrpcClient;
+use super::http::HttpClient;
+use super::record::{Completion, Event, Outcome};
+use super::schedule::Ticket;
+
+/// One connection of either kind; `match` dispatch keeps the hot path free of trait objects.
+pub enum Client {
+    Http(HttpClient),
+    Grpc(GrpcClient),
+}
+
+impl Client {
+    async fn call(&mut self, seq: u64, run: &str) -> Outcome {
+        match self {
+            Client::Http(c) => c.call(seq, run).await,
+            Client::Grpc(c) => c.call(seq, run).await,
+        }
+    }
+
+    fn reset(&mut self) {
+        match self {
+            Client::Http(c) => c.reset(),
+            Client::Grpc(c) => c.reset(),
+        }
+    }
+}
+
+/// Serves tickets until the queue is closed and empty.
+pub async fn work(
+    mut client: Client,
+    queue: Arc<Mutex<mpsc::UnboundedReceiver<Ticket>>>,
+    events: mpsc::UnboundedSender<Event>,
+    run: Arc<str>,
+    timeout: Duration,
+) {
+    loop {
+        let ticket = queue.lock().await.recv().await;
+        let Some(Ticket { seq, due, permit }) = ticket else {
+            return;
+        };
+        let sent = Instant::now();
+        let outcome = match tokio::time::timeout(timeout, client.call(seq, &run)).await {
+            Ok(outcome) => outcome,
+            Err(_) => {
+                client.reset();
+                Outcome::Failed(format!(
+                    "no response within {}",
+                    humantime::format_duration(timeout)
+                ))
+            }
+        };
+        let done = Instant::now();
+        let completion = Completion {
+            due,
+            sent,
+            done,
+            outcome,
+            permit,
+        };
+        if events.send(Event::Done(completion)).is_err() {
+            return;
+        }
+    }
+}

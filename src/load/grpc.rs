@@ -1,0 +1,70 @@
+//! The gRPC client: drives the demo's `user.UserService/Register` directly with tonic, through the
+//! same generated code the demo serves, so a gRPC service can be measured without its gateway.
+//! Each worker owns one channel (one HTTP/2 connection) and sends one call at a time, so
+//! `connections` means the same for HTTP and gRPC: how many requests can be on the wire at once.
+
+use demo::proto::RegisterRequest;
+use demo::proto::user_service_client::UserServiceClient;
+use tonic::transport::{Channel, Endpoint};
+
+use super::record::{Outcome, ResponseCode};
+
+/// What to call over gRPC.
+#[derive(Debug, Clone)]
+pub struct GrpcTarget {
+    /// `http://host:port` of the UserService.
+    pub uri: http::Uri,
+    /// Codes counted as success; every other code is an error.
+    pub expect: Vec<tonic::Code>,
+}
+
+/// One channel to the service, connected on first use and again after a failure.
+pub struct GrpcClient {
+    target: std::sync::Arc<GrpcTarget>,
+    client: Option<UserServiceClient<Channel>>,
+}
+
+impl GrpcClient {
+    pub fn new(target: std::sync::Arc<GrpcTarget>) -> GrpcClient {
+        GrpcClient {
+            target,
+            client: None,
+        }
+    }
+
+    /// Registers the unique user `u{run}-{seq}`.
+    pub async fn call(&mut self, seq: u64, run: &str) -> Outcome {
+        let client = match &mut self.client {
+            Some(client) => client,
+            None => match Endpoint::from(self.target.uri.clone())
+                .tcp_nodelay(true)
+                .connect()
+                .await
+            {
+                Ok(channel) => self.client.insert(UserServiceClient::new(channel)),
+                Err(err) => return Outcome::Failed(format!("connect: {err}")),
+            },
+        };
+        let request = RegisterRequest {
+            username: format!("u{run}-{seq}"),
+            email: format!("u{run}-{seq}@example.test"),
+            password: format!("pw-{run}-{seq}-secret"),
+        };
+        let code = match client.register(request).await {
+            Ok(_) => tonic::Code::Ok,
+            Err(status) => status.code(),
+        };
+        if code == tonic::Code::Unavailable {
+            self.client = None;
+        }
+        Outcome::Response {
+            code: ResponseCode::grpc(code),
+            ok: self.target.expect.contains(&code),
+        }
+    }
+
+    /// Forgets the channel (after a timeout its state is unknown).
+    pub fn reset(&mut self) {
+        self.client = None;
+    }
+}
