@@ -282,7 +282,8 @@ async fn receive(req: Request<Incoming>, state: &HttpState) -> HttpResponse {
                     .header(header::CONTENT_TYPE, "application/x-protobuf")
                     .body(Full::new(Bytes::from(response.encode_to_vec())))
                     .unwrap_or_default(),
-                Encoding::Json => json(StatusCode::OK, &response),
+                // An empty ExportTraceServiceResponse: no partial success to report.
+                Encoding::Json => json(StatusCode::OK, &serde_json::json!({})),
             }
         }
         Err(err) => {
