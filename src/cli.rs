@@ -48,7 +48,7 @@ pub struct SinkArgs {
     /// Spans kept in memory; beyond it the oldest traces are dropped (and counted).
     #[arg(long, default_value_t = crate::traces::sink::DEFAULT_MAX_SPANS)]
     pub max_spans: usize,
-    /// Largest accepted export body in bytes (larger: HTTP 413, gRPC RESOURCE_EXHAUSTED).
+    /// Largest accepted export body in bytes (larger: HTTP 413, gRPC OUT_OF_RANGE).
     #[arg(long, default_value_t = crate::traces::sink::DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
 }
