@@ -15,6 +15,16 @@ use tracebench::traces::sink::{Sink, SinkConfig};
 
 const LIMIT: usize = 4096;
 
+/// What is sent (name, content type, content encoding, body) and the status and message expected.
+type Case = (
+    &'static str,
+    Option<&'static str>,
+    Option<&'static str>,
+    Vec<u8>,
+    u16,
+    &'static str,
+);
+
 async fn send(
     method: &str,
     url: &str,
@@ -73,7 +83,7 @@ async fn http_rejections_are_clear_and_the_sink_keeps_serving() {
     let url = format!("{}/v1/traces", sink.addrs().otlp_http_url());
     let pb = Some("application/x-protobuf");
     let json = Some("application/json");
-    let cases: Vec<(&str, Option<&str>, Option<&str>, Vec<u8>, u16, &str)> = vec![
+    let cases: Vec<Case> = vec![
         ("malformed protobuf", pb, None, vec![0xff, 0xff, 0xff, 0x01], 400, "malformed protobuf"),
         ("malformed JSON", json, None, b"{\"resourceSpans\": [".to_vec(), 400, "malformed OTLP JSON"),
         ("JSON of the wrong shape", json, None, b"{\"resourceSpans\": 3}".to_vec(), 400, "malformed OTLP JSON"),

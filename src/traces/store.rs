@@ -161,7 +161,7 @@ impl Store {
         let stored = batch.len();
         let mut inner = self.lock();
         for (trace_id, span) in batch {
-            let trace = inner.traces.entry(trace_id).or_insert_with(Trace::default);
+            let trace = inner.traces.entry(trace_id).or_default();
             let new = trace.spans.is_empty();
             trace.spans.push(span);
             if new {
