@@ -5,17 +5,15 @@
 //! OTLP/HTTP JSON body (hex ids, as the OTLP spec writes them), plain and gzip.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+mod sink_support;
+
 use opentelemetry::trace::{TraceContextExt, Tracer, TracerProvider as _};
 use opentelemetry_otlp::{Protocol, WithExportConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::SdkTracerProvider;
+use sink_support::{gzip, send};
 use tracebench::traces::count::{CountMethod, CountRequest, count_traces};
 use tracebench::traces::model::{decode_id, hex_decode};
 use tracebench::traces::sink::{Sink, SinkConfig};
@@ -52,6 +50,23 @@ fn make_traces(provider: &SdkTracerProvider) -> Expected {
         });
     }
     expected
+}
+
+/// Builds the provider and sends the traces on a `spawn_blocking` thread: it has the runtime's
+/// context, which tonic's channel and the async reqwest client need (the simple processor exports
+/// on the calling thread; the batch processor's thread only hands requests to tonic's worker).
+async fn export_traces(
+    build: impl FnOnce() -> opentelemetry_sdk::trace::TracerProviderBuilder + Send + 'static,
+) -> Expected {
+    tokio::task::spawn_blocking(move || {
+        let provider = build().build();
+        let expected = make_traces(&provider);
+        provider.force_flush().unwrap();
+        provider.shutdown().unwrap();
+        expected
+    })
+    .await
+    .unwrap()
 }
 
 fn now_s() -> u64 {
@@ -139,25 +154,18 @@ async fn assert_delivered(sink: &Sink, service: &str, expected: &Expected, start
 async fn rust_sdk_grpc_exporter_delivers_exact_traces() {
     let sink = Sink::start(SinkConfig::ephemeral()).await.unwrap();
     let started_s = now_s();
-    // Built inside the runtime: tonic's channel spawns its worker here, and the batch
-    // processor's own thread then only hands requests to it.
-    let exporter = opentelemetry_otlp::SpanExporter::builder()
-        .with_tonic()
-        .with_endpoint(sink.addrs().otlp_grpc_url())
-        .build()
-        .unwrap();
-    let provider = SdkTracerProvider::builder()
-        .with_batch_exporter(exporter)
-        .with_resource(Resource::builder().with_service_name("exp-grpc").build())
-        .build();
-    let expected = tokio::task::spawn_blocking(move || {
-        let expected = make_traces(&provider);
-        provider.force_flush().unwrap();
-        provider.shutdown().unwrap();
-        expected
+    let endpoint = sink.addrs().otlp_grpc_url();
+    let expected = export_traces(move || {
+        let exporter = opentelemetry_otlp::SpanExporter::builder()
+            .with_tonic()
+            .with_endpoint(endpoint)
+            .build()
+            .unwrap();
+        SdkTracerProvider::builder()
+            .with_batch_exporter(exporter)
+            .with_resource(Resource::builder().with_service_name("exp-grpc").build())
     })
-    .await
-    .unwrap();
+    .await;
     assert_eq!(expected.len(), TRACES);
     assert_delivered(&sink, "exp-grpc", &expected, started_s).await;
     sink.stop().await;
@@ -168,26 +176,18 @@ async fn rust_sdk_http_protobuf_exporter_delivers_exact_traces() {
     let sink = Sink::start(SinkConfig::ephemeral()).await.unwrap();
     let started_s = now_s();
     let endpoint = format!("{}/v1/traces", sink.addrs().otlp_http_url());
-    let expected = tokio::task::spawn_blocking(move || {
-        // The async reqwest client needs the runtime's context: the simple processor exports
-        // on this (spawn_blocking) thread, which has it.
+    let expected = export_traces(move || {
         let exporter = opentelemetry_otlp::SpanExporter::builder()
             .with_http()
             .with_protocol(Protocol::HttpBinary)
             .with_endpoint(endpoint)
             .build()
             .unwrap();
-        let provider = SdkTracerProvider::builder()
+        SdkTracerProvider::builder()
             .with_simple_exporter(exporter)
             .with_resource(Resource::builder().with_service_name("exp-http").build())
-            .build();
-        let expected = make_traces(&provider);
-        provider.force_flush().unwrap();
-        provider.shutdown().unwrap();
-        expected
     })
-    .await
-    .unwrap();
+    .await;
     assert_delivered(&sink, "exp-http", &expected, started_s).await;
     sink.stop().await;
 }
@@ -210,35 +210,16 @@ fn json_body(trace_hex: &str, start_s: u64) -> String {
     )
 }
 
-async fn post(
-    url: &str,
-    content_type: &str,
-    encoding: Option<&str>,
-    body: Vec<u8>,
-) -> (u16, String) {
-    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
-    let mut req = http::Request::post(url).header("content-type", content_type);
-    if let Some(enc) = encoding {
-        req = req.header("content-encoding", enc);
-    }
-    let resp = client
-        .request(req.body(Full::new(Bytes::from(body))).unwrap())
-        .await
-        .unwrap();
-    let status = resp.status().as_u16();
-    let body = resp.into_body().collect().await.unwrap().to_bytes();
-    (status, String::from_utf8_lossy(&body).into_owned())
-}
-
 #[tokio::test]
 async fn otlp_http_json_bodies_plain_and_gzip() {
     let sink = Sink::start(SinkConfig::ephemeral()).await.unwrap();
     let url = format!("{}/v1/traces", sink.addrs().otlp_http_url());
     let now = now_s();
     let plain_id = "0af7651916cd43dd8448eb211c80319c";
-    let (status, body) = post(
+    let (status, body) = send(
+        "POST",
         &url,
-        "application/json",
+        Some("application/json"),
         None,
         json_body(plain_id, now).into_bytes(),
     )
@@ -246,13 +227,12 @@ async fn otlp_http_json_bodies_plain_and_gzip() {
     assert_eq!((status, body.as_str()), (200, "{}"));
 
     let gz_id = "00f7651916cd43dd8448eb211c80319d";
-    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    enc.write_all(json_body(gz_id, now).as_bytes()).unwrap();
-    let (status, _) = post(
+    let (status, _) = send(
+        "POST",
         &url,
-        "application/json",
+        Some("application/json"),
         Some("gzip"),
-        enc.finish().unwrap(),
+        gzip(json_body(gz_id, now).as_bytes()),
     )
     .await;
     assert_eq!(status, 200);

@@ -1,16 +1,13 @@
 //! Bad input gets a clear rejection (HTTP 400/413/415, gRPC INVALID_ARGUMENT or
 //! OUT_OF_RANGE), and the sink keeps serving afterwards.
 
-use std::io::Write;
+mod sink_support;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use prost::Message;
+use sink_support::{gzip, send};
 use tracebench::traces::sink::{Sink, SinkConfig};
 
 const LIMIT: usize = 4096;
@@ -24,30 +21,6 @@ type Case = (
     u16,
     &'static str,
 );
-
-async fn send(
-    method: &str,
-    url: &str,
-    content_type: Option<&str>,
-    encoding: Option<&str>,
-    body: Vec<u8>,
-) -> (u16, String) {
-    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
-    let mut req = http::Request::builder().method(method).uri(url);
-    if let Some(ct) = content_type {
-        req = req.header("content-type", ct);
-    }
-    if let Some(enc) = encoding {
-        req = req.header("content-encoding", enc);
-    }
-    let resp = client
-        .request(req.body(Full::new(Bytes::from(body))).unwrap())
-        .await
-        .unwrap();
-    let status = resp.status().as_u16();
-    let body = resp.into_body().collect().await.unwrap().to_bytes();
-    (status, String::from_utf8_lossy(&body).into_owned())
-}
 
 fn one_span(span_id_len: usize) -> ExportTraceServiceRequest {
     ExportTraceServiceRequest {
@@ -64,12 +37,6 @@ fn one_span(span_id_len: usize) -> ExportTraceServiceRequest {
             ..ResourceSpans::default()
         }],
     }
-}
-
-fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    enc.write_all(data).unwrap();
-    enc.finish().unwrap()
 }
 
 #[tokio::test]
