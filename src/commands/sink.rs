@@ -24,9 +24,12 @@ pub async fn run(args: SinkArgs) -> anyhow::Result<Exit> {
     );
     let mut ticker = tokio::time::interval(Duration::from_secs(10));
     let mut logged = StoreStats::default();
+    // One future for the whole loop, so a Ctrl-C arriving between ticks is not missed.
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
     loop {
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => break,
+            _ = &mut ctrl_c => break,
             _ = ticker.tick() => {
                 let stats = sink.store().stats();
                 if stats.received_spans != logged.received_spans {

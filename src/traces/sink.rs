@@ -46,6 +46,8 @@ pub struct SinkConfig {
 
 pub const DEFAULT_MAX_SPANS: usize = 1_000_000;
 pub const DEFAULT_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+/// How long [`Sink::stop`] lets open connections finish.
+pub const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl Default for SinkConfig {
     fn default() -> Self {
@@ -151,11 +153,15 @@ impl Sink {
         &self.store
     }
 
-    /// Stops every listener and connection; returns the store's final counters.
+    /// Stops every listener and connection; returns the store's final counters. gRPC
+    /// connections get [`STOP_GRACE`] to finish (a client that never closes its HTTP/2 connection
+    /// would otherwise hold the graceful shutdown forever), then are cut.
     pub async fn stop(self) -> StoreStats {
         let _ = self.shutdown.send(true);
-        for task in self.tasks {
-            let _ = task.await;
+        for mut task in self.tasks {
+            if tokio::time::timeout(STOP_GRACE, &mut task).await.is_err() {
+                task.abort();
+            }
         }
         self.store.stats()
     }
