@@ -10,10 +10,9 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
-use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+mod sink_support;
+
+use sink_support::root_spans;
 use tracebench::traces::count::{CountError, CountMethod, CountRequest, count_traces};
 use tracebench::traces::model::{MetricsResponse, SearchResponse, TraceResponse, pad_trace_id};
 use tracebench::traces::sink::{Sink, SinkConfig};
@@ -192,38 +191,6 @@ async fn client_against_documented_answers() {
     );
 }
 
-fn spans_at(service: &str, traces: &[(u128, u64)]) -> ExportTraceServiceRequest {
-    ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            resource: Some(Resource {
-                attributes: vec![KeyValue {
-                    key: "service.name".into(),
-                    value: Some(AnyValue {
-                        value: Some(any_value::Value::StringValue(service.into())),
-                    }),
-                    ..KeyValue::default()
-                }],
-                ..Resource::default()
-            }),
-            scope_spans: vec![ScopeSpans {
-                spans: traces
-                    .iter()
-                    .map(|&(id, start_ns)| Span {
-                        trace_id: id.to_be_bytes().to_vec(),
-                        span_id: vec![1; 8],
-                        name: "root".into(),
-                        start_time_unix_nano: start_ns,
-                        end_time_unix_nano: start_ns + 1_000_000,
-                        ..Span::default()
-                    })
-                    .collect(),
-                ..ScopeSpans::default()
-            }],
-            ..ResourceSpans::default()
-        }],
-    }
-}
-
 #[tokio::test]
 async fn counting_splits_full_slices_against_the_sink() {
     let sink = Sink::start(SinkConfig::ephemeral()).await.unwrap();
@@ -240,10 +207,10 @@ async fn counting_splits_full_slices_against_the_sink() {
             ));
         }
     }
-    sink.store().ingest(spans_at("gw", &traces));
+    sink.store().ingest(root_spans("gw", &traces));
     // Another service's traces in the same window are not counted for gw.
     sink.store()
-        .ingest(spans_at("other", &[(7, t0 * 1_000_000_000)]));
+        .ingest(root_spans("other", &[(7, t0 * 1_000_000_000)]));
 
     let client = TempoClient::new(&sink.addrs().api_url()).unwrap();
     let request = CountRequest {
@@ -268,7 +235,7 @@ async fn counting_splits_full_slices_against_the_sink() {
     let dense: Vec<(u128, u64)> = (0..6)
         .map(|i| (1 << 120 | i, (t0 + 300) * 1_000_000_000))
         .collect();
-    sink.store().ingest(spans_at("dense", &dense));
+    sink.store().ingest(root_spans("dense", &dense));
     let err = count_traces(
         &client,
         &CountRequest {

@@ -5,44 +5,12 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
-use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+
+mod sink_support;
+use sink_support::root_spans;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tracebench");
-
-fn roots(service: &str, start_s: u64, ids: std::ops::Range<u128>) -> ExportTraceServiceRequest {
-    ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            resource: Some(Resource {
-                attributes: vec![KeyValue {
-                    key: "service.name".into(),
-                    value: Some(AnyValue {
-                        value: Some(any_value::Value::StringValue(service.into())),
-                    }),
-                    ..KeyValue::default()
-                }],
-                ..Resource::default()
-            }),
-            scope_spans: vec![ScopeSpans {
-                spans: ids
-                    .map(|id| Span {
-                        trace_id: (id | 1 << 100).to_be_bytes().to_vec(),
-                        span_id: vec![1; 8],
-                        name: "root".into(),
-                        start_time_unix_nano: (start_s + id as u64) * 1_000_000_000,
-                        end_time_unix_nano: (start_s + id as u64) * 1_000_000_000 + 1_000,
-                        ..Span::default()
-                    })
-                    .collect(),
-                ..ScopeSpans::default()
-            }],
-            ..ResourceSpans::default()
-        }],
-    }
-}
 
 /// Reads `... on ADDR ...` addresses from the sink's first log line.
 fn addresses(line: &str) -> Vec<String> {
@@ -78,7 +46,10 @@ async fn sink_command_serves_counts_and_reports_evictions() {
         .await
         .unwrap();
     // 12 one-span traces into a store of 10: the two oldest are evicted.
-    client.export(roots("gw", t0, 0..12)).await.unwrap();
+    let traces: Vec<(u128, u64)> = (0..12u64)
+        .map(|i| (u128::from(i) | 1 << 100, (t0 + i) * 1_000_000_000))
+        .collect();
+    client.export(root_spans("gw", &traces)).await.unwrap();
 
     let json = tempfile::NamedTempFile::new().unwrap();
     let count = Command::new(BIN)
