@@ -1,6 +1,10 @@
 //! Command-line definitions (clap derive). Parsing only: `commands` turns these into calls on the
 //! library modules, which never see clap.
 
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
 use clap::{Args, Parser, Subcommand};
 
 use crate::exit::EXIT_CODES_HELP;
@@ -95,7 +99,23 @@ fn parse_rate(s: &str) -> Result<f64, String> {
 
 // ---- sink (src/commands/sink.rs) ----
 #[derive(Debug, Args)]
-pub struct SinkArgs {}
+pub struct SinkArgs {
+    /// Listen address of the OTLP gRPC receiver.
+    #[arg(long, default_value = "127.0.0.1:4317")]
+    pub otlp_grpc: SocketAddr,
+    /// Listen address of the OTLP/HTTP receiver (`POST /v1/traces`, protobuf or JSON, gzip).
+    #[arg(long, default_value = "127.0.0.1:4318")]
+    pub otlp_http: SocketAddr,
+    /// Listen address of the Tempo-style query API (`/ready`, `/api/search`, `/api/traces/ID`).
+    #[arg(long, default_value = "127.0.0.1:3200")]
+    pub api: SocketAddr,
+    /// Spans kept in memory; beyond it the oldest traces are dropped (and counted).
+    #[arg(long, default_value_t = crate::traces::sink::DEFAULT_MAX_SPANS)]
+    pub max_spans: usize,
+    /// Largest accepted export body in bytes (larger: HTTP 413, gRPC OUT_OF_RANGE).
+    #[arg(long, default_value_t = crate::traces::sink::DEFAULT_MAX_BODY_BYTES)]
+    pub max_body_bytes: usize,
+}
 
 // ---- traces (src/commands/traces.rs) ----
 #[derive(Debug, Subcommand)]
@@ -107,10 +127,84 @@ pub enum TracesCommand {
 }
 
 #[derive(Debug, Args)]
-pub struct TracesCountArgs {}
+pub struct TracesCountArgs {
+    /// Base URL of Tempo (or of `tracebench sink`'s query API).
+    #[arg(long, default_value = "http://127.0.0.1:3200")]
+    pub tempo: String,
+    /// Service whose traces (rooted at it) are counted; repeatable.
+    #[arg(long = "service", default_values_t = ["api-gateway".to_string()])]
+    pub services: Vec<String>,
+    /// Window ending now, e.g. `10m` (the default when no --start is given).
+    #[arg(long, value_parser = humantime::parse_duration, conflicts_with_all = ["start", "end"])]
+    pub since: Option<Duration>,
+    /// Window start: RFC 3339 (`2026-11-25T16:00:00Z`) or unix seconds.
+    #[arg(long, value_parser = parse_time)]
+    pub start: Option<u64>,
+    /// Window end (default now): RFC 3339 or unix seconds.
+    #[arg(long, value_parser = parse_time, requires = "start")]
+    pub end: Option<u64>,
+    /// Width of one row of the table.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "1m")]
+    pub step: Duration,
+    /// Traces asked for per search; a full answer splits the time slice.
+    #[arg(long, default_value_t = 500)]
+    pub search_limit: usize,
+    /// How to count: TraceQL metrics where offered (auto), or force one way.
+    #[arg(long, value_enum, default_value_t = CountMethodArg::Auto)]
+    pub method: CountMethodArg,
+    /// Also write the counts as JSON to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum CountMethodArg {
+    Auto,
+    Metrics,
+    Search,
+}
 
 #[derive(Debug, Args)]
-pub struct TracesVerifyArgs {}
+pub struct TracesVerifyArgs {
+    /// Base URL of the gateway the probes are sent to.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    pub gateway: String,
+    /// Path the probe requests POST a register payload to.
+    #[arg(long, default_value = "/api/auth/register")]
+    pub path: String,
+    /// Base URL of Tempo (or of `tracebench sink`'s query API).
+    #[arg(long, default_value = "http://127.0.0.1:3200")]
+    pub tempo: String,
+    /// Services every probe trace must contain; the first must own the root span.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "api-gateway,user-auth-service"
+    )]
+    pub services: Vec<String>,
+    /// Number of probe requests.
+    #[arg(long, default_value_t = 5)]
+    pub probes: usize,
+    /// How long to wait for the probes' traces to become queryable.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "60s")]
+    pub timeout: Duration,
+    /// Also write the report as JSON to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+/// A point in time as unix seconds, from RFC 3339 or plain unix seconds.
+pub fn parse_time(s: &str) -> Result<u64, String> {
+    if let Ok(secs) = s.parse::<u64>() {
+        return Ok(secs);
+    }
+    chrono::DateTime::parse_from_rfc3339(s)
+        .ok()
+        .and_then(|t| u64::try_from(t.timestamp()).ok())
+        .ok_or_else(|| {
+            format!("invalid time {s:?}: expected RFC 3339 (2026-11-25T16:00:00Z) or unix seconds")
+        })
+}
 
 // ---- stats (src/commands/stats.rs) ----
 #[derive(Debug, Args)]
@@ -158,5 +252,12 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn times_are_rfc3339_or_unix_seconds() {
+        assert_eq!(parse_time("1764086400"), Ok(1_764_086_400));
+        assert_eq!(parse_time("2025-11-25T16:00:00Z"), Ok(1_764_086_400));
+        assert!(parse_time("yesterday").unwrap_err().contains("RFC 3339"));
     }
 }

@@ -1,8 +1,57 @@
-//! `tracebench sink`.
+//! `tracebench sink`: the built-in sink in the foreground until Ctrl-C, logging what it dropped.
+
+use std::time::Duration;
 
 use crate::cli::SinkArgs;
 use crate::exit::Exit;
+use crate::traces::sink::{Sink, SinkConfig};
+use crate::traces::store::StoreStats;
 
-pub async fn run(_args: SinkArgs) -> anyhow::Result<Exit> {
-    anyhow::bail!("`tracebench sink` is not implemented yet")
+pub async fn run(args: SinkArgs) -> anyhow::Result<Exit> {
+    let sink = Sink::start(SinkConfig {
+        otlp_grpc: args.otlp_grpc,
+        otlp_http: args.otlp_http,
+        api: args.api,
+        max_spans: args.max_spans,
+        max_body_bytes: args.max_body_bytes,
+    })
+    .await?;
+    let addrs = sink.addrs();
+    eprintln!(
+        "sink: OTLP gRPC on {}, OTLP/HTTP on {} (POST /v1/traces), query API on {}; \
+         keeping at most {} spans",
+        addrs.otlp_grpc, addrs.otlp_http, addrs.api, args.max_spans
+    );
+    let mut ticker = tokio::time::interval(Duration::from_secs(10));
+    let mut logged = StoreStats::default();
+    // One future for the whole loop, so a Ctrl-C arriving between ticks is not missed.
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    loop {
+        tokio::select! {
+            _ = &mut ctrl_c => break,
+            _ = ticker.tick() => {
+                let stats = sink.store().stats();
+                if stats.received_spans != logged.received_spans {
+                    log_stats("sink", &stats);
+                    logged = stats;
+                }
+            }
+        }
+    }
+    log_stats("sink: stopping", &sink.stop().await);
+    Ok(Exit::Pass)
+}
+
+fn log_stats(prefix: &str, stats: &StoreStats) {
+    eprintln!(
+        "{prefix}: {} spans received, {} spans in {} traces stored, \
+         {} spans in {} traces evicted (limit {} spans)",
+        stats.received_spans,
+        stats.spans,
+        stats.traces,
+        stats.evicted_spans,
+        stats.evicted_traces,
+        stats.max_spans
+    );
 }

@@ -1,0 +1,492 @@
+//! The built-in sink: OTLP receivers (gRPC and HTTP) feeding a bounded [`Store`], and the part of
+//! Tempo's HTTP query API that tracebench uses, so one Tempo client serves a real Tempo and this.
+//!
+//! [`Sink::start`] binds every listener before returning (a taken port fails there, naming it),
+//! reports the bound addresses (ports 0 give ephemeral ones, for tests and `tracebench run`), and
+//! [`Sink::stop`] shuts it all down. Both HTTP listeners serve the same routes: the OTLP one for
+//! `POST /v1/traces`, the API one for queries; serving both everywhere costs nothing and keeps
+//! one router.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use prost::Message;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::{JoinHandle, JoinSet};
+
+use super::model::hex_decode;
+use super::otlp::{self, DecodeError, Encoding};
+use super::store::{SearchQuery, Store, StoreStats, TraceId};
+
+/// Where the sink listens and how much it keeps.
+#[derive(Debug, Clone)]
+pub struct SinkConfig {
+    pub otlp_grpc: SocketAddr,
+    pub otlp_http: SocketAddr,
+    pub api: SocketAddr,
+    /// Spans kept in memory before the oldest traces are dropped.
+    pub max_spans: usize,
+    /// Largest accepted export body, compressed or not, in bytes.
+    pub max_body_bytes: usize,
+}
+
+pub const DEFAULT_MAX_SPANS: usize = 1_000_000;
+pub const DEFAULT_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+/// How long [`Sink::stop`] lets open connections finish.
+pub const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
+impl Default for SinkConfig {
+    fn default() -> Self {
+        SinkConfig {
+            otlp_grpc: SocketAddr::from(([127, 0, 0, 1], 4317)),
+            otlp_http: SocketAddr::from(([127, 0, 0, 1], 4318)),
+            api: SocketAddr::from(([127, 0, 0, 1], 3200)),
+            max_spans: DEFAULT_MAX_SPANS,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+        }
+    }
+}
+
+impl SinkConfig {
+    /// Every listener on an ephemeral loopback port.
+    pub fn ephemeral() -> SinkConfig {
+        let any = SocketAddr::from(([127, 0, 0, 1], 0));
+        SinkConfig {
+            otlp_grpc: any,
+            otlp_http: any,
+            api: any,
+            ..SinkConfig::default()
+        }
+    }
+}
+
+/// The addresses the sink actually bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SinkAddrs {
+    pub otlp_grpc: SocketAddr,
+    pub otlp_http: SocketAddr,
+    pub api: SocketAddr,
+}
+
+impl SinkAddrs {
+    /// `http://host:port` of the query API, for the Tempo client.
+    pub fn api_url(&self) -> String {
+        format!("http://{}", self.api)
+    }
+    /// `http://host:port` of the gRPC receiver, for `OTEL_EXPORTER_OTLP_ENDPOINT`.
+    pub fn otlp_grpc_url(&self) -> String {
+        format!("http://{}", self.otlp_grpc)
+    }
+    /// `http://host:port` of the HTTP receiver (exporters append `/v1/traces`).
+    pub fn otlp_http_url(&self) -> String {
+        format!("http://{}", self.otlp_http)
+    }
+}
+
+/// A running sink. Dropping it without [`Sink::stop`] leaves its tasks running until the
+/// runtime ends.
+pub struct Sink {
+    addrs: SinkAddrs,
+    store: Arc<Store>,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Sink {
+    pub async fn start(config: SinkConfig) -> anyhow::Result<Sink> {
+        let bind = |addr: SocketAddr, what: &'static str| async move {
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen for {what} on {addr}"))
+        };
+        let grpc = bind(config.otlp_grpc, "OTLP gRPC").await?;
+        let http = bind(config.otlp_http, "OTLP HTTP").await?;
+        let api = bind(config.api, "the query API").await?;
+        let addrs = SinkAddrs {
+            otlp_grpc: grpc.local_addr()?,
+            otlp_http: http.local_addr()?,
+            api: api.local_addr()?,
+        };
+        let store = Arc::new(Store::new(config.max_spans));
+        let (shutdown, rx) = watch::channel(false);
+        let state = Arc::new(HttpState {
+            store: Arc::clone(&store),
+            max_body_bytes: config.max_body_bytes,
+        });
+        let tasks = vec![
+            tokio::spawn(serve_grpc(
+                grpc,
+                Arc::clone(&store),
+                config.max_body_bytes,
+                rx.clone(),
+            )),
+            tokio::spawn(serve_http(http, Arc::clone(&state), rx.clone())),
+            tokio::spawn(serve_http(api, state, rx)),
+        ];
+        Ok(Sink {
+            addrs,
+            store,
+            shutdown,
+            tasks,
+        })
+    }
+
+    pub fn addrs(&self) -> SinkAddrs {
+        self.addrs
+    }
+
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    /// Stops every listener and connection; returns the store's final counters. gRPC
+    /// connections get [`STOP_GRACE`] to finish (a client that never closes its HTTP/2 connection
+    /// would otherwise hold the graceful shutdown forever), then are cut.
+    pub async fn stop(self) -> StoreStats {
+        let _ = self.shutdown.send(true);
+        for mut task in self.tasks {
+            if tokio::time::timeout(STOP_GRACE, &mut task).await.is_err() {
+                task.abort();
+            }
+        }
+        self.store.stats()
+    }
+}
+
+struct GrpcReceiver {
+    store: Arc<Store>,
+}
+
+#[tonic::async_trait]
+impl TraceService for GrpcReceiver {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        let request = request.into_inner();
+        otlp::check_ids(&request).map_err(|e| tonic::Status::invalid_argument(e.to_string()))?;
+        self.store.ingest(request);
+        Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
+    }
+}
+
+async fn serve_grpc(
+    listener: TcpListener,
+    store: Arc<Store>,
+    max_body_bytes: usize,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let service =
+        TraceServiceServer::new(GrpcReceiver { store }).max_decoding_message_size(max_body_bytes);
+    let incoming = tonic::transport::server::TcpIncoming::from(listener);
+    let result = tonic::transport::Server::builder()
+        .add_service(service)
+        .serve_with_incoming_shutdown(incoming, async move {
+            let _ = shutdown.wait_for(|stop| *stop).await;
+        })
+        .await;
+    if let Err(err) = result {
+        eprintln!("sink: OTLP gRPC receiver stopped: {err}");
+    }
+}
+
+struct HttpState {
+    store: Arc<Store>,
+    max_body_bytes: usize,
+}
+
+async fn serve_http(
+    listener: TcpListener,
+    state: Arc<HttpState>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = async { let _ = shutdown.wait_for(|stop| *stop).await; } => break,
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            accepted = listener.accept() => {
+                let stream = match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(err) => {
+                        // Out of file descriptors and the like: wait, then keep serving.
+                        eprintln!("sink: accept failed: {err}");
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let state = Arc::clone(&state);
+                let service = hyper::service::service_fn(move |req| {
+                    let state = Arc::clone(&state);
+                    async move { Ok::<_, Infallible>(route(req, &state).await) }
+                });
+                connections.spawn(async move {
+                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        }
+    }
+    connections.abort_all();
+}
+
+type HttpResponse = Response<Full<Bytes>>;
+
+async fn route(req: Request<Incoming>, state: &HttpState) -> HttpResponse {
+    let path = req.uri().path().to_string();
+    let query = req.uri().query().unwrap_or("").to_string();
+    match (req.method(), path.as_str()) {
+        (&Method::POST, "/v1/traces") => receive(req, state).await,
+        (_, "/v1/traces") => text(StatusCode::METHOD_NOT_ALLOWED, "use POST"),
+        (&Method::GET, "/ready") => text(StatusCode::OK, "ready"),
+        (&Method::GET, "/api/echo") => text(StatusCode::OK, "echo"),
+        (&Method::GET, "/api/status") => json(StatusCode::OK, &state.store.stats()),
+        (&Method::GET, "/api/search") => match parse_search(&query) {
+            Ok(q) => json(StatusCode::OK, &state.store.search(&q)),
+            Err(msg) => text(StatusCode::BAD_REQUEST, &msg),
+        },
+        (&Method::GET, p) if p.starts_with("/api/traces/") => {
+            let raw = &p["/api/traces/".len()..];
+            match parse_trace_id(raw) {
+                Some(id) => match state.store.trace(&id) {
+                    Some(trace) => json(StatusCode::OK, &trace),
+                    None => text(StatusCode::NOT_FOUND, "trace not found"),
+                },
+                None => text(
+                    StatusCode::BAD_REQUEST,
+                    &format!("invalid trace id {raw:?}: expected up to 32 hex digits"),
+                ),
+            }
+        }
+        _ => text(StatusCode::NOT_FOUND, "not found"),
+    }
+}
+
+/// `POST /v1/traces`: 200 with an empty export response, or a status saying what was wrong.
+async fn receive(req: Request<Incoming>, state: &HttpState) -> HttpResponse {
+    match decode_body(req, state.max_body_bytes).await {
+        Ok((request, encoding)) => {
+            state.store.ingest(request);
+            let response = ExportTraceServiceResponse::default();
+            match encoding {
+                Encoding::Protobuf => Response::builder()
+                    .header(header::CONTENT_TYPE, "application/x-protobuf")
+                    .body(Full::new(Bytes::from(response.encode_to_vec())))
+                    .unwrap_or_default(),
+                // An empty ExportTraceServiceResponse: no partial success to report.
+                Encoding::Json => json(StatusCode::OK, &serde_json::json!({})),
+            }
+        }
+        Err(err) => {
+            let status = match err {
+                DecodeError::UnsupportedContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                DecodeError::UnsupportedContentEncoding(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                DecodeError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            text(status, &err.to_string())
+        }
+    }
+}
+
+async fn decode_body(
+    req: Request<Incoming>,
+    limit: usize,
+) -> Result<(ExportTraceServiceRequest, Encoding), DecodeError> {
+    let header_str = |name| {
+        req.headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap_or("<not text>").to_string())
+    };
+    let encoding =
+        Encoding::from_content_type(&header_str(header::CONTENT_TYPE).unwrap_or_default())?;
+    let content_encoding = header_str(header::CONTENT_ENCODING);
+    let body = Limited::new(req.into_body(), limit)
+        .collect()
+        .await
+        .map_err(|_| DecodeError::TooLarge { limit })?
+        .to_bytes();
+    let body = otlp::decompress(&body, content_encoding.as_deref(), limit)?;
+    Ok((otlp::decode(&body, encoding)?, encoding))
+}
+
+fn parse_trace_id(raw: &str) -> Option<TraceId> {
+    if raw.is_empty() || raw.len() > 32 {
+        return None;
+    }
+    TraceId::try_from(hex_decode(&format!("{raw:0>32}"))?.as_slice()).ok()
+}
+
+/// Reads `/api/search` parameters: `tags` (logfmt, `service.name=X`) or `q` (the TraceQL
+/// `{}` or `{ resource.service.name = "X" }`), `start`, `end` (unix seconds), `limit`, `spss`.
+fn parse_search(query: &str) -> Result<SearchQuery, String> {
+    let mut search = SearchQuery::default();
+    for (key, value) in query_pairs(query) {
+        let number = |what: &str| {
+            value
+                .parse::<u64>()
+                .map_err(|_| format!("invalid {what} {value:?}: expected a non-negative integer"))
+        };
+        match key.as_str() {
+            "tags" => search.service = parse_tags(&value)?,
+            "q" => search.service = parse_traceql(&value)?,
+            "start" => search.start_s = Some(number("start")?),
+            "end" => search.end_s = Some(number("end")?),
+            "limit" => search.limit = number("limit")? as usize,
+            "spss" => search.spss = number("spss")? as usize,
+            _ => {}
+        }
+    }
+    if search.limit == 0 {
+        search.limit = SearchQuery::default().limit;
+    }
+    Ok(search)
+}
+
+fn parse_tags(tags: &str) -> Result<Option<String>, String> {
+    let mut service = None;
+    for pair in tags.split_whitespace() {
+        match pair.split_once('=') {
+            Some(("service.name", value)) => service = Some(value.trim_matches('"').to_string()),
+            _ => {
+                return Err(format!(
+                    "unsupported tag {pair:?}: this sink searches only by service.name=<name>"
+                ));
+            }
+        }
+    }
+    Ok(service)
+}
+
+fn parse_traceql(q: &str) -> Result<Option<String>, String> {
+    let unsupported = || {
+        format!(
+            "unsupported TraceQL {q:?}: this sink understands only {{}} and \
+             {{ resource.service.name = \"<name>\" }}"
+        )
+    };
+    let inner = q
+        .trim()
+        .strip_prefix('{')
+        .and_then(|s| s.strip_suffix('}'))
+        .ok_or_else(unsupported)?
+        .trim();
+    if inner.is_empty() {
+        return Ok(None);
+    }
+    let (field, value) = inner.split_once('=').ok_or_else(unsupported)?;
+    let value = value.trim();
+    let quoted = value.len() >= 2 && value.starts_with('"') && value.ends_with('"');
+    match field.trim() {
+        "resource.service.name" | ".service.name" if quoted => {
+            Ok(Some(value[1..value.len() - 1].to_string()))
+        }
+        _ => Err(unsupported()),
+    }
+}
+
+/// `application/x-www-form-urlencoded` pairs, percent-decoded.
+fn query_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
+    query.split('&').filter(|p| !p.is_empty()).map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (percent_decode(k), percent_decode(v))
+    })
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                match s
+                    .get(i + 1..i + 3)
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                {
+                    Some(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn text(status: StatusCode, body: &str) -> HttpResponse {
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+        .body(Full::new(Bytes::from(format!("{body}\n"))))
+        .unwrap_or_default()
+}
+
+fn json<T: serde::Serialize>(status: StatusCode, value: &T) -> HttpResponse {
+    match serde_json::to_vec(value) {
+        Ok(body) => Response::builder()
+            .status(status)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Full::new(Bytes::from(body)))
+            .unwrap_or_default(),
+        Err(err) => text(StatusCode::INTERNAL_SERVER_ERROR, &err.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_parameters() {
+        let q = parse_search("tags=service.name%3Dapi-gateway&start=10&end=20&limit=5").unwrap();
+        assert_eq!(q.service.as_deref(), Some("api-gateway"));
+        assert_eq!((q.start_s, q.end_s, q.limit), (Some(10), Some(20), 5));
+        let q = parse_search("q=%7B+resource.service.name+%3D+%22auth%22+%7D").unwrap();
+        assert_eq!(q.service.as_deref(), Some("auth"));
+        assert_eq!(parse_search("q=%7B%7D").unwrap().service, None);
+        assert!(parse_search("q=%7B+span.http.status_code+%3D+200+%7D").is_err());
+        assert!(parse_search("tags=http.method%3DGET").is_err());
+        assert!(parse_search("limit=x").is_err());
+    }
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(percent_decode("a%20b+c%7"), "a b c%7");
+        assert_eq!(percent_decode("%"), "%");
+    }
+
+    #[test]
+    fn trace_ids_may_be_trimmed() {
+        assert_eq!(
+            parse_trace_id("1"),
+            Some({
+                let mut id = [0; 16];
+                id[15] = 1;
+                id
+            })
+        );
+        assert_eq!(parse_trace_id("xyz"), None);
+        assert_eq!(parse_trace_id(&"1".repeat(33)), None);
+    }
+}

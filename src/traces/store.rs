@@ -1,0 +1,498 @@
+//! The sink's bounded in-memory trace store.
+//!
+//! Spans are grouped by trace id; traces are kept in the order they were first seen. When the
+//! store holds more than `max_spans` spans it drops whole traces, oldest first, and counts what it
+//! dropped, so memory stays bounded however long the sink runs and the loss is visible (a count that
+//! silently shrinks would pass for missing traces). One mutex guards it all: ingest is a short
+//! move of already-decoded data, and queries are rare.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{KeyValue as PbKeyValue, any_value};
+use serde::Serialize;
+
+use super::model::{self, base64_id, hex_encode};
+
+pub type TraceId = [u8; 16];
+
+/// Where spans came from: shared by all spans of one resource and scope in one batch.
+#[derive(Debug)]
+struct Origin {
+    service: String,
+    resource: Vec<PbKeyValue>,
+    scope_name: String,
+    scope_version: String,
+}
+
+#[derive(Debug)]
+struct StoredSpan {
+    span_id: [u8; 8],
+    parent_span_id: Option<[u8; 8]>,
+    name: String,
+    kind: i32,
+    start_ns: u64,
+    end_ns: u64,
+    status_code: i32,
+    attributes: Vec<PbKeyValue>,
+    origin: Arc<Origin>,
+}
+
+#[derive(Debug, Default)]
+struct Trace {
+    spans: Vec<StoredSpan>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    traces: HashMap<TraceId, Trace>,
+    /// Trace ids in first-seen order: the eviction queue.
+    order: VecDeque<TraceId>,
+    spans: usize,
+    received_spans: u64,
+    evicted_spans: u64,
+    evicted_traces: u64,
+}
+
+/// Counters the sink reports (`/api/status` and its log).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct StoreStats {
+    pub max_spans: usize,
+    pub spans: usize,
+    pub traces: usize,
+    pub received_spans: u64,
+    pub evicted_spans: u64,
+    pub evicted_traces: u64,
+}
+
+/// A search: traces with a span of `service` (any service when `None`) overlapping
+/// `[start_s, end_s]` (unix seconds, inclusive, open when `None`), newest first, at most `limit`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchQuery {
+    pub service: Option<String>,
+    pub start_s: Option<u64>,
+    pub end_s: Option<u64>,
+    pub limit: usize,
+    /// Spans per span set.
+    pub spss: usize,
+}
+
+impl Default for SearchQuery {
+    fn default() -> Self {
+        SearchQuery {
+            service: None,
+            start_s: None,
+            end_s: None,
+            limit: 20,
+            spss: 3,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Store {
+    max_spans: usize,
+    inner: Mutex<Inner>,
+}
+
+impl Store {
+    pub fn new(max_spans: usize) -> Store {
+        Store {
+            max_spans,
+            inner: Mutex::new(Inner::default()),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock leaves the maps consistent enough to keep serving.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Stores every span of a decoded export request (ids already checked by `otlp::check_ids`;
+    /// spans with malformed ids are skipped). Returns how many spans were stored.
+    pub fn ingest(&self, request: ExportTraceServiceRequest) -> usize {
+        let mut batch: Vec<(TraceId, StoredSpan)> = Vec::new();
+        for rs in request.resource_spans {
+            let resource = rs.resource.map(|r| r.attributes).unwrap_or_default();
+            let service = resource
+                .iter()
+                .find(|kv| kv.key == "service.name")
+                .and_then(|kv| match kv.value.as_ref()?.value.as_ref()? {
+                    any_value::Value::StringValue(s) => Some(s.clone()),
+                    _ => None,
+                })
+                .unwrap_or_default();
+            for ss in rs.scope_spans {
+                let scope = ss.scope.unwrap_or_default();
+                let origin = Arc::new(Origin {
+                    service: service.clone(),
+                    resource: resource.clone(),
+                    scope_name: scope.name,
+                    scope_version: scope.version,
+                });
+                for span in ss.spans {
+                    let (Ok(trace_id), Ok(span_id)) = (
+                        TraceId::try_from(span.trace_id.as_slice()),
+                        <[u8; 8]>::try_from(span.span_id.as_slice()),
+                    ) else {
+                        continue;
+                    };
+                    let parent_span_id = <[u8; 8]>::try_from(span.parent_span_id.as_slice())
+                        .ok()
+                        .filter(|p| *p != [0; 8]);
+                    batch.push((
+                        trace_id,
+                        StoredSpan {
+                            span_id,
+                            parent_span_id,
+                            name: span.name,
+                            kind: span.kind,
+                            start_ns: span.start_time_unix_nano,
+                            end_ns: span.end_time_unix_nano,
+                            status_code: span.status.map(|s| s.code).unwrap_or_default(),
+                            attributes: span.attributes,
+                            origin: Arc::clone(&origin),
+                        },
+                    ));
+                }
+            }
+        }
+        let stored = batch.len();
+        let mut inner = self.lock();
+        for (trace_id, span) in batch {
+            let trace = inner.traces.entry(trace_id).or_default();
+            let new = trace.spans.is_empty();
+            trace.spans.push(span);
+            if new {
+                inner.order.push_back(trace_id);
+            }
+        }
+        inner.spans += stored;
+        inner.received_spans += stored as u64;
+        while inner.spans > self.max_spans {
+            let Some(oldest) = inner.order.pop_front() else {
+                break;
+            };
+            if let Some(trace) = inner.traces.remove(&oldest) {
+                inner.spans -= trace.spans.len();
+                inner.evicted_spans += trace.spans.len() as u64;
+                inner.evicted_traces += 1;
+            }
+        }
+        stored
+    }
+
+    pub fn stats(&self) -> StoreStats {
+        let inner = self.lock();
+        StoreStats {
+            max_spans: self.max_spans,
+            spans: inner.spans,
+            traces: inner.traces.len(),
+            received_spans: inner.received_spans,
+            evicted_spans: inner.evicted_spans,
+            evicted_traces: inner.evicted_traces,
+        }
+    }
+
+    pub fn search(&self, query: &SearchQuery) -> model::SearchResponse {
+        let inner = self.lock();
+        let start_ns = query.start_s.map_or(0, |s| s.saturating_mul(1_000_000_000));
+        let end_ns = query.end_s.map_or(u64::MAX, |s| {
+            s.saturating_add(1).saturating_mul(1_000_000_000)
+        });
+        let service_matches = |span: &StoredSpan| {
+            query
+                .service
+                .as_deref()
+                .is_none_or(|s| span.origin.service == s)
+        };
+        let mut hits: Vec<(u64, &TraceId, &Trace)> = inner
+            .traces
+            .iter()
+            .filter_map(|(id, trace)| {
+                let (first, last) = trace.bounds();
+                let overlaps = first < end_ns && last >= start_ns;
+                (overlaps && trace.spans.iter().any(service_matches)).then_some((first, id, trace))
+            })
+            .collect();
+        hits.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+        let traces = hits
+            .iter()
+            .take(query.limit)
+            .map(|(first, id, trace)| {
+                let (_, last) = trace.bounds();
+                let root = trace.spans.iter().find(|s| s.parent_span_id.is_none());
+                let matched: Vec<&StoredSpan> =
+                    trace.spans.iter().filter(|s| service_matches(s)).collect();
+                model::TraceSummary {
+                    trace_id: hex_encode(*id).trim_start_matches('0').to_string(),
+                    root_service_name: root.map_or_else(
+                        || "<root span not yet received>".to_string(),
+                        |r| r.origin.service.clone(),
+                    ),
+                    root_trace_name: root.map(|r| r.name.clone()).unwrap_or_default(),
+                    start_time_unix_nano: *first,
+                    duration_ms: last.saturating_sub(*first) / 1_000_000,
+                    span_set: Some(model::SpanSet {
+                        spans: matched
+                            .iter()
+                            .take(query.spss)
+                            .map(|s| span_set_span(s))
+                            .collect(),
+                        matched: matched.len() as u64,
+                    }),
+                }
+            })
+            .collect();
+        model::SearchResponse {
+            traces,
+            metrics: model::SearchMetrics {
+                inspected_traces: inner.traces.len() as u64,
+                ..model::SearchMetrics::default()
+            },
+        }
+    }
+
+    /// The whole trace, one batch per resource and scope, as Tempo's `/api/traces/<id>` writes it.
+    pub fn trace(&self, id: &TraceId) -> Option<model::TraceResponse> {
+        let inner = self.lock();
+        let trace = inner.traces.get(id)?;
+        let mut batches: Vec<(&Arc<Origin>, model::Batch)> = Vec::new();
+        for span in &trace.spans {
+            let at = match batches
+                .iter()
+                .position(|(o, _)| Arc::ptr_eq(o, &span.origin))
+            {
+                Some(at) => at,
+                None => {
+                    batches.push((&span.origin, new_batch(&span.origin)));
+                    batches.len() - 1
+                }
+            };
+            batches[at].1.scope_spans[0]
+                .spans
+                .push(to_model_span(id, span));
+        }
+        Some(model::TraceResponse {
+            batches: batches.into_iter().map(|(_, b)| b).collect(),
+        })
+    }
+}
+
+impl Trace {
+    /// Earliest start and latest end of its spans, in unix nanoseconds.
+    fn bounds(&self) -> (u64, u64) {
+        let first = self.spans.iter().map(|s| s.start_ns).min().unwrap_or(0);
+        let last = self.spans.iter().map(|s| s.end_ns).max().unwrap_or(0);
+        (first, last)
+    }
+}
+
+fn span_set_span(span: &StoredSpan) -> model::SpanSetSpan {
+    model::SpanSetSpan {
+        span_id: hex_encode(&span.span_id),
+        start_time_unix_nano: span.start_ns,
+        duration_nanos: span.end_ns.saturating_sub(span.start_ns),
+        attributes: vec![model::KeyValue {
+            key: "service.name".into(),
+            value: model::AnyValue::string(span.origin.service.clone()),
+        }],
+    }
+}
+
+fn new_batch(origin: &Origin) -> model::Batch {
+    model::Batch {
+        resource: model::Resource {
+            attributes: origin.resource.iter().map(to_model_kv).collect(),
+        },
+        scope_spans: vec![model::ScopeSpans {
+            scope: Some(model::Scope {
+                name: origin.scope_name.clone(),
+                version: origin.scope_version.clone(),
+            }),
+            spans: Vec::new(),
+        }],
+    }
+}
+
+fn to_model_span(trace_id: &TraceId, span: &StoredSpan) -> model::Span {
+    const KINDS: [&str; 6] = [
+        "SPAN_KIND_UNSPECIFIED",
+        "SPAN_KIND_INTERNAL",
+        "SPAN_KIND_SERVER",
+        "SPAN_KIND_CLIENT",
+        "SPAN_KIND_PRODUCER",
+        "SPAN_KIND_CONSUMER",
+    ];
+    const STATUS: [&str; 3] = ["STATUS_CODE_UNSET", "STATUS_CODE_OK", "STATUS_CODE_ERROR"];
+    let kind = usize::try_from(span.kind)
+        .ok()
+        .and_then(|k| KINDS.get(k))
+        .map_or_else(|| serde_json::json!(span.kind), |k| serde_json::json!(k));
+    let status = usize::try_from(span.status_code)
+        .ok()
+        .and_then(|c| STATUS.get(c))
+        .filter(|_| span.status_code != 0)
+        .map_or(
+            serde_json::Value::Null,
+            |c| serde_json::json!({ "code": c }),
+        );
+    model::Span {
+        trace_id: base64_id(trace_id),
+        span_id: base64_id(&span.span_id),
+        parent_span_id: span
+            .parent_span_id
+            .map(|p| base64_id(&p))
+            .unwrap_or_default(),
+        name: span.name.clone(),
+        kind,
+        start_time_unix_nano: span.start_ns,
+        end_time_unix_nano: span.end_ns,
+        attributes: span.attributes.iter().map(to_model_kv).collect(),
+        status,
+    }
+}
+
+fn to_model_kv(kv: &PbKeyValue) -> model::KeyValue {
+    use any_value::Value;
+    let mut value = model::AnyValue::default();
+    match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
+        Some(Value::StringValue(s)) => value.string_value = Some(s.clone()),
+        Some(Value::BoolValue(b)) => value.bool_value = Some(*b),
+        Some(Value::IntValue(i)) => value.int_value = Some(serde_json::json!(i.to_string())),
+        Some(Value::DoubleValue(d)) => value.double_value = Some(*d),
+        Some(Value::BytesValue(b)) => value.bytes_value = Some(base64_id(b)),
+        Some(other) => {
+            let json = serde_json::to_value(other).unwrap_or_default();
+            value.array_value = json.get("arrayValue").cloned();
+            value.kvlist_value = json.get("kvlistValue").cloned();
+        }
+        None => {}
+    }
+    model::KeyValue {
+        key: kv.key.clone(),
+        value,
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use opentelemetry_proto::tonic::common::v1::AnyValue;
+    use opentelemetry_proto::tonic::resource::v1::Resource;
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+
+    /// A request with one span per `(trace byte, span byte, parent byte, start second)`.
+    pub(crate) fn request(service: &str, spans: &[(u8, u8, u8, u64)]) -> ExportTraceServiceRequest {
+        let spans = spans
+            .iter()
+            .map(|&(t, s, p, start)| Span {
+                trace_id: vec![t; 16],
+                span_id: vec![s; 8],
+                parent_span_id: if p == 0 { vec![] } else { vec![p; 8] },
+                name: format!("op{s}"),
+                kind: 2,
+                start_time_unix_nano: start * 1_000_000_000,
+                end_time_unix_nano: start * 1_000_000_000 + 2_000_000,
+                ..Span::default()
+            })
+            .collect();
+        ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                resource: Some(Resource {
+                    attributes: vec![PbKeyValue {
+                        key: "service.name".into(),
+                        value: Some(AnyValue {
+                            value: Some(any_value::Value::StringValue(service.into())),
+                        }),
+                        ..PbKeyValue::default()
+                    }],
+                    ..Resource::default()
+                }),
+                scope_spans: vec![ScopeSpans {
+                    spans,
+                    ..ScopeSpans::default()
+                }],
+                ..ResourceSpans::default()
+            }],
+        }
+    }
+
+    #[test]
+    fn evicts_oldest_traces_and_counts_them() {
+        let store = Store::new(4);
+        store.ingest(request("a", &[(1, 1, 0, 10), (1, 2, 1, 10)]));
+        store.ingest(request("a", &[(2, 3, 0, 11), (2, 4, 3, 11)]));
+        store.ingest(request("a", &[(3, 5, 0, 12)]));
+        let stats = store.stats();
+        assert_eq!((stats.spans, stats.traces), (3, 2));
+        assert_eq!((stats.evicted_spans, stats.evicted_traces), (2, 1));
+        assert_eq!(stats.received_spans, 5);
+        assert!(store.trace(&[1; 16]).is_none());
+        assert!(store.trace(&[3; 16]).is_some());
+    }
+
+    #[test]
+    fn search_filters_by_service_and_time_newest_first() {
+        let store = Store::new(100);
+        store.ingest(request(
+            "gw",
+            &[(0x11, 1, 0, 100), (0x22, 2, 0, 200), (0x33, 3, 0, 300)],
+        ));
+        store.ingest(request("auth", &[(0x11, 9, 1, 100)]));
+        let q = |service: Option<&str>, start_s, end_s| SearchQuery {
+            service: service.map(String::from),
+            start_s,
+            end_s,
+            ..SearchQuery::default()
+        };
+        let ids = |r: model::SearchResponse| -> Vec<String> {
+            r.traces.into_iter().map(|t| t.trace_id).collect()
+        };
+        assert_eq!(
+            ids(store.search(&q(Some("gw"), None, None))),
+            ["3".repeat(32), "2".repeat(32), "1".repeat(32)]
+        );
+        assert_eq!(
+            ids(store.search(&q(Some("auth"), None, None))),
+            ["1".repeat(32)]
+        );
+        assert_eq!(
+            ids(store.search(&q(None, Some(150), Some(250)))),
+            ["2".repeat(32)]
+        );
+        let hit = &store.search(&q(Some("auth"), None, None)).traces[0];
+        assert_eq!(hit.root_service_name, "gw");
+        assert_eq!(hit.span_set.as_ref().unwrap().matched, 1);
+    }
+
+    #[test]
+    fn search_trims_leading_zeros_like_tempo() {
+        let store = Store::new(10);
+        let mut req = request("gw", &[(0x11, 1, 0, 1)]);
+        req.resource_spans[0].scope_spans[0].spans[0].trace_id[0] = 0;
+        store.ingest(req);
+        let id = &store.search(&SearchQuery::default()).traces[0].trace_id;
+        assert_eq!(id.len(), 30);
+    }
+
+    #[test]
+    fn trace_is_tempo_json_with_base64_ids() {
+        let store = Store::new(10);
+        store.ingest(request("gw", &[(7, 1, 0, 1)]));
+        store.ingest(request("auth", &[(7, 2, 1, 1)]));
+        let json = serde_json::to_value(store.trace(&[7; 16]).unwrap()).unwrap();
+        let batches = json["batches"].as_array().unwrap();
+        assert_eq!(batches.len(), 2);
+        let span = &batches[1]["scopeSpans"][0]["spans"][0];
+        assert_eq!(span["traceId"], base64_id(&[7; 16]));
+        assert_eq!(span["parentSpanId"], base64_id(&[1; 8]));
+        assert_eq!(span["kind"], "SPAN_KIND_SERVER");
+        assert_eq!(span["startTimeUnixNano"], "1000000000");
+        assert_eq!(
+            batches[1]["resource"]["attributes"][0]["value"]["stringValue"],
+            "auth"
+        );
+    }
+}

@@ -1,0 +1,136 @@
+//! The commands as a user runs them: `tracebench sink` on ephemeral ports (its log names the
+//! bound addresses and, on Ctrl-C, what it received and evicted), `tracebench traces count`
+//! against it, and bad usage exiting 2.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+
+mod sink_support;
+use sink_support::root_spans;
+
+const BIN: &str = env!("CARGO_BIN_EXE_tracebench");
+
+/// Reads `... on ADDR ...` addresses from the sink's first log line.
+fn addresses(line: &str) -> Vec<String> {
+    line.split_whitespace()
+        .filter(|w| w.starts_with("127.0.0.1:"))
+        .map(|w| w.trim_end_matches([',', ';']).to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sink_command_serves_counts_and_reports_evictions() {
+    let mut sink = Command::new(BIN)
+        .args([
+            "sink",
+            "--otlp-grpc",
+            "127.0.0.1:0",
+            "--otlp-http",
+            "127.0.0.1:0",
+        ])
+        .args(["--api", "127.0.0.1:0", "--max-spans", "10"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut log = BufReader::new(sink.stderr.take().unwrap());
+    let mut first = String::new();
+    log.read_line(&mut first).unwrap();
+    let addrs = addresses(&first);
+    assert_eq!(addrs.len(), 3, "{first}");
+    let (grpc, api) = (&addrs[0], &addrs[2]);
+
+    let t0 = 1_764_086_400;
+    let mut client = TraceServiceClient::connect(format!("http://{grpc}"))
+        .await
+        .unwrap();
+    // 12 one-span traces into a store of 10: the two oldest are evicted.
+    let traces: Vec<(u128, u64)> = (0..12u64)
+        .map(|i| (u128::from(i) | 1 << 100, (t0 + i) * 1_000_000_000))
+        .collect();
+    client.export(root_spans("gw", &traces)).await.unwrap();
+
+    let json = tempfile::NamedTempFile::new().unwrap();
+    let count = Command::new(BIN)
+        .args([
+            "traces",
+            "count",
+            "--tempo",
+            &format!("http://{api}"),
+            "--service",
+            "gw",
+        ])
+        .args([
+            "--start",
+            "2025-11-25T16:00:00Z",
+            "--end",
+            &(t0 + 120).to_string(),
+        ])
+        .arg("--json")
+        .arg(json.path())
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&count.stdout);
+    assert!(
+        count.status.success(),
+        "{table}{}",
+        String::from_utf8_lossy(&count.stderr)
+    );
+    assert!(table.contains("2025-11-25T16:00:00Z"), "{table}");
+    assert!(table.contains("counted by search"), "{table}");
+    let counts: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(json.path()).unwrap()).unwrap();
+    assert_eq!(
+        counts["services"][0]["per_step"],
+        serde_json::json!([10, 0])
+    );
+
+    drop(client);
+    // SAFETY: signalling our own child process by its id.
+    assert_eq!(unsafe { libc::kill(sink.id() as i32, libc::SIGINT) }, 0);
+    let rest: Vec<String> = log.lines().map(Result::unwrap).collect();
+    assert!(sink.wait().unwrap().success());
+    let last = rest.last().expect("a final log line");
+    assert!(
+        last.contains("12 spans received") && last.contains("2 spans in 2 traces evicted"),
+        "{last}"
+    );
+}
+
+#[test]
+fn bad_usage_exits_2() {
+    let out = Command::new(BIN)
+        .args(["traces", "count", "--start", "yesterday"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("RFC 3339"));
+
+    let out = Command::new(BIN)
+        .args(["traces", "count", "--start", "200", "--end", "100"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("empty window"));
+}
+
+#[test]
+fn an_unreachable_trace_store_is_a_broken_run() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = Command::new(BIN)
+        .args([
+            "traces",
+            "count",
+            "--tempo",
+            &format!("http://127.0.0.1:{port}"),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unreachable"));
+}
