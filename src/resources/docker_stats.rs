@@ -81,7 +81,10 @@ pub async fn stream(
     container: &str,
     mut push: impl FnMut(Sample),
 ) -> anyhow::Result<()> {
-    let options = StatsOptionsBuilder::new().stream(true).one_shot(false).build();
+    let options = StatsOptionsBuilder::new()
+        .stream(true)
+        .one_shot(false)
+        .build();
     let mut stats = docker.stats(container, Some(options));
     while let Some(doc) = stats.next().await {
         let doc = doc.map_err(|err| anyhow::anyhow!("stats of container '{container}': {err}"))?;

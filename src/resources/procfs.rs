@@ -118,7 +118,10 @@ mod tests {
         assert!(second.cpu_seconds >= first.cpu_seconds);
         assert!(first.rss_bytes > 0);
         let s = sample(second, Some((first, 0)), 1000);
-        assert_eq!(s.cpu_pct, Some((second.cpu_seconds - first.cpu_seconds) * 100.0));
+        assert_eq!(
+            s.cpu_pct,
+            Some((second.cpu_seconds - first.cpu_seconds) * 100.0)
+        );
     }
 
     #[test]

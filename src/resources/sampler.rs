@@ -105,7 +105,9 @@ impl Sampler {
 
 fn lock(series: &Mutex<Vec<Series>>) -> std::sync::MutexGuard<'_, Vec<Series>> {
     // A poisoned lock only means a task panicked while pushing; the data is still usable.
-    series.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    series
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn pusher(series: Arc<Mutex<Vec<Series>>>, index: usize) -> impl FnMut(Sample) + Send + 'static {

@@ -131,7 +131,12 @@ mod tests {
 
     #[test]
     fn window_excludes_warm_up_and_cpu_is_exact_from_cumulative_time() {
-        let s = series(&[(0, 0.0, 100), (1000, 5.0, 100), (2000, 5.5, 10), (4000, 6.5, 30)]);
+        let s = series(&[
+            (0, 0.0, 100),
+            (1000, 5.0, 100),
+            (2000, 5.5, 10),
+            (4000, 6.5, 30),
+        ]);
         let w = WindowSummary::of(&s, 1000, 4000);
         assert_eq!(w.cpu_seconds, Some(1.5));
         // 1.5 CPU seconds over 3 s: half a core.

@@ -1,1 +1,154 @@
-//! target (to be built).
+//! Applying a tracing mode to the system under test, and putting it back as it was.
+//!
+//! Real services read `OTEL_*` at start-up, so a mode is applied by restarting each service with
+//! environment overrides: [`process`] spawns local commands, [`docker`] recreates named containers
+//! through the daemon, [`external`] asks the user to do it. [`Target`] delegates to them by `match`
+//! (no async trait objects).
+//!
+//! Restoring is the caller's duty and must happen on every path: call [`Target::restore`] at the
+//! end and on error, or let [`Target::guarded`] do it, which also restores on Ctrl-C / SIGTERM.
+
+pub mod docker;
+pub mod external;
+pub mod process;
+mod ready;
+
+use std::collections::BTreeMap;
+
+pub use ready::{NotReady, Readiness};
+
+use crate::resources::Source;
+
+/// Environment overrides for one mode: service name -> variable -> value. A service not listed
+/// runs with no override.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ModeEnv {
+    /// The mode's name (`off`, `on`, `sampled`, ...), recorded with results.
+    pub mode: String,
+    pub services: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+impl ModeEnv {
+    /// The same overrides for every listed service.
+    pub fn uniform<'a>(
+        mode: &str,
+        services: impl IntoIterator<Item = &'a str>,
+        env: &BTreeMap<String, String>,
+    ) -> ModeEnv {
+        ModeEnv {
+            mode: mode.to_string(),
+            services: services
+                .into_iter()
+                .map(|s| (s.to_string(), env.clone()))
+                .collect(),
+        }
+    }
+
+    /// The overrides for one service (empty when it has none).
+    pub fn for_service(&self, service: &str) -> BTreeMap<String, String> {
+        self.services.get(service).cloned().unwrap_or_default()
+    }
+}
+
+/// The run was interrupted by a signal; the target was restored before this error surfaced.
+#[derive(Debug, thiserror::Error)]
+#[error("interrupted by {0}; the target was restored")]
+pub struct Interrupted(pub &'static str);
+
+/// The system under test.
+pub enum Target {
+    Process(process::ProcessTarget),
+    Docker(docker::DockerTarget),
+    External(external::ExternalTarget),
+}
+
+impl Target {
+    /// Restarts the services with the mode's overrides and waits until each is ready. On error the
+    /// services may be half switched: the caller still owes a [`Target::restore`].
+    pub async fn apply(&mut self, mode: &ModeEnv) -> anyhow::Result<()> {
+        match self {
+            Target::Process(t) => t.apply(mode).await,
+            Target::Docker(t) => t.apply(mode).await,
+            Target::External(t) => t.apply(mode).await,
+        }
+    }
+
+    /// Puts every service back as it was before the first `apply`. Idempotent.
+    pub async fn restore(&mut self) -> anyhow::Result<()> {
+        match self {
+            Target::Process(t) => t.restore().await,
+            Target::Docker(t) => t.restore().await,
+            Target::External(t) => t.restore().await,
+        }
+    }
+
+    /// What the resource samplers should watch in the current mode (processes by PID, containers
+    /// by ID); empty for an external target.
+    pub fn sources(&self) -> Vec<Source> {
+        match self {
+            Target::Process(t) => t.sources(),
+            Target::Docker(t) => t.sources(),
+            Target::External(_) => Vec::new(),
+        }
+    }
+
+    /// Runs `body` with the target, then always restores it: after success, after an error, and
+    /// when Ctrl-C or SIGTERM arrives first (then `body` is dropped and the result is an
+    /// [`Interrupted`] error). A restore failure is reported, after the body's own error if any.
+    pub async fn guarded<T>(
+        &mut self,
+        body: impl AsyncFnOnce(&mut Target) -> anyhow::Result<T>,
+    ) -> anyhow::Result<T> {
+        let outcome = tokio::select! {
+            result = body(self) => result,
+            signal = shutdown_signal() => Err(Interrupted(signal).into()),
+        };
+        let restored = self.restore().await;
+        match (outcome, restored) {
+            (Ok(value), Ok(())) => Ok(value),
+            (Err(err), Ok(())) => Err(err),
+            (Ok(_), Err(restore_err)) => Err(restore_err.context("restoring the target")),
+            (Err(err), Err(restore_err)) => Err(err.context(format!(
+                "and restoring the target failed too: {restore_err:#}"
+            ))),
+        }
+    }
+}
+
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM, naming which.
+pub async fn shutdown_signal() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        // No signal handling possible: never resolve rather than report a false interrupt.
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = int.recv() => "SIGINT",
+        _ = term.recv() => "SIGTERM",
+    }
+}
+
+/// The overrides of the standard modes (design.md's vocabulary): `off`, `on`, `sampled` at
+/// `ratio`. `None` for another name.
+pub fn standard_mode(mode: &str, ratio: f64) -> Option<BTreeMap<String, String>> {
+    let pairs: Vec<(&str, String)> = match mode {
+        "off" => vec![
+            ("OTEL_SDK_DISABLED", "true".into()),
+            ("OTEL_TRACES_SAMPLER", "always_off".into()),
+        ],
+        "on" => vec![
+            ("OTEL_SDK_DISABLED", "false".into()),
+            ("OTEL_TRACES_SAMPLER", "always_on".into()),
+        ],
+        "sampled" => vec![
+            ("OTEL_SDK_DISABLED", "false".into()),
+            ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio".into()),
+            ("OTEL_TRACES_SAMPLER_ARG", ratio.to_string()),
+        ],
+        _ => return None,
+    };
+    Some(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+}
