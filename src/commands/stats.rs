@@ -98,7 +98,9 @@ fn print_table(latest: &[(String, Option<Sample>)], live: bool) {
     );
     for (name, sample) in latest {
         let s = sample.as_ref();
-        let cpu = s.and_then(|s| s.cpu_pct).map_or("--".into(), |c| format!("{c:.2}%"));
+        let cpu = s
+            .and_then(|s| s.cpu_pct)
+            .map_or("--".into(), |c| format!("{c:.2}%"));
         let mem = s.and_then(|s| s.mem_bytes).map_or("--".into(), mib);
         let limit = s.and_then(|s| s.mem_limit_bytes).map_or("--".into(), mib);
         let mem_pct = s
@@ -114,7 +116,9 @@ fn print_table(latest: &[(String, Option<Sample>)], live: bool) {
     }
     let mut stdout = std::io::stdout().lock();
     // A closed stdout (piped into `head`) is not worth failing the watch over.
-    let _ = stdout.write_all(out.as_bytes()).and_then(|()| stdout.flush());
+    let _ = stdout
+        .write_all(out.as_bytes())
+        .and_then(|()| stdout.flush());
 }
 
 fn mib(bytes: u64) -> String {
@@ -122,13 +126,13 @@ fn mib(bytes: u64) -> String {
 }
 
 fn print_summary(series: &[Series], start_ms: i64, end_ms: i64) {
-    println!("\nsummary over {:.1} s:", (end_ms - start_ms) as f64 / 1000.0);
+    println!(
+        "\nsummary over {:.1} s:",
+        (end_ms - start_ms) as f64 / 1000.0
+    );
     println!(
         "{:<28} {:>26} {:>26} {:>12}",
-        "NAME",
-        "CPU % mean/p95/max",
-        "MEM MiB mean/p95/max",
-        "CPU % exact"
+        "NAME", "CPU % mean/p95/max", "MEM MiB mean/p95/max", "CPU % exact"
     );
     for s in series {
         let w = WindowSummary::of(s, start_ms, end_ms);

@@ -480,10 +480,17 @@ async fn wait_ready(docker: &Docker, m: &Managed, timeout: Duration) -> anyhow::
             .await
             .map_err(|e| format!("cannot inspect it: {e}"))?;
         let state = found.state.clone().unwrap_or_default();
-        if state.running != Some(true) {
+        // A restart policy brings a crashing container back: one restart is already a crash.
+        let restarted = state.restarting == Some(true) || found.restart_count.unwrap_or(0) > 0;
+        if state.running != Some(true) || restarted {
             return Err(format!(
-                "its container stopped (exit code {})",
-                state.exit_code.unwrap_or_default()
+                "its container stopped (exit code {}{})",
+                state.exit_code.unwrap_or_default(),
+                if restarted {
+                    ", restarted by its restart policy"
+                } else {
+                    ""
+                }
             ));
         }
         Ok(found)

@@ -118,8 +118,11 @@ mod tests {
     async fn tcp_ready_when_listening_and_bounded_when_not() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let ok = Readiness::Tcp(addr).wait(Duration::from_secs(2), async || Ok(()));
-        assert_eq!(ok.await, Ok(()));
+        let ready = Readiness::Tcp(addr);
+        assert_eq!(
+            ready.wait(Duration::from_secs(2), async || Ok(())).await,
+            Ok(())
+        );
         drop(listener);
         let err = Readiness::Tcp(addr)
             .wait(Duration::from_millis(300), async || Ok(()))
