@@ -11,7 +11,7 @@ use bollard::models::ContainerInspectResponse;
 use tracebench::target::docker::{
     COMPOSE_SERVICE_LABEL, ContainerSpec, DockerTarget, MODE_LABEL, Selector,
 };
-use tracebench::target::{ModeEnv, NotReady, Readiness, Target, standard_mode};
+use tracebench::target::{ModeEnv, NotReady, Readiness, Target};
 
 use target_support::*;
 
@@ -143,11 +143,16 @@ async fn target(docker: &Docker, s: &Stack) -> Target {
         ContainerSpec {
             service: "gw".into(),
             selector: Selector::Name(s.names[0].clone()),
+            env: BTreeMap::new(),
             readiness: Readiness::Http(format!("http://127.0.0.1:{}/health", s.ports[0])),
         },
         ContainerSpec {
             service: "auth".into(),
-            selector: Selector::ComposeService(s.label.clone()),
+            selector: Selector::ComposeService {
+                service: s.label.clone(),
+                project: None,
+            },
+            env: BTreeMap::from([("BASE".to_string(), "added".to_string())]),
             readiness: Readiness::Tcp(([127, 0, 0, 1], s.ports[1]).into()),
         },
     ];
@@ -183,6 +188,11 @@ async fn each_mode_is_applied_and_restore_brings_back_the_originals() {
                 );
             }
             assert!(now_env.contains(&"KEEP=me".to_string()));
+            assert_eq!(
+                now_env.contains(&"BASE=added".to_string()),
+                i == 1,
+                "{now_env:?}"
+            );
             let labels = now.config.clone().unwrap().labels.unwrap();
             assert_eq!(labels.get(MODE_LABEL).map(String::as_str), Some(mode));
             let mut shape_now = shape(&now);
@@ -253,11 +263,13 @@ async fn a_missing_container_is_a_clear_error_and_nothing_changes() {
         ContainerSpec {
             service: "gw".into(),
             selector: Selector::Name(s.names[0].clone()),
+            env: BTreeMap::new(),
             readiness: Readiness::Started,
         },
         ContainerSpec {
             service: "ghost".into(),
             selector: Selector::Name(missing.clone()),
+            env: BTreeMap::new(),
             readiness: Readiness::Started,
         },
     ];
@@ -273,7 +285,11 @@ async fn a_missing_container_is_a_clear_error_and_nothing_changes() {
     assert!(text.contains("service 'ghost'"), "{text}");
     let by_label = vec![ContainerSpec {
         service: "auth".into(),
-        selector: Selector::ComposeService("no-such-compose-service".into()),
+        selector: Selector::ComposeService {
+            service: "no-such-compose-service".into(),
+            project: Some("no-such-project".into()),
+        },
+        env: BTreeMap::new(),
         readiness: Readiness::Started,
     }];
     let err = DockerTarget::new(docker.clone(), by_label)
@@ -281,7 +297,10 @@ async fn a_missing_container_is_a_clear_error_and_nothing_changes() {
         .err()
         .unwrap();
     assert!(
-        format!("{err:#}").contains("no container has the label"),
+        format!("{err:#}").contains(
+            "no container has the label(s) com.docker.compose.service=no-such-compose-service, \
+             com.docker.compose.project=no-such-project"
+        ),
         "{err:#}"
     );
     assert_eq!(shape(&inspect(&docker, &s.names[0]).await), before);
@@ -351,6 +370,7 @@ fn helper_guarded_run() {
         let spec = ContainerSpec {
             service: "svc".into(),
             selector: Selector::Name(name),
+            env: BTreeMap::new(),
             readiness: Readiness::Started,
         };
         let mut target = Target::Docker(DockerTarget::new(docker, vec![spec]).await?);

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use tracebench::resources::Source;
 use tracebench::target::process::{ProcessTarget, ServiceCommand};
-use tracebench::target::{ModeEnv, NotReady, Readiness, Target, standard_mode};
+use tracebench::target::{ModeEnv, NotReady, Readiness, Target};
 
 use target_support::*;
 

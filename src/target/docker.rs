@@ -38,6 +38,8 @@ use crate::resources::Source;
 pub const MODE_LABEL: &str = "tracebench.mode";
 /// The label docker-compose puts on a service's containers.
 pub const COMPOSE_SERVICE_LABEL: &str = "com.docker.compose.service";
+/// The label docker-compose puts on a project's containers.
+pub const COMPOSE_PROJECT_LABEL: &str = "com.docker.compose.project";
 const ASIDE_SUFFIX: &str = "-tracebench-original";
 const LOG_TAIL_LINES: &str = "20";
 
@@ -46,8 +48,12 @@ const LOG_TAIL_LINES: &str = "20";
 pub enum Selector {
     /// A container name (or ID).
     Name(String),
-    /// The single container labelled `com.docker.compose.service=<service>`.
-    ComposeService(String),
+    /// The single container labelled `com.docker.compose.service=<service>` (and
+    /// `com.docker.compose.project=<project>` when given).
+    ComposeService {
+        service: String,
+        project: Option<String>,
+    },
 }
 
 /// One service of the scenario, as a container.
@@ -55,6 +61,8 @@ pub enum Selector {
 pub struct ContainerSpec {
     pub service: String,
     pub selector: Selector,
+    /// Added to the container's own environment, before the mode's overrides.
+    pub env: BTreeMap<String, String>,
     /// Besides its healthcheck (waited for when the container has one).
     pub readiness: Readiness,
 }
@@ -166,9 +174,14 @@ fn aside_name(name: &str) -> String {
 async fn resolve(docker: &Docker, spec: &ContainerSpec) -> anyhow::Result<String> {
     match &spec.selector {
         Selector::Name(name) => Ok(name.trim_start_matches('/').to_string()),
-        Selector::ComposeService(service) => {
-            let filters =
-                HashMap::from([("label", vec![format!("{COMPOSE_SERVICE_LABEL}={service}")])]);
+        Selector::ComposeService { service, project } => {
+            let mut labels = vec![format!("{COMPOSE_SERVICE_LABEL}={service}")];
+            labels.extend(
+                project
+                    .iter()
+                    .map(|p| format!("{COMPOSE_PROJECT_LABEL}={p}")),
+            );
+            let filters = HashMap::from([("label", labels.clone())]);
             let options = ListContainersOptionsBuilder::new()
                 .all(true)
                 .filters(&filters)
@@ -186,14 +199,14 @@ async fn resolve(docker: &Docker, spec: &ContainerSpec) -> anyhow::Result<String
             match names.as_slice() {
                 [one] => Ok(one.clone()),
                 [] => anyhow::bail!(
-                    "service '{}': no container has the label {COMPOSE_SERVICE_LABEL}={service} \
-                     (is the compose stack up?)",
-                    spec.service
+                    "service '{}': no container has the label(s) {} (is the compose stack up?)",
+                    spec.service,
+                    labels.join(", ")
                 ),
                 many => anyhow::bail!(
-                    "service '{}': several containers have the label \
-                     {COMPOSE_SERVICE_LABEL}={service} ({}); name one",
+                    "service '{}': several containers have the label(s) {} ({}); name one",
                     spec.service,
+                    labels.join(", "),
                     many.join(", ")
                 ),
             }
@@ -212,7 +225,7 @@ async fn adopt(docker: &Docker, spec: ContainerSpec, name: String) -> anyhow::Re
     };
     let current = inspect(docker, &name).await.with_context(missing)?;
     if let Some(original) = inspect(docker, &aside_name(&name)).await.ok().flatten() {
-        let current = current.filter(|c| has_mode_label(c));
+        let current = current.filter(has_mode_label);
         let current_id = match current {
             Some(c) => c.id.context("container without ID")?,
             None => String::new(),
@@ -434,12 +447,9 @@ async fn create_mode_container(
     mode: &ModeEnv,
 ) -> anyhow::Result<String> {
     let endpoints = endpoints(&m.original);
-    let body = mode_config(
-        &m.original,
-        &mode.for_service(&m.spec.service),
-        &mode.mode,
-        endpoints.first(),
-    );
+    let mut overrides = m.spec.env.clone();
+    overrides.extend(mode.for_service(&m.spec.service));
+    let body = mode_config(&m.original, &overrides, &mode.mode, endpoints.first());
     let options = CreateContainerOptionsBuilder::new().name(&m.name).build();
     let id = docker
         .create_container(Some(options), body)

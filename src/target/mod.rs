@@ -130,25 +130,3 @@ pub async fn shutdown_signal() -> &'static str {
         _ = term.recv() => "SIGTERM",
     }
 }
-
-/// The overrides of the standard modes (design.md's vocabulary): `off`, `on`, `sampled` at
-/// `ratio`. `None` for another name.
-pub fn standard_mode(mode: &str, ratio: f64) -> Option<BTreeMap<String, String>> {
-    let pairs: Vec<(&str, String)> = match mode {
-        "off" => vec![
-            ("OTEL_SDK_DISABLED", "true".into()),
-            ("OTEL_TRACES_SAMPLER", "always_off".into()),
-        ],
-        "on" => vec![
-            ("OTEL_SDK_DISABLED", "false".into()),
-            ("OTEL_TRACES_SAMPLER", "always_on".into()),
-        ],
-        "sampled" => vec![
-            ("OTEL_SDK_DISABLED", "false".into()),
-            ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio".into()),
-            ("OTEL_TRACES_SAMPLER_ARG", ratio.to_string()),
-        ],
-        _ => return None,
-    };
-    Some(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
-}

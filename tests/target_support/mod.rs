@@ -288,3 +288,20 @@ pub fn wait_http(port: u16, within: Duration) -> bool {
     }
     false
 }
+
+/// The overrides of design.md's standard modes: `off`, `on`, `sampled` at `ratio`.
+pub fn standard_mode(mode: &str, ratio: f64) -> Option<std::collections::BTreeMap<String, String>> {
+    let pairs: Vec<(&str, String)> = match mode {
+        "off" => vec![
+            ("OTEL_SDK_DISABLED", "true".into()),
+            ("OTEL_TRACES_SAMPLER", "always_off".into()),
+        ],
+        "on" => vec![("OTEL_TRACES_SAMPLER", "always_on".into())],
+        "sampled" => vec![
+            ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio".into()),
+            ("OTEL_TRACES_SAMPLER_ARG", ratio.to_string()),
+        ],
+        _ => return None,
+    };
+    Some(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+}
