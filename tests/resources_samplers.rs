@@ -41,19 +41,9 @@ async fn docker_sampler_agrees_with_docker_stats_under_load() {
     else {
         return;
     };
-    helper_image(IMAGE);
-    let name = unique("tb-stats");
-    let network = format!("{name}-net");
-    let _cleanup = Cleanup {
-        containers: vec![name.clone()],
-        networks: vec![network.clone()],
-    };
-    create_network(&docker, &network).await;
-    let port = free_port();
     // 40 ms busy in every 100 ms: about 40% of one core, steady, plus 64 MiB held.
     let env = [("TB_HELPER_BURN_PCT", "40"), ("TB_HELPER_ALLOC_MB", "64")];
-    create_service(&docker, IMAGE, &name, &network, port, &env, &[]).await;
-    assert!(wait_http(port, Duration::from_secs(30)));
+    let (name, _port, _cleanup) = one_service(&docker, IMAGE, "tb-stats", &env).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
 
     let sources = [Source::Container {

@@ -105,17 +105,7 @@ async fn watches_a_container_like_docker_stats() {
     let Some(docker) = docker_or_skip("watches_a_container_like_docker_stats").await else {
         return;
     };
-    helper_image(IMAGE);
-    let name = unique("tb-cli");
-    let network = format!("{name}-net");
-    let _cleanup = Cleanup {
-        containers: vec![name.clone()],
-        networks: vec![network.clone()],
-    };
-    create_network(&docker, &network).await;
-    let port = free_port();
-    create_service(&docker, IMAGE, &name, &network, port, &[], &[]).await;
-    assert!(wait_http(port, Duration::from_secs(30)));
+    let (name, _port, _cleanup) = one_service(&docker, IMAGE, "tb-cli", &[]).await;
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("c.csv");
     let (code, stdout, stderr) = tracebench(&[

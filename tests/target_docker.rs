@@ -11,7 +11,7 @@ use bollard::models::ContainerInspectResponse;
 use tracebench::target::docker::{
     COMPOSE_SERVICE_LABEL, ContainerSpec, DockerTarget, MODE_LABEL, Selector,
 };
-use tracebench::target::{ModeEnv, NotReady, Readiness, Target};
+use tracebench::target::{ModeEnv, Readiness, Target};
 
 use target_support::*;
 
@@ -323,17 +323,7 @@ async fn a_service_that_never_becomes_ready_names_itself_and_restore_undoes_ever
         )]),
     };
     let err = target.apply(&mode).await.unwrap_err();
-    let not_ready = err.downcast_ref::<NotReady>().expect("a NotReady error");
-    assert_eq!(not_ready.service, "auth");
-    assert!(not_ready.reason.contains("stopped"), "{}", not_ready.reason);
-    assert!(
-        not_ready
-            .log_tail
-            .iter()
-            .any(|l| l.contains("failing on purpose")),
-        "{:?}",
-        not_ready.log_tail
-    );
+    assert_not_ready(&err, "auth", "stopped", "failing on purpose");
     target.restore().await.unwrap();
     assert_eq!(shape(&inspect(&docker, &s.names[1]).await), before);
     assert_no_mode_containers(&s.names);

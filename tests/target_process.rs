@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use tracebench::resources::Source;
 use tracebench::target::process::{ProcessTarget, ServiceCommand};
-use tracebench::target::{ModeEnv, NotReady, Readiness, Target};
+use tracebench::target::{ModeEnv, Readiness, Target};
 
 use target_support::*;
 
@@ -127,17 +127,7 @@ async fn a_service_that_exits_or_never_listens_is_named_with_its_last_log_lines(
     let services = vec![service("auth", free_port(), &[("TB_HELPER_EXIT", "3")])];
     let mut target = Target::Process(ProcessTarget::new(services, dir.path().to_path_buf()));
     let err = target.apply(&ModeEnv::default()).await.unwrap_err();
-    let not_ready = err.downcast_ref::<NotReady>().expect("NotReady");
-    assert_eq!(not_ready.service, "auth");
-    assert!(not_ready.reason.contains("exited"), "{}", not_ready.reason);
-    assert!(
-        not_ready
-            .log_tail
-            .iter()
-            .any(|l| l.contains("failing on purpose with code 3")),
-        "{:?}",
-        not_ready.log_tail
-    );
+    assert_not_ready(&err, "auth", "exited", "failing on purpose with code 3");
 
     // Listens, but not where readiness looks: bounded by ready_timeout, then stopped.
     let mut deaf = service("gw", free_port(), &[]);

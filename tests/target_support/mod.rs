@@ -305,3 +305,40 @@ pub fn standard_mode(mode: &str, ratio: f64) -> Option<std::collections::BTreeMa
     };
     Some(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
 }
+
+/// One helper container on its own network, answering on a free 127.0.0.1 port: (name, port,
+/// the cleanup to keep alive for the test's duration).
+pub async fn one_service(
+    docker: &Docker,
+    image: &str,
+    prefix: &str,
+    env: &[(&str, &str)],
+) -> (String, u16, Cleanup) {
+    helper_image(image);
+    let name = unique(prefix);
+    let network = format!("{name}-net");
+    let cleanup = Cleanup {
+        containers: vec![name.clone()],
+        networks: vec![network.clone()],
+    };
+    create_network(docker, &network).await;
+    let port = free_port();
+    create_service(docker, image, &name, &network, port, env, &[]).await;
+    assert!(
+        wait_http(port, Duration::from_secs(30)),
+        "{name} never answered"
+    );
+    (name, port, cleanup)
+}
+
+/// Asserts `err` is a `NotReady` for `service`, whose reason and last log lines hold the given
+/// texts.
+pub fn assert_not_ready(err: &anyhow::Error, service: &str, reason: &str, log_line: &str) {
+    let not_ready = err
+        .downcast_ref::<tracebench::target::NotReady>()
+        .unwrap_or_else(|| panic!("not a NotReady error: {err:#}"));
+    assert_eq!(not_ready.service, service);
+    assert!(not_ready.reason.contains(reason), "{}", not_ready.reason);
+    let tail = &not_ready.log_tail;
+    assert!(tail.iter().any(|l| l.contains(log_line)), "{tail:?}");
+}
