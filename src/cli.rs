@@ -23,6 +23,12 @@ pub enum Command {
     Traces(TracesCommand),
     /// Show CPU and memory of containers or processes, the way `docker stats` does.
     Stats(StatsArgs),
+    /// Run a scenario: every mode at every rate, then verdicts per budget and reports.
+    Run(RunArgs),
+    /// Compare a candidate run against a baseline run; exit 1 on regression.
+    Compare(CompareArgs),
+    /// Re-render the reports of a run directory from its results.
+    Report(ReportArgs),
 }
 
 // ---- drive (src/commands/drive.rs) ----
@@ -69,6 +75,18 @@ pub struct StatsArgs {
     #[arg(long, value_name = "FILE")]
     pub csv: Option<std::path::PathBuf>,
 }
+
+// ---- run (src/commands/run.rs) ----
+#[derive(Debug, Args)]
+pub struct RunArgs {}
+
+// ---- compare (src/commands/compare.rs) ----
+#[derive(Debug, Args)]
+pub struct CompareArgs {}
+
+// ---- report (src/commands/report.rs) ----
+#[derive(Debug, Args)]
+pub struct ReportArgs {}
 
 #[cfg(test)]
 mod tests {

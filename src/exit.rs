@@ -18,9 +18,13 @@ pub enum Exit {
 }
 
 impl Exit {
-    /// The exit code for an error that ended a command: usage mistakes are 2, the rest 4.
+    /// The exit code for an error that ended a command: usage mistakes (including a bad
+    /// scenario) are 2, the rest 4.
     pub fn of_error(err: &anyhow::Error) -> Exit {
-        if err.chain().any(|cause| cause.is::<UsageError>()) {
+        let usage = |cause: &(dyn std::error::Error + 'static)| {
+            cause.is::<UsageError>() || cause.is::<crate::scenario::ScenarioError>()
+        };
+        if err.chain().any(usage) {
             Exit::Usage
         } else {
             Exit::Broken

@@ -6,12 +6,18 @@
 //! - [`traces`]: the built-in OTLP sink, the Tempo client, counting and verification.
 //! - [`target`]: applying a tracing mode to the system under test, and restoring it.
 //! - [`resources`]: CPU and memory samplers (docker stats, /proc).
+//! - [`scenario`]: the scenario file, validated with file:line:key errors, and the plan of cells.
+//! - [`results`]: what a run measured, as plain serde data (the contract of analysis and reports).
 //! - [`exit`]: exit codes.
 
+pub mod analysis;
 pub mod cli;
 pub mod commands;
 pub mod exit;
 pub mod load;
+pub mod report;
 pub mod resources;
+pub mod results;
+pub mod scenario;
 pub mod target;
 pub mod traces;

@@ -1,6 +1,9 @@
 //! One function per subcommand: turn parsed arguments into the library's options, run, print.
 
+mod compare;
 mod drive;
+mod report;
+mod run;
 mod sink;
 mod stats;
 mod traces;
@@ -14,5 +17,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Sink(args) => sink::run(args).await,
         Command::Traces(cmd) => traces::run(cmd).await,
         Command::Stats(args) => stats::run(args).await,
+        Command::Run(args) => run::run(args).await,
+        Command::Compare(args) => compare::run(args).await,
+        Command::Report(args) => report::run(args).await,
     }
 }

@@ -1,0 +1,1 @@
+//! analysis (to be built).

@@ -1,0 +1,290 @@
+//! What a `tracebench run` measures, as plain serde data: the contract between the run (which
+//! fills it cell by cell), the analysis (which derives overheads and verdicts from it) and the
+//! exporters (which render it). Nothing here computes statistics.
+//!
+//! Units are in field names (`_ms`, `_us`, `_bytes`, `_pct`, `_unix_ms`).
+
+use std::collections::BTreeMap;
+
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+/// Version of the `summary.json` schema; bump on any incompatible change.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Everything one run measured. Appended to as cells finish; complete once `finished_unix_ms` is set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunResults {
+    pub schema_version: u32,
+    /// Scenario name (file stem) and path it was read from.
+    pub scenario_name: String,
+    pub scenario_path: String,
+    pub started_unix_ms: i64,
+    pub finished_unix_ms: Option<i64>,
+    /// True when the run stopped early (Ctrl-C, error): the cells present are still valid.
+    pub partial: bool,
+    /// Why the run stopped early, when it did.
+    pub stop_reason: Option<String>,
+    /// The modes in the order the scenario lists them; `baseline` names one of them.
+    pub modes: Vec<ModeInfo>,
+    pub baseline: String,
+    pub budgets: Budgets,
+    /// Where the load went: a URL, or `grpc://ADDR`.
+    pub request_target: String,
+    pub environment: Environment,
+    pub cells: Vec<CellResult>,
+    /// Trace counts per cell and service, once counted (after the last cell).
+    pub traces: Option<TraceResults>,
+    /// Connectivity probes, once run.
+    pub probes: Option<ProbeResults>,
+}
+
+/// A tracing mode as applied to the services.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModeInfo {
+    pub name: String,
+    /// Share of root traces the mode is expected to keep: 0 for off, 1 for on, 0.1 when sampled.
+    pub sampling_ratio: f64,
+    /// Environment overrides applied to every service in this mode.
+    pub env: BTreeMap<String, String>,
+}
+
+/// The limits a mode's overhead against the baseline must stay within.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Budgets {
+    /// Added latency in ms, per percentile name (`p50`, `p90`, `p99`, `p999`).
+    pub latency_ms: BTreeMap<String, f64>,
+    /// Added CPU in percentage points of one core, per service.
+    pub cpu_pp: Option<f64>,
+    /// Added memory in MB (10^6 bytes), per service.
+    pub memory_mb: Option<f64>,
+    /// The expected range of added memory in MB, shown beside the verdict (checklist: 10-20 MB).
+    pub memory_expected_mb: Option<(f64, f64)>,
+    /// Allowed relative shortfall or excess of observed traces against expected (0.0 = exact,
+    /// judged against the binomial interval of the expectation).
+    pub trace_volume_tolerance: Option<f64>,
+}
+
+/// Where the run happened, for the report's header.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Environment {
+    pub tracebench_version: String,
+    pub hostname: String,
+    pub os: String,
+    pub cpus: usize,
+    pub target_kind: String,
+}
+
+/// One measurement: one mode at one rate in one round.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CellResult {
+    pub mode: String,
+    pub rate: f64,
+    pub round: u32,
+    /// Position in the run's execution order (0-based), after shuffling.
+    pub order: u32,
+    /// The measured window (warm-up excluded).
+    pub window_start_unix_ms: i64,
+    pub window_end_unix_ms: i64,
+    pub achieved_rate: f64,
+    pub sent: u64,
+    pub completed: u64,
+    /// Completed with an expected status.
+    pub ok: u64,
+    pub errors: u64,
+    pub dropped: u64,
+    pub status_counts: BTreeMap<String, u64>,
+    pub latency_ms: Percentiles,
+    pub service_time_ms: Percentiles,
+    pub driver_lag_ms: Percentiles,
+    /// The whole window's corrected latency histogram.
+    pub latency: SparseHistogram,
+    /// One record per second of the window, for confidence intervals and timelines.
+    pub seconds: Vec<SecondRecord>,
+    /// One series per service.
+    pub resources: Vec<ServiceResources>,
+    /// True when the cell was cut short.
+    pub partial: bool,
+}
+
+/// Latency percentiles and mean, in milliseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Percentiles {
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub p999: f64,
+    pub max: f64,
+    pub mean: f64,
+}
+
+impl Percentiles {
+    /// Percentiles of a histogram whose values are microseconds.
+    pub fn from_hdr_us(h: &Histogram<u64>) -> Percentiles {
+        let ms = |us: u64| us as f64 / 1000.0;
+        if h.is_empty() {
+            return Percentiles::default();
+        }
+        Percentiles {
+            p50: ms(h.value_at_quantile(0.50)),
+            p90: ms(h.value_at_quantile(0.90)),
+            p99: ms(h.value_at_quantile(0.99)),
+            p999: ms(h.value_at_quantile(0.999)),
+            max: ms(h.max()),
+            mean: h.mean() / 1000.0,
+        }
+    }
+
+    /// The percentile by its name (`p50`, `p90`, `p99`, `p999`, `max`, `mean`).
+    pub fn get(&self, name: &str) -> Option<f64> {
+        match name {
+            "p50" => Some(self.p50),
+            "p90" => Some(self.p90),
+            "p99" => Some(self.p99),
+            "p999" => Some(self.p999),
+            "max" => Some(self.max),
+            "mean" => Some(self.mean),
+            _ => None,
+        }
+    }
+}
+
+/// An HDR histogram reduced to its recorded buckets: `(value_us, count)` pairs in increasing
+/// value order, where `value_us` is the highest value equivalent to the bucket. Exact to the
+/// histogram's precision (3 significant digits), compact (one pair per distinct bucket hit) and
+/// mergeable, so per-second histograms can be resampled cheaply.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SparseHistogram {
+    pub buckets: Vec<(u64, u64)>,
+}
+
+impl SparseHistogram {
+    pub fn from_hdr(h: &Histogram<u64>) -> SparseHistogram {
+        let buckets = h
+            .iter_recorded()
+            .map(|v| {
+                (
+                    h.highest_equivalent(v.value_iterated_to()),
+                    v.count_at_value(),
+                )
+            })
+            .collect();
+        SparseHistogram { buckets }
+    }
+
+    pub fn count(&self) -> u64 {
+        self.buckets.iter().map(|&(_, c)| c).sum()
+    }
+}
+
+/// One second of a cell's window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SecondRecord {
+    /// Seconds since the window's start.
+    pub offset_s: u32,
+    pub completed: u64,
+    pub errors: u64,
+    /// Corrected latency of the requests completed in this second.
+    pub latency_us: SparseHistogram,
+}
+
+/// How a service's resources were read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResourceSource {
+    /// Docker's stats API, computed as `docker stats` does (memory = usage - inactive file).
+    Docker,
+    /// /proc/PID (CPU from utime+stime, memory = VmRSS).
+    Proc,
+}
+
+/// One service's CPU and memory over a cell's window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServiceResources {
+    pub service: String,
+    pub source: ResourceSource,
+    pub samples: Vec<ResourceSample>,
+    /// CPU over the whole window from cumulative CPU time: (end - start) / length, in % of one
+    /// core. Exact where one-second samples are coarse.
+    pub window_cpu_pct: Option<f64>,
+    /// CPU seconds spent per 1,000 requests completed in the window.
+    pub cpu_seconds_per_1k_requests: Option<f64>,
+}
+
+/// One sample; a missing figure is `None`, never zero.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResourceSample {
+    pub unix_ms: i64,
+    /// % of one core over the interval ending at this sample.
+    pub cpu_pct: Option<f64>,
+    pub mem_bytes: Option<u64>,
+    /// Cumulative CPU time of the service, when the source gives it.
+    pub cpu_seconds: Option<f64>,
+}
+
+/// Traces counted in the trace store after the run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TraceResults {
+    /// `tempo <url>` or `built-in sink`.
+    pub store: String,
+    /// How the counts were obtained (e.g. `search over 60 s slices`, `traceql count_over_time`).
+    pub method: String,
+    pub cells: Vec<CellTraces>,
+    /// Spans the store itself dropped (bounded sink), when known.
+    pub store_dropped_spans: Option<u64>,
+}
+
+/// Traces whose root is `service`, counted over one cell's window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CellTraces {
+    pub mode: String,
+    pub rate: f64,
+    pub round: u32,
+    pub service: String,
+    pub observed: u64,
+    pub per_minute: Vec<MinuteCount>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MinuteCount {
+    /// Start of the minute (or of the counting step).
+    pub start_unix_s: i64,
+    pub count: u64,
+}
+
+/// Probe requests carrying known, sampled trace IDs, looked up in the trace store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProbeResults {
+    pub sent: u64,
+    pub found: u64,
+    pub missing: u64,
+    pub broken: u64,
+    pub ingestion_delay_p50_ms: Option<f64>,
+    pub ingestion_delay_max_ms: Option<f64>,
+    /// One line per missing or broken probe: trace ID and what was wrong.
+    pub problems: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sparse_histogram_keeps_counts_and_order() {
+        let mut h = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap();
+        for v in [100, 100, 2_500, 1_000_000] {
+            h.record(v).unwrap();
+        }
+        let s = SparseHistogram::from_hdr(&h);
+        assert_eq!(s.count(), 4);
+        assert_eq!(s.buckets.len(), 3);
+        assert!(s.buckets.windows(2).all(|w| w[0].0 < w[1].0));
+        assert_eq!(s.buckets[0], (100, 2));
+    }
+
+    #[test]
+    fn percentiles_of_an_empty_histogram_are_zero() {
+        let h = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap();
+        assert_eq!(Percentiles::from_hdr_us(&h), Percentiles::default());
+    }
+}

@@ -1,0 +1,186 @@
+//! `[request]`: what the driver sends, HTTP or gRPC, checked down to the body template and statuses.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::{Checked, duration, http_url, issue, loopback_addr, positive, secs};
+use crate::scenario::{Arrivals, Request, RequestKind, Template};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RequestFile {
+    #[serde(default)]
+    kind: RequestProtocol,
+    url: Option<String>,
+    method: Option<String>,
+    body: Option<String>,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+    expect: Option<Vec<i64>>,
+    addr: Option<String>,
+    #[serde(default = "connections")]
+    connections: u32,
+    #[serde(default = "max_in_flight")]
+    max_in_flight: u32,
+    #[serde(default = "uniform")]
+    arrivals: Arrivals,
+    #[serde(default = "secs::<10>", deserialize_with = "duration")]
+    timeout: Duration,
+}
+
+#[derive(Deserialize, Default, Clone, Copy, PartialEq)]
+#[serde(rename_all = "lowercase")]
+enum RequestProtocol {
+    #[default]
+    Http,
+    Grpc,
+}
+
+fn connections() -> u32 {
+    8
+}
+fn max_in_flight() -> u32 {
+    256
+}
+fn uniform() -> Arrivals {
+    Arrivals::Uniform
+}
+
+/// The gRPC body when none is given: a unique registration per request.
+const GRPC_BODY: &str =
+    r#"{"username":"tb-{run}-{seq}","email":"{uuid}@example.test","password":"tracebench"}"#;
+
+impl RequestFile {
+    pub(super) fn validate(self) -> Checked<Request> {
+        let template = |body: &str| Template::parse(body).map_err(|m| issue("request.body", m));
+        let kind = match self.kind {
+            RequestProtocol::Http => {
+                let misplaced = self.addr.is_some().then_some("addr");
+                if let Some(field) = misplaced {
+                    return Err(issue(
+                        format!("request.{field}"),
+                        "is for kind = \"grpc\"; an HTTP request is given by `url`",
+                    ));
+                }
+                let Some(url) = &self.url else {
+                    return Err(issue("request.url", "expected the URL to send requests to"));
+                };
+                let url = http_url("request.url", url)?;
+                let method = match self.method.as_deref() {
+                    Some(m) => http::Method::from_bytes(m.as_bytes())
+                        .ok()
+                        .filter(|_| m.chars().all(|c| c.is_ascii_uppercase()))
+                        .ok_or_else(|| {
+                            issue(
+                                "request.method",
+                                format!(
+                                    "expected an HTTP method such as \"GET\" or \"POST\", got {m:?}"
+                                ),
+                            )
+                        })?,
+                    None if self.body.is_some() => http::Method::POST,
+                    None => http::Method::GET,
+                };
+                let mut headers = Vec::new();
+                for (name, value) in self.headers {
+                    let key = format!("request.headers.{name}");
+                    if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                        return Err(issue(key, "expected a valid HTTP header name"));
+                    }
+                    if http::HeaderValue::from_str(&value).is_err() {
+                        return Err(issue(key, "expected a header value of visible ASCII"));
+                    }
+                    headers.push((name, value));
+                }
+                let expect = self.expect.unwrap_or_else(|| vec![200, 201, 409]);
+                if expect.is_empty() {
+                    return Err(issue("request.expect", "expected at least one HTTP status"));
+                }
+                let expect = expect
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &s)| {
+                        u16::try_from(s)
+                            .ok()
+                            .filter(|s| (100..=599).contains(s))
+                            .ok_or_else(|| {
+                                issue(
+                                    format!("request.expect[{i}]"),
+                                    format!("expected an HTTP status between 100 and 599, got {s}"),
+                                )
+                            })
+                    })
+                    .collect::<Checked<_>>()?;
+                RequestKind::Http {
+                    url,
+                    method,
+                    headers,
+                    body: self.body.as_deref().map(template).transpose()?,
+                    expect,
+                }
+            }
+            RequestProtocol::Grpc => {
+                let misplaced = [
+                    ("url", self.url.is_some()),
+                    ("method", self.method.is_some()),
+                    ("headers", !self.headers.is_empty()),
+                    ("expect", self.expect.is_some()),
+                ];
+                if let Some((field, _)) = misplaced.iter().find(|(_, set)| *set) {
+                    return Err(issue(
+                        format!("request.{field}"),
+                        "is for kind = \"http\"; a gRPC request is given by `addr` and `body`",
+                    ));
+                }
+                let Some(addr) = &self.addr else {
+                    return Err(issue(
+                        "request.addr",
+                        "expected the gRPC address, such as \"127.0.0.1:50051\"",
+                    ));
+                };
+                let addr = loopback_addr("request.addr", addr)?;
+                let body = template(self.body.as_deref().unwrap_or(GRPC_BODY))?;
+                check_register_body(&body)?;
+                RequestKind::Grpc { addr, body }
+            }
+        };
+        if self.connections == 0 {
+            return Err(issue(
+                "request.connections",
+                "expected at least 1 connection",
+            ));
+        }
+        if self.max_in_flight == 0 {
+            return Err(issue(
+                "request.max_in_flight",
+                "expected at least 1 request in flight",
+            ));
+        }
+        Ok(Request {
+            kind,
+            connections: self.connections,
+            max_in_flight: self.max_in_flight,
+            arrivals: self.arrivals,
+            timeout: positive("request.timeout", self.timeout)?,
+        })
+    }
+}
+
+/// The gRPC body must render to the `RegisterRequest` fields as a JSON object of strings.
+fn check_register_body(body: &Template) -> Checked<()> {
+    let expected = "expected a JSON object with string fields username, email and password";
+    let rendered = body.render(0, "00000000-0000-4000-8000-000000000000", "run");
+    let value: serde_json::Value = serde_json::from_str(&rendered)
+        .map_err(|e| issue("request.body", format!("{expected}: {e}")))?;
+    let ok = value.as_object().is_some_and(|o| {
+        o.iter()
+            .all(|(k, v)| ["username", "email", "password"].contains(&k.as_str()) && v.is_string())
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(issue("request.body", expected))
+    }
+}

@@ -1,0 +1,412 @@
+//! Scenarios: what a run measures, read from a TOML file and validated up front, so a mistake
+//! costs a second and names its file, line and key instead of surfacing minutes into a run.
+//!
+//! `file` holds the serde shape of the file (`deny_unknown_fields` everywhere) and turns it into
+//! the validated [`Scenario`] below; `locate` maps errors to lines; [`plan`](Scenario::plan)
+//! orders the cells. Relative paths in a scenario (programs, `cwd`) are resolved against the
+//! directory of the scenario file, never against the current directory.
+
+mod file;
+mod locate;
+mod template;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+
+use crate::results::{Budgets, ModeInfo};
+
+pub use template::Template;
+
+/// The embedded default scenario (`scenarios/quick.toml`).
+pub const QUICK: &str = include_str!("../../scenarios/quick.toml");
+
+/// A validated scenario.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scenario {
+    /// `name` from the file, else the file's stem.
+    pub name: String,
+    pub description: Option<String>,
+    /// The file it was read from, as given.
+    pub path: PathBuf,
+    pub target: Target,
+    pub request: Request,
+    /// In the order the file lists them.
+    pub modes: Vec<ModeInfo>,
+    /// The name of one of `modes`.
+    pub baseline: String,
+    pub load: Load,
+    pub traces: Traces,
+    pub budgets: Budgets,
+}
+
+/// The system under test and how tracebench controls it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Target {
+    /// Local commands, spawned with each mode's environment.
+    Process {
+        services: Vec<ProcessService>,
+        ready_timeout: Duration,
+    },
+    /// Containers, recreated with each mode's environment and restored at the end.
+    Docker {
+        services: Vec<DockerService>,
+        ready_timeout: Duration,
+    },
+    /// Services the user restarts by hand when asked to switch modes.
+    External {
+        services: Vec<ExternalService>,
+        ready_timeout: Duration,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProcessService {
+    pub name: String,
+    pub command: Command,
+    /// Added to the inherited environment, before the mode's overrides.
+    pub env: BTreeMap<String, String>,
+    pub ready: Option<ReadyCheck>,
+    /// Run once before the run (e.g. `cargo build`), in the service's `cwd`.
+    pub build: Option<Command>,
+}
+
+/// A program and its arguments, with the directory to run it in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Command {
+    /// A bare name (`cargo`) is looked up on PATH; a path is resolved against the scenario's
+    /// directory.
+    pub program: PathBuf,
+    pub args: Vec<String>,
+    pub cwd: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DockerService {
+    pub name: String,
+    pub container: ContainerRef,
+    /// Added to the container's own environment, before the mode's overrides.
+    pub env: BTreeMap<String, String>,
+    pub ready: Option<ReadyCheck>,
+}
+
+/// How a container is found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ContainerRef {
+    Name(String),
+    /// By the labels docker compose sets: `com.docker.compose.service` (and `.project`).
+    Compose {
+        service: String,
+        project: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExternalService {
+    pub name: String,
+    /// Processes to sample CPU and memory from, if any.
+    pub pids: Vec<u32>,
+    /// A container to sample instead, if any.
+    pub container: Option<String>,
+    pub ready: Option<ReadyCheck>,
+}
+
+/// When a (re)started service counts as up.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReadyCheck {
+    /// GET this URL until it answers 2xx.
+    Http(String),
+    /// Until a TCP connection is accepted.
+    Tcp(SocketAddr),
+}
+
+/// The request the load driver sends.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    pub kind: RequestKind,
+    /// Connections (HTTP) or channels (gRPC) the driver opens.
+    pub connections: u32,
+    /// Requests in flight at most; due requests beyond it are dropped and counted.
+    pub max_in_flight: u32,
+    pub arrivals: Arrivals,
+    /// A request taking longer is an error.
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum RequestKind {
+    Http {
+        url: String,
+        method: http::Method,
+        headers: Vec<(String, String)>,
+        body: Option<Template>,
+        /// Statuses that count as success; every other one is an error.
+        expect: Vec<u16>,
+    },
+    /// `user.UserService/Register` on the demo's auth service; `body` renders to a JSON object
+    /// with `username`, `email` and `password`.
+    Grpc { addr: SocketAddr, body: Template },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Arrivals {
+    /// Request i is due at i / rate.
+    Uniform,
+    /// Exponential gaps with mean 1 / rate.
+    Poisson,
+}
+
+/// Rates, durations and rounds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Load {
+    /// Requests per second, each measured in every mode.
+    pub rates: Vec<f64>,
+    /// Load before each measured window, not recorded.
+    pub warmup: Duration,
+    /// The measured window of each cell.
+    pub duration: Duration,
+    pub rounds: u32,
+    /// Seeds the shuffling of cells within rounds.
+    pub seed: u64,
+    /// Pause after a restart, once ready, before the warm-up.
+    pub settle: Duration,
+    /// Wait after the last cell before counting traces, so the store has ingested them.
+    pub ingestion_wait: Duration,
+}
+
+/// Where traces are counted and what a complete trace looks like.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Traces {
+    pub store: TraceStore,
+    /// When true, an unreachable store breaks the run (exit 4); else trace figures are skipped.
+    pub required: bool,
+    /// Count traces per cell (set false to only run the probes).
+    pub count: bool,
+    /// Probe requests with known sampled trace IDs.
+    pub probes: u32,
+    /// Services (`service.name`) every probe trace must contain; empty: not checked.
+    pub services: Vec<String>,
+    /// The service whose root spans are counted; `None` counts every trace.
+    pub root_service: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum TraceStore {
+    /// The built-in sink, run in-process.
+    Sink {
+        otlp_grpc: SocketAddr,
+        otlp_http: SocketAddr,
+        api: SocketAddr,
+    },
+    Tempo {
+        url: String,
+        /// Sent as `X-Scope-OrgID`.
+        tenant: Option<String>,
+        /// Name of the environment variable holding a bearer token (never the token itself).
+        token_env: Option<String>,
+    },
+}
+
+/// One measurement of the plan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cell {
+    pub mode: String,
+    pub rate: f64,
+    pub round: u32,
+    /// Position in execution order, 0-based.
+    pub order: u32,
+}
+
+/// A scenario that cannot be used, with where and why.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub struct ScenarioError {
+    pub file: String,
+    /// 1-based; `None` when the file could not be read at all.
+    pub line: Option<usize>,
+    /// Dotted key path (`load.rates[1]`); empty when the mistake is not inside a key.
+    pub key: String,
+    /// What was wrong and what was expected.
+    pub message: String,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file)?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        if !self.key.is_empty() {
+            write!(f, ": {}", self.key)?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl Scenario {
+    /// Reads and validates a scenario file.
+    pub fn load(path: impl AsRef<Path>) -> Result<Scenario, ScenarioError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+            file: path.display().to_string(),
+            line: None,
+            key: String::new(),
+            message: format!("cannot read the scenario: {e}"),
+        })?;
+        Scenario::from_str(&text, path)
+    }
+
+    /// Validates scenario text; `path` names it in errors and anchors its relative paths.
+    #[allow(clippy::should_implement_trait)] // needs the path, so not `FromStr`
+    pub fn from_str(text: &str, path: impl AsRef<Path>) -> Result<Scenario, ScenarioError> {
+        file::parse(text, path.as_ref())
+    }
+
+    /// The embedded default, anchored at this source tree's `scenarios/` so that its relative
+    /// paths reach the demo binaries built here.
+    pub fn quick() -> Result<Scenario, ScenarioError> {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/quick.toml");
+        Scenario::from_str(QUICK, path)
+    }
+
+    pub fn mode(&self, name: &str) -> Option<&ModeInfo> {
+        self.modes.iter().find(|m| m.name == name)
+    }
+
+    /// The services' names, in file order.
+    pub fn service_names(&self) -> Vec<&str> {
+        match &self.target {
+            Target::Process { services, .. } => services.iter().map(|s| s.name.as_str()).collect(),
+            Target::Docker { services, .. } => services.iter().map(|s| s.name.as_str()).collect(),
+            Target::External { services, .. } => services.iter().map(|s| s.name.as_str()).collect(),
+        }
+    }
+
+    /// `process`, `docker` or `external`.
+    pub fn target_kind(&self) -> &'static str {
+        match self.target {
+            Target::Process { .. } => "process",
+            Target::Docker { .. } => "docker",
+            Target::External { .. } => "external",
+        }
+    }
+
+    /// Where the load goes: the URL, or `grpc://ADDR`.
+    pub fn request_target(&self) -> String {
+        match &self.request.kind {
+            RequestKind::Http { url, .. } => url.clone(),
+            RequestKind::Grpc { addr, .. } => format!("grpc://{addr}"),
+        }
+    }
+
+    /// The distinct build commands of the process services, in file order.
+    pub fn build_commands(&self) -> Vec<&Command> {
+        let mut out: Vec<&Command> = Vec::new();
+        if let Target::Process { services, .. } = &self.target {
+            for build in services.iter().filter_map(|s| s.build.as_ref()) {
+                if !out.contains(&build) {
+                    out.push(build);
+                }
+            }
+        }
+        out
+    }
+
+    /// Every cell (mode x rate x round) once, rounds in order, cells shuffled within each round
+    /// by a RNG seeded with `load.seed`: the same seed gives the same plan, and no two
+    /// consecutive rounds share an order (when a round has two cells or more), so drift over
+    /// time does not land on the same mode every round.
+    pub fn plan(&self) -> Vec<Cell> {
+        let mut rng = StdRng::seed_from_u64(self.load.seed);
+        let pairs: Vec<(&str, f64)> = self
+            .modes
+            .iter()
+            .flat_map(|m| self.load.rates.iter().map(move |&r| (m.name.as_str(), r)))
+            .collect();
+        let mut cells = Vec::with_capacity(pairs.len() * self.load.rounds as usize);
+        let mut previous: Vec<(&str, f64)> = Vec::new();
+        for round in 0..self.load.rounds {
+            let mut order = pairs.clone();
+            order.shuffle(&mut rng);
+            if order == previous && order.len() > 1 {
+                order.rotate_left(1);
+            }
+            for &(mode, rate) in &order {
+                cells.push(Cell {
+                    mode: mode.to_string(),
+                    rate,
+                    round,
+                    order: cells.len() as u32,
+                });
+            }
+            previous = order;
+        }
+        cells
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scenario(seed: u64, rounds: u32, rates: &str) -> Scenario {
+        let text = format!(
+            "[target]\nkind = \"external\"\n[[target.services]]\nname = \"svc\"\n\
+             [request]\nurl = \"http://127.0.0.1:8080/\"\n\
+             [load]\nrates = {rates}\nrounds = {rounds}\nseed = {seed}\n"
+        );
+        Scenario::from_str(&text, "t.toml").unwrap()
+    }
+
+    #[test]
+    fn the_plan_has_every_cell_once_per_round() {
+        let s = scenario(1, 4, "[10, 20]");
+        let plan = s.plan();
+        assert_eq!(plan.len(), 3 * 2 * 4);
+        for round in 0..4 {
+            let mut cells: Vec<(String, u64)> = plan
+                .iter()
+                .filter(|c| c.round == round)
+                .map(|c| (c.mode.clone(), c.rate as u64))
+                .collect();
+            cells.sort();
+            let mut expected: Vec<(String, u64)> = ["off", "on", "sampled"]
+                .iter()
+                .flat_map(|m| [(m.to_string(), 10), (m.to_string(), 20)])
+                .collect();
+            expected.sort();
+            assert_eq!(cells, expected, "round {round}");
+        }
+        assert!(plan.iter().enumerate().all(|(i, c)| c.order == i as u32));
+    }
+
+    #[test]
+    fn the_order_differs_between_rounds_and_follows_the_seed() {
+        for seed in 0..50 {
+            let plan = scenario(seed, 3, "[10]").plan();
+            let rounds: Vec<Vec<&str>> = plan
+                .chunks(3)
+                .map(|c| c.iter().map(|c| c.mode.as_str()).collect())
+                .collect();
+            assert_ne!(rounds[0], rounds[1], "seed {seed}");
+            assert_ne!(rounds[1], rounds[2], "seed {seed}");
+            assert_eq!(plan, scenario(seed, 3, "[10]").plan());
+        }
+        let orders: std::collections::BTreeSet<Vec<String>> = (0..20)
+            .map(|seed| {
+                scenario(seed, 1, "[10]")
+                    .plan()
+                    .into_iter()
+                    .map(|c| c.mode)
+                    .collect()
+            })
+            .collect();
+        assert!(orders.len() > 1, "the seed must change the order");
+    }
+}
