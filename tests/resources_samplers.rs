@@ -107,7 +107,7 @@ async fn docker_sampler_agrees_with_docker_stats_under_load() {
             *usage >= lo * 0.99 - 1048576.0 && *usage <= hi * 1.01 + 1048576.0,
             "docker stats {usage} vs ours {lo}..{hi}"
         );
-        let our_limit = ours[0].mem_limit_bytes.unwrap() as f64;
+        let our_limit = series.mem_limit_bytes.unwrap() as f64;
         assert!(
             (limit - our_limit).abs() <= limit * 0.01,
             "{limit} vs {our_limit}"

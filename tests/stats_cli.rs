@@ -81,7 +81,7 @@ fn watches_a_process_and_writes_csv() {
     assert!(rows.len() >= 3, "{rows:?}");
     assert!(
         rows.iter()
-            .all(|r| r.service == format!("pid {pid}") && r.source == "procfs")
+            .all(|r| r.service == format!("pid {pid}") && r.source == "proc")
     );
     assert!(rows[0].cpu_pct.is_none() && rows[1].cpu_pct.is_some());
     assert!(

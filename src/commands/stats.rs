@@ -9,7 +9,7 @@ use anyhow::Context;
 
 use crate::cli::StatsArgs;
 use crate::exit::{Exit, UsageError};
-use crate::resources::{Sample, Sampler, Series, Source, WindowSummary};
+use crate::resources::{Sampler, Series, Source, WindowSummary};
 use crate::target::{docker, shutdown_signal};
 
 pub async fn run(args: StatsArgs) -> anyhow::Result<Exit> {
@@ -86,7 +86,7 @@ async fn sleep_or_forever(duration: Option<Duration>) {
     }
 }
 
-fn print_table(latest: &[(String, Option<Sample>)], live: bool) {
+fn print_table(latest: &[Series], live: bool) {
     let mut out = String::new();
     if live {
         // Clear the screen and go home, as `docker stats` does.
@@ -96,15 +96,16 @@ fn print_table(latest: &[(String, Option<Sample>)], live: bool) {
         "{:<28} {:>8} {:>22} {:>7} {:>10}\n",
         "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "CPU TIME"
     );
-    for (name, sample) in latest {
-        let s = sample.as_ref();
+    for series in latest {
+        let name = &series.service;
+        let s = series.samples.last();
         let cpu = s
             .and_then(|s| s.cpu_pct)
             .map_or("--".into(), |c| format!("{c:.2}%"));
         let mem = s.and_then(|s| s.mem_bytes).map_or("--".into(), mib);
-        let limit = s.and_then(|s| s.mem_limit_bytes).map_or("--".into(), mib);
+        let limit = series.mem_limit_bytes.map_or("--".into(), mib);
         let mem_pct = s
-            .and_then(|s| Some(s.mem_bytes? as f64 / s.mem_limit_bytes? as f64 * 100.0))
+            .and_then(|s| Some(s.mem_bytes? as f64 / series.mem_limit_bytes? as f64 * 100.0))
             .map_or("--".into(), |p| format!("{p:.2}%"));
         let cpu_time = s
             .and_then(|s| s.cpu_seconds)
@@ -154,8 +155,8 @@ fn print_summary(series: &[Series], start_ms: i64, end_ms: i64) {
 #[derive(serde::Serialize)]
 struct CsvRow<'a> {
     service: &'a str,
-    source: &'a str,
-    t_unix_ms: i64,
+    source: crate::resources::ResourceSource,
+    unix_ms: i64,
     cpu_pct: Option<f64>,
     cpu_seconds: Option<f64>,
     mem_bytes: Option<u64>,
@@ -167,12 +168,12 @@ fn write_csv(csv: &mut csv::Writer<std::fs::File>, series: &[Series]) -> anyhow:
         for sample in &s.samples {
             csv.serialize(CsvRow {
                 service: &s.service,
-                source: &s.source,
-                t_unix_ms: sample.t_unix_ms,
+                source: s.source,
+                unix_ms: sample.unix_ms,
                 cpu_pct: sample.cpu_pct,
                 cpu_seconds: sample.cpu_seconds,
                 mem_bytes: sample.mem_bytes,
-                mem_limit_bytes: sample.mem_limit_bytes,
+                mem_limit_bytes: s.mem_limit_bytes,
             })?;
         }
     }

@@ -9,10 +9,10 @@ use futures::StreamExt;
 
 use super::Sample;
 
-/// Turns one stats document into a sample. CPU needs `precpu_stats` (absent from the stream's first
-/// document): without it, CPU is "no sample" rather than the CLI's 0.
-pub fn sample_from_stats(stats: &ContainerStatsResponse) -> Sample {
-    let t_unix_ms = stats
+/// Turns one stats document into a sample and the memory limit. CPU needs `precpu_stats` (absent
+/// from the stream's first document): without it, CPU is "no sample" rather than the CLI's 0.
+pub fn sample_from_stats(stats: &ContainerStatsResponse) -> (Sample, Option<u64>) {
+    let unix_ms = stats
         .read
         .as_ref()
         .and_then(|read| chrono::DateTime::parse_from_rfc3339(&read.to_string()).ok())
@@ -24,13 +24,13 @@ pub fn sample_from_stats(stats: &ContainerStatsResponse) -> Sample {
         .and_then(|cpu| cpu.cpu_usage.as_ref())
         .and_then(|usage| usage.total_usage);
     let memory = stats.memory_stats.as_ref();
-    Sample {
-        t_unix_ms,
+    let sample = Sample {
+        unix_ms,
         cpu_pct: cpu_percent(stats),
-        cpu_seconds: total_usage_ns.map(|ns| ns as f64 / 1e9),
         mem_bytes: memory.and_then(memory_without_cache),
-        mem_limit_bytes: memory.and_then(|m| m.limit),
-    }
+        cpu_seconds: total_usage_ns.map(|ns| ns as f64 / 1e9),
+    };
+    (sample, memory.and_then(|m| m.limit))
 }
 
 /// `calculateCPUPercentUnix`: container CPU delta over system CPU delta, times online CPUs (or the
@@ -79,7 +79,7 @@ fn memory_without_cache(memory: &bollard::models::ContainerMemoryStats) -> Optio
 pub async fn stream(
     docker: &Docker,
     container: &str,
-    mut push: impl FnMut(Sample),
+    mut push: impl FnMut(Sample, Option<u64>),
 ) -> anyhow::Result<()> {
     let options = StatsOptionsBuilder::new()
         .stream(true)
@@ -88,7 +88,8 @@ pub async fn stream(
     let mut stats = docker.stats(container, Some(options));
     while let Some(doc) = stats.next().await {
         let doc = doc.map_err(|err| anyhow::anyhow!("stats of container '{container}': {err}"))?;
-        push(sample_from_stats(&doc));
+        let (sample, limit) = sample_from_stats(&doc);
+        push(sample, limit);
     }
     Ok(())
 }
@@ -109,13 +110,13 @@ mod tests {
             "precpu_stats": {"cpu_usage": {"total_usage": 2_500_000_000u64}, "system_cpu_usage": 18_000_000_000u64, "online_cpus": 2},
             "memory_stats": {"usage": 10_000_000u64, "limit": 1_000_000_000u64, "stats": {"inactive_file": 4_000_000u64}}
         }));
-        let s = sample_from_stats(&stats);
+        let (s, limit) = sample_from_stats(&stats);
         // 0.5 s of container CPU over 2 s of system CPU (both cores), x 2 cores x 100.
         assert_eq!(s.cpu_pct, Some(50.0));
         assert_eq!(s.cpu_seconds, Some(3.0));
         assert_eq!(s.mem_bytes, Some(6_000_000));
-        assert_eq!(s.mem_limit_bytes, Some(1_000_000_000));
-        assert_eq!(s.t_unix_ms, 1_795_600_801_000);
+        assert_eq!(limit, Some(1_000_000_000));
+        assert_eq!(s.unix_ms, 1_795_600_801_000);
     }
 
     #[test]
@@ -125,7 +126,7 @@ mod tests {
             "precpu_stats": {"cpu_usage": {"total_usage": 100u64}, "system_cpu_usage": 800u64},
             "memory_stats": {"usage": 500u64, "stats": {"total_inactive_file": 100u64, "inactive_file": 50u64}}
         }));
-        let s = sample_from_stats(&stats);
+        let (s, _) = sample_from_stats(&stats);
         assert_eq!(s.cpu_pct, Some(100.0 / 200.0 * 4.0 * 100.0));
         assert_eq!(s.mem_bytes, Some(400));
     }
@@ -137,7 +138,8 @@ mod tests {
             "precpu_stats": {"cpu_usage": {}},
             "memory_stats": {}
         }));
-        let s = sample_from_stats(&first);
+        let (s, limit) = sample_from_stats(&first);
+        assert_eq!(limit, None);
         assert_eq!(s.cpu_pct, None);
         assert_eq!(s.mem_bytes, None);
         assert_eq!(s.cpu_seconds, Some(200e-9));
@@ -147,7 +149,7 @@ mod tests {
             "precpu_stats": {"cpu_usage": {"total_usage": 100u64}, "system_cpu_usage": 900u64},
             "memory_stats": {"usage": 10u64, "stats": {"inactive_file": 20u64}}
         }));
-        let s = sample_from_stats(&idle);
+        let (s, _) = sample_from_stats(&idle);
         assert_eq!(s.cpu_pct, Some(0.0));
         assert_eq!(s.mem_bytes, Some(10));
     }

@@ -16,31 +16,20 @@ use serde::{Deserialize, Serialize};
 pub use sampler::{Sampler, Source};
 pub use summary::{Stat, WindowSummary};
 
-/// One reading of one service. Every figure is optional: a field the source did not report is "no
-/// sample", never zero.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Sample {
-    /// When the reading was taken (the daemon's `read` time for docker), unix milliseconds.
-    pub t_unix_ms: i64,
-    /// CPU over the interval before this reading, in % of one core (200 = two cores busy).
-    pub cpu_pct: Option<f64>,
-    /// Cumulative CPU time of the service since it started, in seconds.
-    pub cpu_seconds: Option<f64>,
-    /// Memory in bytes: docker's "usage minus inactive file cache", or VmRSS for a process.
-    pub mem_bytes: Option<u64>,
-    /// The memory limit docker reports (the host's memory when unlimited); none for processes.
-    pub mem_limit_bytes: Option<u64>,
-}
+pub use crate::results::{ResourceSample as Sample, ResourceSource};
 
-/// The readings of one service, in time order.
+/// The readings of one service, in time order. Samples are the run results' own type, so a
+/// series goes into a result without conversion.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Series {
     /// The service (container name, or the process target's service name).
     pub service: String,
-    /// Where the figures come from: `docker` (memory includes page cache but not inactive files)
-    /// or `procfs` (memory is RSS).
-    pub source: String,
+    /// `docker` (memory is usage minus inactive file cache) or `proc` (memory is VmRSS).
+    pub source: ResourceSource,
     pub samples: Vec<Sample>,
+    /// The memory limit docker last reported (the host's memory when unlimited); none for
+    /// processes.
+    pub mem_limit_bytes: Option<u64>,
 }
 
 /// Unix time now in milliseconds.

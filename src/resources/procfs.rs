@@ -34,17 +34,16 @@ pub fn read(pid: u32) -> anyhow::Result<Reading> {
 }
 
 /// A sample from two consecutive readings (`previous` is `None` for the first: no CPU %).
-pub fn sample(now: Reading, previous: Option<(Reading, i64)>, t_unix_ms: i64) -> Sample {
+pub fn sample(now: Reading, previous: Option<(Reading, i64)>, unix_ms: i64) -> Sample {
     let cpu_pct = previous.and_then(|(before, t_before)| {
-        let wall_seconds = (t_unix_ms - t_before) as f64 / 1000.0;
+        let wall_seconds = (unix_ms - t_before) as f64 / 1000.0;
         (wall_seconds > 0.0).then(|| (now.cpu_seconds - before.cpu_seconds) / wall_seconds * 100.0)
     });
     Sample {
-        t_unix_ms,
+        unix_ms,
         cpu_pct,
-        cpu_seconds: Some(now.cpu_seconds),
         mem_bytes: Some(now.rss_bytes),
-        mem_limit_bytes: None,
+        cpu_seconds: Some(now.cpu_seconds),
     }
 }
 

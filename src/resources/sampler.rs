@@ -10,7 +10,7 @@ use anyhow::Context;
 use bollard::Docker;
 use tokio::task::JoinHandle;
 
-use super::{Sample, Series, docker_stats, procfs};
+use super::{ResourceSource, Sample, Series, docker_stats, procfs};
 
 /// What to sample, and under which service name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,11 +49,11 @@ impl Sampler {
                 .map(|source| Series {
                     service: source.service().to_string(),
                     source: match source {
-                        Source::Container { .. } => "docker",
-                        Source::Process { .. } => "procfs",
-                    }
-                    .to_string(),
+                        Source::Container { .. } => ResourceSource::Docker,
+                        Source::Process { .. } => ResourceSource::Proc,
+                    },
                     samples: Vec::new(),
+                    mem_limit_bytes: None,
                 })
                 .collect::<Vec<_>>(),
         ));
@@ -75,11 +75,15 @@ impl Sampler {
         Ok(Sampler { series, tasks })
     }
 
-    /// The latest sample of each source (for a live table), in the order the sources were given.
-    pub fn latest(&self) -> Vec<(String, Option<Sample>)> {
+    /// Each source's series so far with only its latest sample (for a live table), in the order
+    /// the sources were given.
+    pub fn latest(&self) -> Vec<Series> {
         lock(&self.series)
             .iter()
-            .map(|s| (s.service.clone(), s.samples.last().cloned()))
+            .map(|s| Series {
+                samples: s.samples.last().cloned().into_iter().collect(),
+                ..s.clone_empty()
+            })
             .collect()
     }
 
@@ -110,14 +114,32 @@ fn lock(series: &Mutex<Vec<Series>>) -> std::sync::MutexGuard<'_, Vec<Series>> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn pusher(series: Arc<Mutex<Vec<Series>>>, index: usize) -> impl FnMut(Sample) + Send + 'static {
-    move |sample| lock(&series)[index].samples.push(sample)
+fn pusher(
+    series: Arc<Mutex<Vec<Series>>>,
+    index: usize,
+) -> impl FnMut(Sample, Option<u64>) + Send + 'static {
+    move |sample, limit| {
+        let mut all = lock(&series);
+        all[index].samples.push(sample);
+        all[index].mem_limit_bytes = limit.or(all[index].mem_limit_bytes);
+    }
+}
+
+impl Series {
+    fn clone_empty(&self) -> Series {
+        Series {
+            service: self.service.clone(),
+            source: self.source,
+            samples: Vec::new(),
+            mem_limit_bytes: self.mem_limit_bytes,
+        }
+    }
 }
 
 async fn sample_process(
     pid: u32,
     interval: Duration,
-    mut push: impl FnMut(Sample),
+    mut push: impl FnMut(Sample, Option<u64>),
 ) -> anyhow::Result<()> {
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -126,7 +148,7 @@ async fn sample_process(
         ticker.tick().await;
         let now_ms = super::now_unix_ms();
         let reading = procfs::read(pid)?;
-        push(procfs::sample(reading, previous, now_ms));
+        push(procfs::sample(reading, previous, now_ms), None);
         previous = Some((reading, now_ms));
     }
 }
@@ -143,7 +165,7 @@ mod tests {
         }];
         let sampler = Sampler::start(&sources, Duration::from_millis(50), None).unwrap();
         tokio::time::sleep(Duration::from_millis(320)).await;
-        assert_eq!(sampler.latest()[0].0, "me");
+        assert_eq!(sampler.latest()[0].service, "me");
         let series = sampler.stop().await.unwrap();
         let n = series[0].samples.len();
         // 320 ms at 50 ms: about 7; a loaded machine may delay ticks, never add them.

@@ -4,7 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::Series;
+use super::{ResourceSource, Series};
+use crate::results::ServiceResources;
 
 /// Mean, 95th percentile (nearest rank) and maximum of some readings.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -39,7 +40,7 @@ impl Stat {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WindowSummary {
     pub service: String,
-    pub source: String,
+    pub source: ResourceSource,
     /// The window, unix milliseconds, start inclusive, end inclusive.
     pub start_unix_ms: i64,
     pub end_unix_ms: i64,
@@ -59,7 +60,7 @@ impl WindowSummary {
         let inside: Vec<_> = series
             .samples
             .iter()
-            .filter(|s| (start_unix_ms..=end_unix_ms).contains(&s.t_unix_ms))
+            .filter(|s| (start_unix_ms..=end_unix_ms).contains(&s.unix_ms))
             .collect();
         let cpu: Vec<f64> = inside.iter().filter_map(|s| s.cpu_pct).collect();
         let mem: Vec<f64> = inside
@@ -69,7 +70,7 @@ impl WindowSummary {
             .collect();
         let timed: Vec<(i64, f64)> = inside
             .iter()
-            .filter_map(|s| Some((s.t_unix_ms, s.cpu_seconds?)))
+            .filter_map(|s| Some((s.unix_ms, s.cpu_seconds?)))
             .collect();
         let (cpu_seconds, cpu_pct_exact) = match (timed.first(), timed.last()) {
             (Some(&(t0, c0)), Some(&(t1, c1))) if t1 > t0 => {
@@ -80,7 +81,7 @@ impl WindowSummary {
         };
         WindowSummary {
             service: series.service.clone(),
-            source: series.source.clone(),
+            source: series.source,
             start_unix_ms,
             end_unix_ms,
             cpu_pct: Stat::of(&cpu),
@@ -90,11 +91,34 @@ impl WindowSummary {
         }
     }
 
-    /// CPU milliseconds per 1,000 requests: unlike "% of a core", it does not depend on the rate.
+    /// CPU seconds per 1,000 requests: unlike "% of a core", it does not depend on the rate.
     /// `None` without CPU time or requests.
-    pub fn cpu_ms_per_1k_requests(&self, requests: u64) -> Option<f64> {
+    pub fn cpu_seconds_per_1k_requests(&self, requests: u64) -> Option<f64> {
         let seconds = self.cpu_seconds?;
-        (requests > 0).then(|| seconds * 1000.0 / requests as f64 * 1000.0)
+        (requests > 0).then(|| seconds / requests as f64 * 1000.0)
+    }
+}
+
+/// A series as a run result: the samples inside the window, the exact window CPU, and CPU per
+/// 1,000 of the `requests` completed in the window.
+pub fn service_resources(
+    series: &Series,
+    start_unix_ms: i64,
+    end_unix_ms: i64,
+    requests: u64,
+) -> ServiceResources {
+    let window = WindowSummary::of(series, start_unix_ms, end_unix_ms);
+    ServiceResources {
+        service: series.service.clone(),
+        source: series.source,
+        samples: series
+            .samples
+            .iter()
+            .filter(|s| (start_unix_ms..=end_unix_ms).contains(&s.unix_ms))
+            .cloned()
+            .collect(),
+        window_cpu_pct: window.cpu_pct_exact,
+        cpu_seconds_per_1k_requests: window.cpu_seconds_per_1k_requests(requests),
     }
 }
 
@@ -106,15 +130,15 @@ mod tests {
     fn series(points: &[(i64, f64, u64)]) -> Series {
         Series {
             service: "svc".into(),
-            source: "procfs".into(),
+            source: ResourceSource::Proc,
+            mem_limit_bytes: None,
             samples: points
                 .iter()
                 .map(|&(t, cpu_s, mem)| Sample {
-                    t_unix_ms: t,
+                    unix_ms: t,
                     cpu_pct: Some(cpu_s * 10.0),
                     cpu_seconds: Some(cpu_s),
                     mem_bytes: Some(mem * 1024 * 1024),
-                    mem_limit_bytes: None,
                 })
                 .collect(),
         }
@@ -143,8 +167,12 @@ mod tests {
         assert_eq!(w.cpu_pct_exact, Some(50.0));
         assert_eq!(w.mem_mib.unwrap().max, 100.0);
         assert_eq!(w.mem_mib.unwrap().n, 3);
-        assert_eq!(w.cpu_ms_per_1k_requests(3000), Some(500.0));
-        assert_eq!(w.cpu_ms_per_1k_requests(0), None);
+        assert_eq!(w.cpu_seconds_per_1k_requests(3000), Some(0.5));
+        assert_eq!(w.cpu_seconds_per_1k_requests(0), None);
+        let r = service_resources(&s, 1000, 4000, 3000);
+        assert_eq!(r.samples.len(), 3);
+        assert_eq!(r.window_cpu_pct, Some(50.0));
+        assert_eq!(r.cpu_seconds_per_1k_requests, Some(0.5));
     }
 
     #[test]
