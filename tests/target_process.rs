@@ -166,3 +166,41 @@ async fn stop_escalates_to_sigkill_after_the_grace_period() {
     target.restore().await.unwrap();
     assert!(!alive(pid), "SIGKILL did not follow the ignored SIGTERM");
 }
+
+#[tokio::test]
+async fn a_process_target_is_built_from_the_scenario_model() {
+    use tracebench::scenario;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let (program, args, env) = helper_command(&format!("127.0.0.1:{port}"));
+    let spec = scenario::Target::Process {
+        services: vec![scenario::ProcessService {
+            name: "svc".into(),
+            command: scenario::Command {
+                program,
+                args,
+                cwd: dir.path().to_path_buf(),
+            },
+            env: env.into_iter().collect(),
+            ready: Some(scenario::ReadyCheck::Http(format!(
+                "http://127.0.0.1:{port}/health"
+            ))),
+            build: None,
+        }],
+        ready_timeout: Duration::from_secs(30),
+    };
+    let mut target = Target::from_scenario(&spec, dir.path(), false)
+        .await
+        .unwrap();
+    let mode = ModeEnv::uniform("on", ["svc"], &BTreeMap::from([("M".into(), "on".into())]));
+    let answered = target
+        .guarded(async |t| {
+            t.apply(&mode).await?;
+            Ok(http_get(port, "/env/M"))
+        })
+        .await
+        .unwrap();
+    assert_eq!(answered, Some((200, "on".to_string())));
+    assert!(target.sources().is_empty(), "guarded restored (stopped) it");
+    assert!(dir.path().join("svc.log").exists());
+}

@@ -5,19 +5,23 @@
 use std::io::{BufRead, Write};
 
 use super::ModeEnv;
+use crate::resources::Source;
 
 pub struct ExternalTarget {
     /// Ask and wait for Enter before each mode; when false, trust that the mode is applied.
     pub prompt: bool,
     /// The modes, in the order the user confirmed them.
     pub applied: Vec<String>,
+    /// Processes or containers to sample, if the scenario names any.
+    pub sources: Vec<Source>,
 }
 
 impl ExternalTarget {
-    pub fn new(prompt: bool) -> ExternalTarget {
+    pub fn new(prompt: bool, sources: Vec<Source>) -> ExternalTarget {
         ExternalTarget {
             prompt,
             applied: Vec::new(),
+            sources,
         }
     }
 
@@ -79,7 +83,7 @@ mod tests {
 
     #[tokio::test]
     async fn without_prompt_the_mode_is_recorded() {
-        let mut t = ExternalTarget::new(false);
+        let mut t = ExternalTarget::new(false, Vec::new());
         t.apply(&ModeEnv::uniform("off", ["gw"], &Default::default()))
             .await
             .unwrap();

@@ -18,6 +18,7 @@ use std::collections::BTreeMap;
 pub use ready::{NotReady, Readiness};
 
 use crate::resources::Source;
+use crate::scenario;
 
 /// Environment overrides for one mode: service name -> variable -> value. A service not listed
 /// runs with no override.
@@ -63,6 +64,86 @@ pub enum Target {
 }
 
 impl Target {
+    /// The target a scenario describes. Docker: connects and finds every container (changing
+    /// nothing yet). Process: output goes to files in `run_dir`. External: `prompt` asks on the
+    /// terminal before each mode.
+    pub async fn from_scenario(
+        target: &scenario::Target,
+        run_dir: &std::path::Path,
+        prompt: bool,
+    ) -> anyhow::Result<Target> {
+        let readiness = |ready: &Option<scenario::ReadyCheck>| match ready {
+            Some(scenario::ReadyCheck::Http(url)) => Readiness::Http(url.clone()),
+            Some(scenario::ReadyCheck::Tcp(addr)) => Readiness::Tcp(*addr),
+            None => Readiness::Started,
+        };
+        Ok(match target {
+            scenario::Target::Process {
+                services,
+                ready_timeout,
+            } => {
+                let commands = services
+                    .iter()
+                    .map(|s| process::ServiceCommand {
+                        name: s.name.clone(),
+                        program: s.command.program.clone(),
+                        args: s.command.args.clone(),
+                        env: s.env.clone(),
+                        cwd: Some(s.command.cwd.clone()),
+                        readiness: readiness(&s.ready),
+                    })
+                    .collect();
+                let mut t = process::ProcessTarget::new(commands, run_dir.to_path_buf());
+                t.ready_timeout = *ready_timeout;
+                Target::Process(t)
+            }
+            scenario::Target::Docker {
+                services,
+                ready_timeout,
+            } => {
+                let specs = services
+                    .iter()
+                    .map(|s| docker::ContainerSpec {
+                        service: s.name.clone(),
+                        selector: match &s.container {
+                            scenario::ContainerRef::Name(name) => {
+                                docker::Selector::Name(name.clone())
+                            }
+                            scenario::ContainerRef::Compose { service, project } => {
+                                docker::Selector::ComposeService {
+                                    service: service.clone(),
+                                    project: project.clone(),
+                                }
+                            }
+                        },
+                        env: s.env.clone(),
+                        readiness: readiness(&s.ready),
+                    })
+                    .collect();
+                let mut t = docker::DockerTarget::new(docker::connect().await?, specs).await?;
+                t.ready_timeout = *ready_timeout;
+                Target::Docker(t)
+            }
+            scenario::Target::External { services, .. } => {
+                let sources = services
+                    .iter()
+                    .flat_map(|s| {
+                        let pids = s.pids.iter().map(|&pid| Source::Process {
+                            service: s.name.clone(),
+                            pid,
+                        });
+                        let container = s.container.iter().map(|c| Source::Container {
+                            service: s.name.clone(),
+                            container: c.clone(),
+                        });
+                        pids.chain(container).collect::<Vec<_>>()
+                    })
+                    .collect();
+                Target::External(external::ExternalTarget::new(prompt, sources))
+            }
+        })
+    }
+
     /// Restarts the services with the mode's overrides and waits until each is ready. On error the
     /// services may be half switched: the caller still owes a [`Target::restore`].
     pub async fn apply(&mut self, mode: &ModeEnv) -> anyhow::Result<()> {
@@ -83,12 +164,12 @@ impl Target {
     }
 
     /// What the resource samplers should watch in the current mode (processes by PID, containers
-    /// by ID); empty for an external target.
+    /// by ID; for an external target, what the scenario names).
     pub fn sources(&self) -> Vec<Source> {
         match self {
             Target::Process(t) => t.sources(),
             Target::Docker(t) => t.sources(),
-            Target::External(_) => Vec::new(),
+            Target::External(t) => t.sources.clone(),
         }
     }
 
