@@ -443,3 +443,24 @@ async fn an_interrupted_run_still_restores() {
     assert_eq!(shape(&inspect(&docker, &s.names[0]).await), before);
     assert_no_mode_containers(&s.names);
 }
+
+#[tokio::test]
+async fn a_run_that_died_before_restoring_is_recovered_by_the_next() {
+    let Some(docker) = docker_or_skip("a_run_that_died_before_restoring").await else {
+        return;
+    };
+    let s = stack(&docker, "tb-crash").await;
+    let before = shape(&inspect(&docker, &s.names[0]).await);
+    let mut first = target(&docker, &s).await;
+    let env = standard_mode("on", 0.1).unwrap();
+    first
+        .apply(&ModeEnv::uniform("on", ["gw", "auth"], &env))
+        .await
+        .unwrap();
+    // The process "dies" here: no restore.
+    drop(first);
+    let mut next = target(&docker, &s).await;
+    next.restore().await.unwrap();
+    assert_eq!(shape(&inspect(&docker, &s.names[0]).await), before);
+    assert_no_mode_containers(&s.names);
+}

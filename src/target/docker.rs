@@ -119,12 +119,15 @@ impl DockerTarget {
         for m in &mut self.managed {
             let docker = &self.docker;
             if m.aside {
-                remove_mode_container(docker, &m.current_id).await?;
+                remove_mode_container(docker, m).await?;
             } else {
                 stop(docker, &m.name).await?;
                 rename(docker, &m.name, &aside_name(&m.name)).await?;
                 m.aside = true;
             }
+            // Nothing serves until the new container exists: a failed create must not leave an
+            // ID that restore would remove.
+            m.current_id.clear();
             m.current_id = create_mode_container(docker, m, mode).await?;
         }
         for m in &self.managed {
@@ -224,7 +227,12 @@ async fn adopt(docker: &Docker, spec: ContainerSpec, name: String) -> anyhow::Re
         )
     };
     let current = inspect(docker, &name).await.with_context(missing)?;
-    if let Some(original) = inspect(docker, &aside_name(&name)).await.ok().flatten() {
+    if let Some(mut original) = inspect(docker, &aside_name(&name)).await.ok().flatten() {
+        // It was stopped when set aside; whether it ran before is lost with the dead run. A
+        // container a run switched modes on was serving, so it is started again on restore.
+        if let Some(state) = original.state.as_mut() {
+            state.running = Some(true);
+        }
         let current = current.filter(has_mode_label);
         let current_id = match current {
             Some(c) => c.id.context("container without ID")?,
@@ -292,9 +300,11 @@ async fn rename(docker: &Docker, from: &str, to: &str) -> anyhow::Result<()> {
         .with_context(|| format!("renaming container '{from}' to '{to}'"))
 }
 
-/// Stops and removes a container tracebench created (with its anonymous volumes). Gone is fine.
-async fn remove_mode_container(docker: &Docker, id: &str) -> anyhow::Result<()> {
-    if id.is_empty() {
+/// Stops and removes the mode container tracebench created (with its anonymous volumes). Gone is
+/// fine; the original is never removed.
+async fn remove_mode_container(docker: &Docker, m: &Managed) -> anyhow::Result<()> {
+    let id = m.current_id.as_str();
+    if id.is_empty() || m.original.id.as_deref() == Some(id) {
         return Ok(());
     }
     let options = RemoveContainerOptionsBuilder::new()
@@ -313,7 +323,7 @@ async fn remove_mode_container(docker: &Docker, id: &str) -> anyhow::Result<()> 
 }
 
 async fn put_back(docker: &Docker, m: &mut Managed) -> anyhow::Result<()> {
-    remove_mode_container(docker, &m.current_id).await?;
+    remove_mode_container(docker, m).await?;
     rename(docker, &aside_name(&m.name), &m.name).await?;
     let original_id = m.original.id.clone().unwrap_or_default();
     m.current_id = original_id.clone();
@@ -456,20 +466,31 @@ async fn create_mode_container(
         .await
         .with_context(|| format!("creating container '{}' for mode '{}'", m.name, mode.mode))?
         .id;
-    for (network, settings) in endpoints.into_iter().skip(1) {
-        let request = NetworkConnectRequest {
-            container: id.clone(),
-            endpoint_config: Some(settings),
-        };
+    let started = async {
+        for (network, settings) in endpoints.into_iter().skip(1) {
+            let request = NetworkConnectRequest {
+                container: id.clone(),
+                endpoint_config: Some(settings),
+            };
+            docker
+                .connect_network(&network, request)
+                .await
+                .with_context(|| format!("connecting '{}' to network '{network}'", m.name))?;
+        }
         docker
-            .connect_network(&network, request)
+            .start_container(&id, None)
             .await
-            .with_context(|| format!("connecting '{}' to network '{network}'", m.name))?;
+            .with_context(|| format!("starting container '{}' in mode '{}'", m.name, mode.mode))
+    };
+    if let Err(err) = started.await {
+        // Free the name so restore can give it back to the original.
+        let options = RemoveContainerOptionsBuilder::new()
+            .force(true)
+            .v(true)
+            .build();
+        let _ = docker.remove_container(&id, Some(options)).await;
+        return Err(err);
     }
-    docker
-        .start_container(&id, None)
-        .await
-        .with_context(|| format!("starting container '{}' in mode '{}'", m.name, mode.mode))?;
     Ok(id)
 }
 
