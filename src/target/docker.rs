@@ -283,10 +283,11 @@ async fn inspect(docker: &Docker, name: &str) -> anyhow::Result<Option<Container
 async fn stop(docker: &Docker, name: &str) -> anyhow::Result<()> {
     let options = StopContainerOptionsBuilder::new().t(10).build();
     match docker.stop_container(name, Some(options)).await {
-        // 304: already stopped.
+        // 304: already stopped; 404: already gone.
         Ok(())
         | Err(bollard::errors::Error::DockerResponseServerError {
-            status_code: 304, ..
+            status_code: 304 | 404,
+            ..
         }) => Ok(()),
         Err(err) => Err(anyhow::anyhow!("stopping container '{name}': {err}")),
     }
@@ -300,13 +301,15 @@ async fn rename(docker: &Docker, from: &str, to: &str) -> anyhow::Result<()> {
         .with_context(|| format!("renaming container '{from}' to '{to}'"))
 }
 
-/// Stops and removes the mode container tracebench created (with its anonymous volumes). Gone is
+/// Stops (gracefully) and removes the mode container tracebench created (with its anonymous volumes). Gone is
 /// fine; the original is never removed.
 async fn remove_mode_container(docker: &Docker, m: &Managed) -> anyhow::Result<()> {
     let id = m.current_id.as_str();
     if id.is_empty() || m.original.id.as_deref() == Some(id) {
         return Ok(());
     }
+    // SIGTERM first (the services flush their spans on it); removing alone would SIGKILL.
+    stop(docker, id).await?;
     let options = RemoveContainerOptionsBuilder::new()
         .force(true)
         .v(true)

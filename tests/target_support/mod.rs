@@ -28,6 +28,15 @@ pub fn helper_main() {
     let Ok(listen) = std::env::var("TB_HELPER_LISTEN") else {
         return;
     };
+    // As PID 1 in a container, SIGTERM has no default action: exit on it like a real service.
+    extern "C" fn exit_now(_: libc::c_int) {
+        // SAFETY: _exit is async-signal-safe.
+        unsafe { libc::_exit(0) }
+    }
+    if std::process::id() == 1 {
+        // SAFETY: installs a handler that only calls an async-signal-safe function.
+        unsafe { libc::signal(libc::SIGTERM, exit_now as *const () as libc::sighandler_t) };
+    }
     if let Ok(code) = std::env::var("TB_HELPER_EXIT") {
         println!("helper: failing on purpose with code {code}");
         std::process::exit(code.parse().unwrap_or(3));
