@@ -82,11 +82,33 @@ pub struct RunArgs {}
 
 // ---- compare (src/commands/compare.rs) ----
 #[derive(Debug, Args)]
-pub struct CompareArgs {}
+#[command(
+    after_help = "Figures and default thresholds (KEY=LIMIT; LIMIT is N% of the baseline \
+or a number in the figure's unit):
+  p50=10%  p99=10%  throughput=5%  errors=1pp  cpu=0.5pp  memory=5MB
+  latency-overhead=0.5ms  cpu-overhead=0.5pp  memory-overhead=5MB
+A figure regresses only when the candidate's 95% interval lies entirely beyond the baseline's
+interval widened by the threshold. The Markdown table goes to stdout and is appended to
+$GITHUB_STEP_SUMMARY when set. Exit 1 on regression, 2 on an unreadable or foreign file."
+)]
+pub struct CompareArgs {
+    /// The baseline run: a summary.json, or a run directory holding one.
+    pub baseline: std::path::PathBuf,
+    /// The candidate run: a summary.json, or a run directory holding one.
+    pub candidate: std::path::PathBuf,
+    /// Override a regression threshold, e.g. `p99=10%`, `cpu=0.5pp`, `memory=5MB` (repeatable).
+    #[arg(long = "threshold", value_name = "KEY=LIMIT")]
+    pub thresholds: Vec<String>,
+}
 
 // ---- report (src/commands/report.rs) ----
 #[derive(Debug, Args)]
-pub struct ReportArgs {}
+pub struct ReportArgs {
+    /// Run directory holding summary.json; every report (Markdown, HTML, CSV, HdrHistogram
+    /// logs, charts) is rewritten into it.
+    #[arg(value_name = "DIR")]
+    pub dir: std::path::PathBuf,
+}
 
 #[cfg(test)]
 mod tests {

@@ -8,11 +8,14 @@
 //! - [`resources`]: CPU and memory samplers (docker stats, /proc).
 //! - [`scenario`]: the scenario file, validated with file:line:key errors, and the plan of cells.
 //! - [`results`]: what a run measured, as plain serde data (the contract of analysis and reports).
+//! - [`analysis`]: overheads, confidence intervals and verdicts derived from the results.
+//! - [`compare`]: a candidate run against a baseline run, for CI.
 //! - [`exit`]: exit codes.
 
 pub mod analysis;
 pub mod cli;
 pub mod commands;
+pub mod compare;
 pub mod exit;
 pub mod load;
 pub mod report;

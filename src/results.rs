@@ -175,6 +175,18 @@ impl SparseHistogram {
     pub fn count(&self) -> u64 {
         self.buckets.iter().map(|&(_, c)| c).sum()
     }
+
+    /// Back to a full HDR histogram (1 us to 60 s, 3 significant digits): each bucket is
+    /// recorded at its value, so percentiles and counts come out as they went in.
+    pub fn to_hdr(&self) -> anyhow::Result<Histogram<u64>> {
+        let mut h = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+        for &(value_us, count) in &self.buckets {
+            h.record_n(value_us, count).map_err(|err| {
+                anyhow::anyhow!("histogram value {value_us} us is outside 1 us to 60 s: {err:?}")
+            })?;
+        }
+        Ok(h)
+    }
 }
 
 /// One second of a cell's window.
@@ -280,6 +292,24 @@ mod tests {
         assert_eq!(s.buckets.len(), 3);
         assert!(s.buckets.windows(2).all(|w| w[0].0 < w[1].0));
         assert_eq!(s.buckets[0], (100, 2));
+    }
+
+    #[test]
+    fn sparse_histogram_converts_back_to_the_same_histogram() {
+        let mut h = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap();
+        for v in [1, 100, 100, 2_500, 1_000_000, 59_000_000] {
+            h.record(v).unwrap();
+        }
+        let back = SparseHistogram::from_hdr(&h).to_hdr().unwrap();
+        assert_eq!(back.len(), h.len());
+        assert_eq!(
+            Percentiles::from_hdr_us(&back),
+            Percentiles::from_hdr_us(&h)
+        );
+        assert_eq!(
+            SparseHistogram::from_hdr(&back),
+            SparseHistogram::from_hdr(&h)
+        );
     }
 
     #[test]

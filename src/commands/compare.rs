@@ -1,8 +1,37 @@
-//! `tracebench compare`.
+//! `tracebench compare`: load both summaries, compare, print the Markdown table (and append it
+//! to `$GITHUB_STEP_SUMMARY` when set), exit 1 on regression.
+
+use std::io::Write;
+
+use anyhow::Context;
 
 use crate::cli::CompareArgs;
+use crate::compare::{Thresholds, compare, load_summary};
 use crate::exit::Exit;
 
-pub async fn run(_args: CompareArgs) -> anyhow::Result<Exit> {
-    anyhow::bail!("`tracebench compare` is not implemented yet")
+pub async fn run(args: CompareArgs) -> anyhow::Result<Exit> {
+    let thresholds = Thresholds::parse(&args.thresholds)?;
+    let baseline = load_summary(&args.baseline)?;
+    let candidate = load_summary(&args.candidate)?;
+    let comparison = compare(&baseline.analysis, &candidate.analysis, &thresholds);
+    let markdown = comparison.to_markdown(
+        &args.baseline.display().to_string(),
+        &args.candidate.display().to_string(),
+    );
+    print!("{markdown}");
+    if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
+        let path = std::path::PathBuf::from(path);
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .with_context(|| format!("opening $GITHUB_STEP_SUMMARY ({})", path.display()))?;
+        writeln!(file, "{markdown}")
+            .with_context(|| format!("appending to $GITHUB_STEP_SUMMARY ({})", path.display()))?;
+    }
+    Ok(if comparison.regressions() > 0 {
+        Exit::Fail
+    } else {
+        Exit::Pass
+    })
 }

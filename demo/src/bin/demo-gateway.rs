@@ -1,1 +1,50 @@
-fn main() {}
+//! The demo's HTTP gateway. See `demo::gateway`.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Parser;
+
+/// demo-gateway: HTTP `POST /api/auth/register` in front of demo-auth's gRPC service, traced
+/// with OpenTelemetry as configured by the standard OTEL_* environment variables.
+#[derive(Parser)]
+#[command(version)]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, env = "GATEWAY_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// demo-auth's gRPC URL.
+    #[arg(
+        long = "auth",
+        env = "AUTH_URL",
+        default_value = "http://127.0.0.1:50051"
+    )]
+    auth_url: String,
+    /// Extra delay added to every register request, in milliseconds (injects a known latency
+    /// regression).
+    #[arg(long, env = "DEMO_EXTRA_DELAY_MS", default_value_t = 0)]
+    delay_ms: u64,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let telemetry = demo::telemetry::Telemetry::init("api-gateway")?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    eprintln!(
+        "demo-gateway listening on {}, auth at {}, extra delay {} ms",
+        listener.local_addr()?,
+        args.auth_url,
+        args.delay_ms
+    );
+    let config = demo::gateway::Config {
+        auth_url: args.auth_url,
+        extra_delay: Duration::from_millis(args.delay_ms),
+    };
+    let served = demo::gateway::serve(listener, config, demo::shutdown::signal()).await;
+    telemetry.shutdown().await;
+    served
+}

@@ -1,0 +1,50 @@
+//! `analysis::analyze` on a run of realistic size: 3 modes x 2 rates x 3 rounds x 60 s, about
+//! 300 distinct latency buckets per second, two services sampled every second. The analysis runs
+//! once per run (and once more per `tracebench report`), so this is the wait it adds.
+//! Measured: 0.57-0.65 s per analysis (2-core VM shared with other builds, 1000 resamples).
+
+use std::hint::black_box;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use tracebench::analysis::analyze;
+
+#[path = "../tests/analysis_support/mod.rs"]
+mod analysis_support;
+
+use analysis_support::{ModeSpec, RunSpec, generate};
+
+fn bench(c: &mut Criterion) {
+    let spec = RunSpec {
+        modes: vec![
+            ModeSpec::new("off", 0.0),
+            ModeSpec::new("on", 1.0),
+            ModeSpec::new("sampled", 0.1),
+        ],
+        rates: vec![300.0, 600.0],
+        rounds: 3,
+        seconds: 60,
+        latency_tail_ms: 2.0,
+        ..RunSpec::default()
+    };
+    let results = generate(&spec);
+    let seconds = results.cells.iter().flat_map(|c| &c.seconds);
+    let (n, buckets) = seconds.fold((0, 0), |(n, b), s| (n + 1, b + s.latency_us.buckets.len()));
+    eprintln!(
+        "{n} seconds, {:.0} buckets per second",
+        buckets as f64 / n as f64
+    );
+    let mut group = c.benchmark_group("analyze");
+    group.sample_size(10);
+    group.bench_function("3 modes x 2 rates x 3 rounds x 60 s", |b| {
+        b.iter(|| black_box(analyze(black_box(&results))))
+    });
+    group.finish();
+}
+
+// No plots: criterion's plotters backend needs system fonts this machine may lack.
+criterion_group! {
+    name = benches;
+    config = Criterion::default().without_plots();
+    targets = bench
+}
+criterion_main!(benches);

@@ -1,0 +1,296 @@
+//! What the analysis derives from a run, as plain serde data: computed once by
+//! [`analyze`](super::analyze), then rendered by every exporter (which do no statistics) and
+//! compared by `tracebench compare`.
+//!
+//! Units are in field names (`_ms`, `_mb`, `_pct`, `_pp`); MB are 10^6 bytes, CPU is in % of one
+//! core, and CPU overheads are in percentage points (pp) of one core.
+
+use serde::{Deserialize, Serialize};
+
+use crate::exit::Exit;
+use crate::results::RunResults;
+
+/// The contents of `summary.json`: the run's raw results and their analysis, versioned.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// [`crate::results::SCHEMA_VERSION`] when written.
+    pub schema_version: u32,
+    pub results: RunResults,
+    pub analysis: Analysis,
+}
+
+/// Everything the analysis derived from one run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Analysis {
+    /// How the intervals were computed (level, resamples, seed, method per figure).
+    pub methods: Methods,
+    /// One entry per mode and rate (pooled over rounds), modes in scenario order, rates ascending.
+    pub groups: Vec<GroupSummary>,
+    /// Budgets judged, group by group in the order of `groups`: trace volume for every mode
+    /// (per counted service), latency, CPU and memory (per service) for every non-baseline mode.
+    pub budgets: Vec<BudgetResult>,
+    /// The baseline against itself, per rate and budget (trace volume excluded): how large an
+    /// overhead the method reports when there is none.
+    pub noise_floor: Vec<NoiseFloor>,
+    /// The worst verdict over `budgets` (pass when there are no budgets to judge).
+    pub outcome: Verdict,
+    /// Things a reader should know before trusting the figures (missing baseline cells, partial
+    /// run, too few seconds for an interval, ...).
+    pub warnings: Vec<String>,
+}
+
+impl Analysis {
+    /// The exit code of `tracebench run`: any fail -> 1, else any inconclusive -> 3, else 0.
+    pub fn exit(&self) -> Exit {
+        self.outcome.exit()
+    }
+}
+
+/// A budget's verdict. Ordered from best to worst, so the outcome of several is their maximum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// The whole confidence interval lies within the budget.
+    Pass,
+    /// The interval straddles the limit, or the figure could not be measured.
+    Inconclusive,
+    /// The whole confidence interval lies beyond the budget.
+    Fail,
+}
+
+impl Verdict {
+    pub fn exit(self) -> Exit {
+        match self {
+            Verdict::Pass => Exit::Pass,
+            Verdict::Inconclusive => Exit::Inconclusive,
+            Verdict::Fail => Exit::Fail,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Inconclusive => "inconclusive",
+            Verdict::Fail => "fail",
+        }
+    }
+}
+
+/// A point estimate and its confidence interval (level in [`Methods::confidence`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Estimate {
+    pub value: f64,
+    pub low: f64,
+    pub high: f64,
+}
+
+/// The statistical methods used, so a report can state them next to the figures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Methods {
+    /// Confidence level of every interval except trace volume's (0.95).
+    pub confidence: f64,
+    /// Bootstrap resamples per interval.
+    pub resamples: u32,
+    /// Seed of the bootstrap's random generator: the same results give the same intervals.
+    pub seed: u64,
+    /// One sentence each: how latency, CPU, memory, trace volume and the noise floor are judged.
+    pub latency: String,
+    pub cpu: String,
+    pub memory: String,
+    pub trace_volume: String,
+    pub noise_floor: String,
+}
+
+/// One mode at one rate, pooled over its rounds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupSummary {
+    pub mode: String,
+    /// The target rate in requests per second.
+    pub rate: f64,
+    /// Rounds (cells) pooled here.
+    pub rounds: u32,
+    /// Seconds of measured window pooled here (sum of the cells' per-second records).
+    pub seconds: u32,
+    /// Latency from the merged histograms, with bootstrap intervals.
+    pub latency_ms: LatencySummary,
+    /// Completed requests per second of measured window (sum completed / sum seconds).
+    pub throughput_rps: Estimate,
+    /// Mean of the cells' achieved send rates.
+    pub achieved_rate: f64,
+    pub sent: u64,
+    pub completed: u64,
+    pub ok: u64,
+    pub errors: u64,
+    pub dropped: u64,
+    /// errors / completed, with a Wilson score interval.
+    pub error_rate: Estimate,
+    /// One entry per service, in the order the cells list them.
+    pub services: Vec<ServiceSummary>,
+    /// One entry per counted service; empty when traces were not counted.
+    pub traces: Vec<TraceSummary>,
+    /// True when any pooled cell was cut short.
+    pub partial: bool,
+}
+
+/// Latency of a group in milliseconds: percentiles of the histogram merged over rounds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct LatencySummary {
+    pub p50: Estimate,
+    pub p90: Estimate,
+    pub p99: Estimate,
+    pub p999: Estimate,
+    pub mean: Estimate,
+    pub max: f64,
+}
+
+impl LatencySummary {
+    /// The estimate by percentile name (`p50`, `p90`, `p99`, `p999`, `mean`); `max` has no interval.
+    pub fn get(&self, name: &str) -> Option<Estimate> {
+        match name {
+            "p50" => Some(self.p50),
+            "p90" => Some(self.p90),
+            "p99" => Some(self.p99),
+            "p999" => Some(self.p999),
+            "mean" => Some(self.mean),
+            _ => None,
+        }
+    }
+}
+
+/// One service's resources in a group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServiceSummary {
+    pub service: String,
+    /// Mean over rounds of the window CPU (cumulative CPU time / window), % of one core.
+    /// Falls back to the mean of the per-second samples when the window figure is missing.
+    pub cpu_pct: Option<Estimate>,
+    /// CPU seconds per 1,000 completed requests (total CPU time over total completed).
+    pub cpu_seconds_per_1k_requests: Option<f64>,
+    /// Mean of the memory samples over the measured windows, MB.
+    pub memory_mean_mb: Option<Estimate>,
+    /// Largest memory sample, MB.
+    pub memory_max_mb: Option<f64>,
+}
+
+/// Traces counted for one service in a group, against what the mode's sampling ratio predicts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TraceSummary {
+    pub service: String,
+    pub observed: u64,
+    /// ok requests x sampling ratio; `low`/`high` is the 99% binomial (Wilson) interval of the
+    /// count a sampler with that ratio keeps.
+    pub expected: Estimate,
+    pub observed_per_minute: f64,
+    pub expected_per_minute: f64,
+}
+
+/// What a budget limits. Serialised with a `kind` tag: `{"kind":"latency","percentile":"p99"}`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum BudgetKind {
+    /// Added latency at a percentile, ms.
+    Latency { percentile: String },
+    /// Added CPU of a service, percentage points of one core.
+    Cpu { service: String },
+    /// Added memory of a service, MB.
+    Memory { service: String },
+    /// Traces observed for a service against expected.
+    TraceVolume { service: String },
+}
+
+impl BudgetKind {
+    /// A short label for tables: `latency p99`, `cpu gateway`, `memory auth`, `traces gateway`.
+    pub fn label(&self) -> String {
+        match self {
+            BudgetKind::Latency { percentile } => format!("latency {percentile}"),
+            BudgetKind::Cpu { service } => format!("cpu {service}"),
+            BudgetKind::Memory { service } => format!("memory {service}"),
+            BudgetKind::TraceVolume { service } => format!("traces {service}"),
+        }
+    }
+
+    /// The unit of the overhead and the limit: `ms`, `pp`, `MB`, or `ratio` for trace volume.
+    pub fn unit(&self) -> &'static str {
+        match self {
+            BudgetKind::Latency { .. } => "ms",
+            BudgetKind::Cpu { .. } => "pp",
+            BudgetKind::Memory { .. } => "MB",
+            BudgetKind::TraceVolume { .. } => "ratio",
+        }
+    }
+}
+
+/// One budget judged for one mode at one rate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BudgetResult {
+    pub mode: String,
+    pub rate: f64,
+    pub budget: BudgetKind,
+    /// The most the overhead may be, in [`BudgetKind::unit`]; for trace volume, the allowed
+    /// relative shortfall or excess (0 = exact).
+    pub limit: f64,
+    /// Mode minus baseline at the same rate, with its 95% interval; for trace volume,
+    /// observed / expected with the 99% binomial interval divided by expected. `None` when it
+    /// could not be measured (then the verdict is inconclusive and `note` says why).
+    pub overhead: Option<Estimate>,
+    pub verdict: Verdict,
+    /// Memory only: whether the point estimate lies in the expected range (information, not a
+    /// verdict).
+    pub in_expected_range: Option<bool>,
+    /// Trace volume only: the counts behind the verdict.
+    pub traces: Option<TraceCheck>,
+    /// Why the verdict is what it is when that is not obvious from the figures.
+    pub note: Option<String>,
+}
+
+/// Trace volume's evidence: observed count against the acceptance interval of the expected count.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct TraceCheck {
+    pub observed: u64,
+    pub expected: f64,
+    /// The 99% binomial interval of the expected count, widened by the tolerance: pass when
+    /// `observed` lies within `[accept_low, accept_high]`.
+    pub accept_low: f64,
+    pub accept_high: f64,
+}
+
+/// The baseline against itself for one budget at one rate: the size of "no effect".
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NoiseFloor {
+    pub rate: f64,
+    pub budget: BudgetKind,
+    /// The same statistic as the budget's overhead, between two halves of the baseline.
+    pub estimate: Estimate,
+    /// The verdict this A/A difference gets against the budget's limit (should be pass).
+    pub verdict: Verdict,
+    /// How the baseline was split (`even against odd seconds of every round`, ...).
+    pub split: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn worst_verdict_is_the_maximum() {
+        let all = [Verdict::Pass, Verdict::Fail, Verdict::Inconclusive];
+        assert_eq!(all.iter().max(), Some(&Verdict::Fail));
+        assert_eq!(
+            [Verdict::Pass, Verdict::Inconclusive].iter().max(),
+            Some(&Verdict::Inconclusive)
+        );
+        assert_eq!(Verdict::Fail.exit(), Exit::Fail);
+        assert_eq!(Verdict::Inconclusive.exit(), Exit::Inconclusive);
+        assert_eq!(Verdict::Pass.exit(), Exit::Pass);
+    }
+
+    #[test]
+    fn budget_kind_is_tagged_in_json() {
+        let kind = BudgetKind::Latency {
+            percentile: "p99".into(),
+        };
+        let json = serde_json::to_string(&kind).unwrap();
+        assert_eq!(json, r#"{"kind":"latency","percentile":"p99"}"#);
+        assert_eq!(serde_json::from_str::<BudgetKind>(&json).unwrap(), kind);
+    }
+}

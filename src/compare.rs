@@ -1,0 +1,531 @@
+//! Baseline run against candidate run, for CI: per mode, rate and figure, the change and whether
+//! it is a regression.
+//!
+//! Rule: a figure regresses only when the candidate's 95% interval lies entirely beyond the
+//! baseline's 95% interval widened by the threshold (for a figure where higher is worse:
+//! `candidate.low > baseline.high + threshold`; for throughput, mirrored). Both runs' noise is
+//! thus allowed for, and a run compared with itself never regresses. Thresholds are absolute (in
+//! the figure's unit) or relative to the baseline's point estimate (`10%`).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use crate::analysis::{Analysis, Estimate, GroupSummary, Summary};
+use crate::exit::UsageError;
+use crate::results::SCHEMA_VERSION;
+
+/// A figure compared between runs; its key is what `--threshold KEY=LIMIT` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Figure {
+    P50,
+    P99,
+    Throughput,
+    Errors,
+    Cpu,
+    Memory,
+    LatencyOverhead,
+    CpuOverhead,
+    MemoryOverhead,
+}
+
+impl Figure {
+    pub const ALL: [Figure; 9] = [
+        Figure::P50,
+        Figure::P99,
+        Figure::Throughput,
+        Figure::Errors,
+        Figure::Cpu,
+        Figure::Memory,
+        Figure::LatencyOverhead,
+        Figure::CpuOverhead,
+        Figure::MemoryOverhead,
+    ];
+
+    pub fn key(self) -> &'static str {
+        match self {
+            Figure::P50 => "p50",
+            Figure::P99 => "p99",
+            Figure::Throughput => "throughput",
+            Figure::Errors => "errors",
+            Figure::Cpu => "cpu",
+            Figure::Memory => "memory",
+            Figure::LatencyOverhead => "latency-overhead",
+            Figure::CpuOverhead => "cpu-overhead",
+            Figure::MemoryOverhead => "memory-overhead",
+        }
+    }
+
+    /// The unit of the figure and of an absolute threshold on it.
+    pub fn unit(self) -> &'static str {
+        match self {
+            Figure::P50 | Figure::P99 | Figure::LatencyOverhead => "ms",
+            Figure::Throughput => "rps",
+            Figure::Errors | Figure::Cpu | Figure::CpuOverhead => "pp",
+            Figure::Memory | Figure::MemoryOverhead => "MB",
+        }
+    }
+
+    /// The unit the figure's values are shown in (an error rate is a %, its threshold in pp).
+    fn value_unit(self) -> &'static str {
+        match self {
+            Figure::Errors => "%",
+            Figure::Cpu => "% of a core",
+            _ => self.unit(),
+        }
+    }
+
+    fn is_overhead(self) -> bool {
+        matches!(
+            self,
+            Figure::LatencyOverhead | Figure::CpuOverhead | Figure::MemoryOverhead
+        )
+    }
+
+    /// Only throughput gets worse by falling.
+    fn higher_is_worse(self) -> bool {
+        self != Figure::Throughput
+    }
+
+    /// The default threshold: 10% on latency percentiles, 5% on throughput, 1 pp of error rate,
+    /// 0.5 pp of a core, 5 MB, and 0.5 ms / 0.5 pp / 5 MB on the overheads against the baseline
+    /// mode (half the checklist's latency and CPU budgets, a quarter of its memory budget).
+    fn default_limit(self) -> Limit {
+        match self {
+            Figure::P50 | Figure::P99 => Limit::Relative(0.10),
+            Figure::Throughput => Limit::Relative(0.05),
+            Figure::Errors => Limit::Absolute(1.0),
+            Figure::Cpu | Figure::CpuOverhead | Figure::LatencyOverhead => Limit::Absolute(0.5),
+            Figure::Memory | Figure::MemoryOverhead => Limit::Absolute(5.0),
+        }
+    }
+}
+
+/// How far beyond the baseline a figure may move before it counts as a regression.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Limit {
+    /// A fraction of the baseline's point estimate (`10%` is 0.10).
+    Relative(f64),
+    /// In the figure's unit.
+    Absolute(f64),
+}
+
+impl Limit {
+    fn amount(self, baseline: f64) -> f64 {
+        match self {
+            Limit::Relative(f) => f * baseline.abs(),
+            Limit::Absolute(a) => a,
+        }
+    }
+
+    fn describe(self, unit: &str) -> String {
+        match self {
+            Limit::Relative(f) => format!("{}%", round(f * 100.0)),
+            Limit::Absolute(a) => format!("{} {unit}", round(a)),
+        }
+    }
+}
+
+/// The threshold of every figure: the defaults, overridden by `--threshold KEY=LIMIT`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Thresholds(BTreeMap<Figure, Limit>);
+
+impl Default for Thresholds {
+    fn default() -> Thresholds {
+        Thresholds(
+            Figure::ALL
+                .iter()
+                .map(|&f| (f, f.default_limit()))
+                .collect(),
+        )
+    }
+}
+
+impl Thresholds {
+    /// The defaults with each `KEY=LIMIT` applied: `p99=10%`, `cpu=0.5pp`, `memory=5MB`,
+    /// `latency-overhead=0.2ms`, ... A limit is a percentage of the baseline or a number in the
+    /// figure's unit (the unit may be omitted).
+    pub fn parse(overrides: &[String]) -> Result<Thresholds, UsageError> {
+        let mut thresholds = Thresholds::default();
+        for item in overrides {
+            let keys = || {
+                Figure::ALL
+                    .iter()
+                    .map(|f| f.key())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let (key, value) = item.split_once('=').ok_or_else(|| {
+                UsageError(format!(
+                    "--threshold `{item}`: expected KEY=LIMIT, e.g. p99=10% or cpu=0.5pp"
+                ))
+            })?;
+            let figure = Figure::ALL
+                .into_iter()
+                .find(|f| f.key() == key.trim())
+                .ok_or_else(|| {
+                    UsageError(format!(
+                        "--threshold `{item}`: unknown figure `{key}`; expected one of {}",
+                        keys()
+                    ))
+                })?;
+            let limit = parse_limit(value.trim(), figure).ok_or_else(|| {
+                UsageError(format!(
+                    "--threshold `{item}`: expected a non-negative percentage (10%) or a \
+                     number in {} (0.5{})",
+                    figure.unit(),
+                    figure.unit()
+                ))
+            })?;
+            thresholds.0.insert(figure, limit);
+        }
+        Ok(thresholds)
+    }
+
+    pub fn get(&self, figure: Figure) -> Limit {
+        self.0
+            .get(&figure)
+            .copied()
+            .unwrap_or(figure.default_limit())
+    }
+}
+
+fn parse_limit(value: &str, figure: Figure) -> Option<Limit> {
+    let (number, relative) = match value.strip_suffix('%') {
+        Some(n) => (n, true),
+        None => (value.strip_suffix(figure.unit()).unwrap_or(value), false),
+    };
+    let n: f64 = number.trim().parse().ok()?;
+    if !n.is_finite() || n < 0.0 {
+        return None;
+    }
+    Some(if relative {
+        Limit::Relative(n / 100.0)
+    } else {
+        Limit::Absolute(n)
+    })
+}
+
+/// One figure of one mode at one rate in both runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    pub mode: String,
+    pub rate: f64,
+    pub figure: Figure,
+    /// What the figure is about beyond its kind: a service, or a budget's label.
+    pub subject: Option<String>,
+    pub baseline: Estimate,
+    pub candidate: Estimate,
+    pub limit: Limit,
+    pub regression: bool,
+}
+
+impl Row {
+    fn new(
+        key: (&str, f64),
+        figure: Figure,
+        subject: Option<String>,
+        baseline: Estimate,
+        candidate: Estimate,
+        thresholds: &Thresholds,
+    ) -> Row {
+        let limit = thresholds.get(figure);
+        let margin = limit.amount(baseline.value);
+        let regression = if figure.higher_is_worse() {
+            candidate.low > baseline.high + margin
+        } else {
+            candidate.high < baseline.low - margin
+        };
+        Row {
+            mode: key.0.to_string(),
+            rate: key.1,
+            figure,
+            subject,
+            baseline,
+            candidate,
+            limit,
+            regression,
+        }
+    }
+
+    fn label(&self) -> String {
+        let name = match self.figure {
+            Figure::P50 => "latency p50",
+            Figure::P99 => "latency p99",
+            Figure::Throughput => "throughput",
+            Figure::Errors => "error rate",
+            Figure::Cpu => "cpu",
+            Figure::Memory => "memory",
+            Figure::LatencyOverhead | Figure::CpuOverhead | Figure::MemoryOverhead => "overhead",
+        };
+        let unit = self.figure.value_unit();
+        match &self.subject {
+            Some(s) => format!("{name} {s} ({unit})"),
+            None => format!("{name} ({unit})"),
+        }
+    }
+}
+
+/// Every figure both runs have, and what only one of them has.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Comparison {
+    pub rows: Vec<Row>,
+    /// Modes and rates measured in only one run (not judged).
+    pub unmatched: Vec<String>,
+}
+
+/// Compares every mode and rate the two analyses share.
+pub fn compare(baseline: &Analysis, candidate: &Analysis, thresholds: &Thresholds) -> Comparison {
+    let mut rows = Vec::new();
+    let mut unmatched = Vec::new();
+    let find = |a: &'_ Analysis, g: &GroupSummary| {
+        a.groups
+            .iter()
+            .find(|x| x.mode == g.mode && x.rate == g.rate)
+            .cloned()
+    };
+    for cand in &candidate.groups {
+        let Some(base) = find(baseline, cand) else {
+            unmatched.push(format!(
+                "{} at {} rps: only in the candidate",
+                cand.mode, cand.rate
+            ));
+            continue;
+        };
+        group_rows(&base, cand, thresholds, &mut rows);
+        overhead_rows(baseline, candidate, cand, thresholds, &mut rows);
+    }
+    for base in &baseline.groups {
+        if find(candidate, base).is_none() {
+            unmatched.push(format!(
+                "{} at {} rps: only in the baseline",
+                base.mode, base.rate
+            ));
+        }
+    }
+    Comparison { rows, unmatched }
+}
+
+fn group_rows(base: &GroupSummary, cand: &GroupSummary, t: &Thresholds, rows: &mut Vec<Row>) {
+    let key = (cand.mode.as_str(), cand.rate);
+    let percent = |e: Estimate| Estimate {
+        value: e.value * 100.0,
+        low: e.low * 100.0,
+        high: e.high * 100.0,
+    };
+    let (bl, cl) = (&base.latency_ms, &cand.latency_ms);
+    rows.push(Row::new(key, Figure::P50, None, bl.p50, cl.p50, t));
+    rows.push(Row::new(key, Figure::P99, None, bl.p99, cl.p99, t));
+    let (bt, ct) = (base.throughput_rps, cand.throughput_rps);
+    rows.push(Row::new(key, Figure::Throughput, None, bt, ct, t));
+    let (be, ce) = (percent(base.error_rate), percent(cand.error_rate));
+    rows.push(Row::new(key, Figure::Errors, None, be, ce, t));
+    for cs in &cand.services {
+        let Some(bs) = base.services.iter().find(|s| s.service == cs.service) else {
+            continue;
+        };
+        let subject = || Some(cs.service.clone());
+        if let (Some(b), Some(c)) = (bs.cpu_pct, cs.cpu_pct) {
+            rows.push(Row::new(key, Figure::Cpu, subject(), b, c, t));
+        }
+        if let (Some(b), Some(c)) = (bs.memory_mean_mb, cs.memory_mean_mb) {
+            rows.push(Row::new(key, Figure::Memory, subject(), b, c, t));
+        }
+    }
+}
+
+/// The overhead of every latency, CPU and memory budget of this mode and rate.
+fn overhead_rows(
+    baseline: &Analysis,
+    candidate: &Analysis,
+    g: &GroupSummary,
+    t: &Thresholds,
+    rows: &mut Vec<Row>,
+) {
+    use crate::analysis::BudgetKind;
+    for cb in candidate
+        .budgets
+        .iter()
+        .filter(|b| b.mode == g.mode && b.rate == g.rate)
+    {
+        let figure = match cb.budget {
+            BudgetKind::Latency { .. } => Figure::LatencyOverhead,
+            BudgetKind::Cpu { .. } => Figure::CpuOverhead,
+            BudgetKind::Memory { .. } => Figure::MemoryOverhead,
+            BudgetKind::TraceVolume { .. } => continue,
+        };
+        let bb = baseline
+            .budgets
+            .iter()
+            .find(|b| b.mode == cb.mode && b.rate == cb.rate && b.budget == cb.budget);
+        if let (Some(b), Some(c)) = (bb.and_then(|b| b.overhead), cb.overhead) {
+            let subject = Some(cb.budget.label());
+            rows.push(Row::new((&g.mode, g.rate), figure, subject, b, c, t));
+        }
+    }
+}
+
+impl Comparison {
+    pub fn regressions(&self) -> usize {
+        self.rows.iter().filter(|r| r.regression).count()
+    }
+
+    /// The comparison as Markdown: a verdict line, then one table row per figure.
+    pub fn to_markdown(&self, baseline: &str, candidate: &str) -> String {
+        let mut md = String::new();
+        let _ = writeln!(md, "## tracebench compare\n");
+        let _ = writeln!(md, "Baseline `{baseline}`, candidate `{candidate}`.\n");
+        let regressions: Vec<&Row> = self.rows.iter().filter(|r| r.regression).collect();
+        if regressions.is_empty() {
+            let _ = writeln!(md, "**No regression** in {} figures.\n", self.rows.len());
+        } else {
+            let names: Vec<String> = regressions
+                .iter()
+                .map(|r| format!("{} at {} rps: {}", r.mode, round(r.rate), r.label()))
+                .collect();
+            let _ = writeln!(
+                md,
+                "**{} regression(s)**: {}.\n",
+                regressions.len(),
+                names.join("; ")
+            );
+        }
+        md.push_str("| mode | rate (rps) | figure | baseline [95% CI] | candidate [95% CI] | change | threshold | result |\n");
+        md.push_str("| --- | ---: | --- | ---: | ---: | ---: | ---: | --- |\n");
+        for r in &self.rows {
+            let change = r.candidate.value - r.baseline.value;
+            // A relative change of an overhead near zero says nothing.
+            let relative = if r.baseline.value != 0.0 && !r.figure.is_overhead() {
+                format!(" ({:+.1}%)", change / r.baseline.value.abs() * 100.0)
+            } else {
+                String::new()
+            };
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} | {} | {:+}{relative} | {} | {} |",
+                r.mode,
+                round(r.rate),
+                r.label(),
+                interval(r.baseline),
+                interval(r.candidate),
+                round(change),
+                r.limit.describe(r.figure.unit()),
+                if r.regression { "**regression**" } else { "ok" },
+            );
+        }
+        for u in &self.unmatched {
+            let _ = writeln!(md, "\nNot compared: {u}.");
+        }
+        md.push_str(
+            "\nA figure regresses only when the candidate's 95% interval lies entirely beyond \
+             the baseline's interval widened by the threshold.\n",
+        );
+        md
+    }
+}
+
+/// Three significant decimals at most, without trailing zeros.
+fn round(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
+}
+
+fn interval(e: Estimate) -> String {
+    format!("{} [{}, {}]", round(e.value), round(e.low), round(e.high))
+}
+
+/// Reads a `summary.json`, or the one in a run directory. Errors name the file and are usage
+/// errors (exit 2): a missing, unreadable or foreign file, or another schema version.
+pub fn load_summary(path: &Path) -> anyhow::Result<Summary> {
+    let file: PathBuf = if path.is_dir() {
+        path.join("summary.json")
+    } else {
+        path.to_path_buf()
+    };
+    let usage = |what: String| UsageError(format!("{}: {what}", file.display()));
+    let text = std::fs::read_to_string(&file).map_err(|e| {
+        usage(format!(
+            "cannot read ({e}); expected a summary.json or a run directory"
+        ))
+    })?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| usage(format!("not JSON ({e})")))?;
+    match value.get("schema_version").and_then(|v| v.as_u64()) {
+        Some(v) if v == u64::from(SCHEMA_VERSION) => {}
+        Some(v) => {
+            return Err(usage(format!(
+                "schema_version {v}, but this tracebench reads version {SCHEMA_VERSION}"
+            ))
+            .into());
+        }
+        None => {
+            return Err(usage("no schema_version: not a tracebench summary.json".into()).into());
+        }
+    }
+    Ok(serde_json::from_value(value).map_err(|e| usage(format!("not a valid summary ({e})")))?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thresholds_parse_percentages_and_units() {
+        let t =
+            Thresholds::parse(&["p99=20%".into(), "cpu=0.25pp".into(), "memory=3".into()]).unwrap();
+        assert_eq!(t.get(Figure::P99), Limit::Relative(0.2));
+        assert_eq!(t.get(Figure::Cpu), Limit::Absolute(0.25));
+        assert_eq!(t.get(Figure::Memory), Limit::Absolute(3.0));
+        assert_eq!(t.get(Figure::P50), Limit::Relative(0.1));
+    }
+
+    #[test]
+    fn help_lists_the_default_thresholds() {
+        use clap::CommandFactory;
+        let cli = crate::cli::Cli::command();
+        let compare = cli.find_subcommand("compare").unwrap();
+        let help = compare.get_after_help().unwrap().to_string();
+        for figure in Figure::ALL {
+            let limit = match figure.default_limit() {
+                Limit::Relative(f) => format!("{}%", round(f * 100.0)),
+                Limit::Absolute(a) => format!("{}{}", round(a), figure.unit()),
+            };
+            let item = format!("{}={limit}", figure.key());
+            assert!(help.contains(&item), "{item} missing from\n{help}");
+        }
+    }
+
+    #[test]
+    fn bad_thresholds_say_what_was_expected() {
+        let err = |s: &str| Thresholds::parse(&[s.into()]).unwrap_err().0;
+        assert!(err("p98=10%").contains("unknown figure `p98`; expected one of p50, p99"));
+        assert!(err("cpu=5MB").contains("a number in pp"));
+        assert!(err("memory=-1").contains("non-negative"));
+        assert!(err("p99").contains("expected KEY=LIMIT"));
+    }
+
+    #[test]
+    fn regression_needs_the_whole_interval_beyond_the_widened_baseline() {
+        let e = |value, low, high| Estimate { value, low, high };
+        let t = Thresholds::default();
+        let key = ("on", 100.0);
+        let base = e(10.0, 9.0, 11.0);
+        // 10% of 10 ms = 1 ms: beyond 12 ms only.
+        assert!(Row::new(key, Figure::P99, None, base, e(13.0, 12.1, 14.0), &t).regression);
+        assert!(!Row::new(key, Figure::P99, None, base, e(13.0, 11.9, 14.0), &t).regression);
+        assert!(!Row::new(key, Figure::P99, None, base, base, &t).regression);
+        // Throughput regresses downwards: below 100 - 5% of 105.
+        let base = e(105.0, 100.0, 110.0);
+        assert!(Row::new(key, Figure::Throughput, None, base, e(90.0, 88.0, 94.0), &t).regression);
+        assert!(
+            !Row::new(
+                key,
+                Figure::Throughput,
+                None,
+                base,
+                e(130.0, 120.0, 140.0),
+                &t
+            )
+            .regression
+        );
+    }
+}

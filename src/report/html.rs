@@ -1,0 +1,143 @@
+//! `report.html`: one self-contained file for release reviews. Charts are inline SVG and the
+//! CSS is in the page, so it opens anywhere, offline, attached to a ticket, with no external
+//! reference at all (not even the SVG namespace URL, which HTML does not need).
+
+use anyhow::Result;
+
+use super::charts::{self, Chart};
+use super::sections::{Table, Topic, sections, title};
+use super::{Exporter, Summary};
+
+pub struct Html;
+
+const CSS: &str = "
+body { font-family: 'DejaVu Sans', Verdana, sans-serif; margin: 2em auto; max-width: 1100px;
+       padding: 0 1em; color: #222; line-height: 1.45; }
+h1 { font-size: 1.6em; border-bottom: 2px solid #ddd; padding-bottom: .3em; }
+h2 { font-size: 1.25em; margin-top: 2em; }
+nav a { margin-right: 1em; }
+table { border-collapse: collapse; margin: .5em 0 1em; font-size: .9em; }
+th, td { border: 1px solid #ccc; padding: .3em .6em; text-align: left; vertical-align: top; }
+th { background: #f3f3f3; }
+tr:nth-child(even) td { background: #fafafa; }
+td.pass { color: #00753a; font-weight: bold; }
+td.inconclusive { color: #a86a00; font-weight: bold; }
+td.fail { color: #c81e1e; font-weight: bold; }
+figure { margin: 1em 0 2em; }
+figure svg { max-width: 100%; height: auto; border: 1px solid #eee; }
+figcaption { color: #666; font-size: .85em; }
+";
+
+impl Exporter for Html {
+    fn file_name(&self) -> String {
+        "report.html".to_string()
+    }
+
+    fn render(&self, summary: &Summary) -> Result<Vec<u8>> {
+        let charts = charts::all(summary)?;
+        let sections = sections(summary);
+        let title = escape(&title(summary));
+        let mut out = format!(
+            "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+             <title>{title}</title>\n<style>{CSS}</style>\n</head>\n<body>\n<h1>{title}</h1>\n<nav>"
+        );
+        for (i, section) in sections.iter().enumerate() {
+            out.push_str(&format!("<a href=\"#s{i}\">{}</a>", escape(&section.title)));
+        }
+        out.push_str("</nav>\n");
+        for (i, section) in sections.iter().enumerate() {
+            out.push_str(&format!(
+                "<section id=\"s{i}\">\n<h2>{}</h2>\n",
+                escape(&section.title)
+            ));
+            if let Some(table) = &section.table {
+                out.push_str(&table_html(table));
+            }
+            for p in &section.paragraphs {
+                out.push_str(&format!("<p>{}</p>\n", escape(p)));
+            }
+            if !section.items.is_empty() {
+                out.push_str("<ul>\n");
+                for item in &section.items {
+                    out.push_str(&format!("<li>{}</li>\n", escape(item)));
+                }
+                out.push_str("</ul>\n");
+            }
+            for chart in charts.iter().filter(|c| topic(c) == section.topic) {
+                out.push_str(&format!(
+                    "<figure>\n{}\n<figcaption>{} (also charts/{}.png and .svg)</figcaption>\n</figure>\n",
+                    inline_svg(&chart.svg()?),
+                    escape(&chart.title()),
+                    chart.stem()
+                ));
+            }
+            out.push_str("</section>\n");
+        }
+        out.push_str("</body>\n</html>\n");
+        Ok(out.into_bytes())
+    }
+}
+
+/// The section a chart illustrates.
+fn topic(chart: &Chart) -> Topic {
+    match chart {
+        Chart::Overhead(_) => Topic::Verdicts,
+        Chart::Spectrum(_) | Chart::LatencyRate(_) => Topic::Latency,
+        Chart::Resources(_) => Topic::Resources,
+        Chart::Traces(_) => Topic::Traces,
+    }
+}
+
+/// An SVG document made fit for inlining: HTML puts `<svg>` in the SVG namespace itself.
+fn inline_svg(svg: &str) -> String {
+    svg.replacen(" xmlns=\"http://www.w3.org/2000/svg\"", "", 1)
+}
+
+fn table_html(table: &Table) -> String {
+    let verdict_col = table.header.iter().position(|h| *h == "verdict");
+    let mut out = String::from("<table>\n<tr>");
+    for h in &table.header {
+        out.push_str(&format!("<th>{}</th>", escape(h)));
+    }
+    out.push_str("</tr>\n");
+    for row in &table.rows {
+        out.push_str("<tr>");
+        for (i, cell) in row.iter().enumerate() {
+            if Some(i) == verdict_col {
+                let class = cell.to_lowercase();
+                out.push_str(&format!(
+                    "<td class=\"{}\">{}</td>",
+                    escape(&class),
+                    escape(cell)
+                ));
+            } else {
+                out.push_str(&format!("<td>{}</td>", escape(cell)));
+            }
+        }
+        out.push_str("</tr>\n");
+    }
+    out.push_str("</table>\n");
+    out
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inlined_svg_loses_only_its_namespace_url() {
+        let svg = "<svg width=\"10\" height=\"10\" xmlns=\"http://www.w3.org/2000/svg\"><g/></svg>";
+        assert_eq!(
+            inline_svg(svg),
+            "<svg width=\"10\" height=\"10\"><g/></svg>"
+        );
+        assert_eq!(escape("<a & \"b\">"), "&lt;a &amp; &quot;b&quot;&gt;");
+    }
+}

@@ -1,0 +1,67 @@
+//! `report.md`: the report as Markdown, for pull requests and terminals. The verdict table
+//! comes first, so a reader (or a CI job pasting it) sees the answer before the evidence.
+
+use anyhow::Result;
+
+use super::sections::{Table, sections, title};
+use super::{Exporter, Summary};
+
+pub struct Markdown;
+
+impl Exporter for Markdown {
+    fn file_name(&self) -> String {
+        "report.md".to_string()
+    }
+
+    fn render(&self, summary: &Summary) -> Result<Vec<u8>> {
+        let mut out = format!("# {}\n", title(summary));
+        for section in sections(summary) {
+            out.push_str(&format!("\n## {}\n\n", section.title));
+            if let Some(table) = &section.table {
+                out.push_str(&table_md(table));
+                out.push('\n');
+            }
+            for p in &section.paragraphs {
+                out.push_str(&format!("{p}\n\n"));
+            }
+            for item in &section.items {
+                out.push_str(&format!("- {item}\n"));
+            }
+        }
+        let mut text = out.trim_end().to_string();
+        text.push('\n');
+        Ok(text.into_bytes())
+    }
+}
+
+/// A GitHub-flavoured Markdown table; `|` inside cells is escaped.
+pub fn table_md(table: &Table) -> String {
+    let row = |cells: Vec<String>| {
+        let cells: Vec<String> = cells.iter().map(|c| c.replace('|', "\\|")).collect();
+        format!("| {} |\n", cells.join(" | "))
+    };
+    let mut out = row(table.header.iter().map(|h| h.to_string()).collect());
+    out.push_str(&row(table
+        .header
+        .iter()
+        .map(|_| "---".to_string())
+        .collect()));
+    for r in &table.rows {
+        out.push_str(&row(r.clone()));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_escape_pipes_and_have_a_divider() {
+        let t = Table {
+            header: vec!["a", "b"],
+            rows: vec![vec!["x|y".into(), "2".into()]],
+        };
+        assert_eq!(table_md(&t), "| a | b |\n| --- | --- |\n| x\\|y | 2 |\n");
+    }
+}

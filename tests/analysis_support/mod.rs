@@ -1,0 +1,236 @@
+//! A generator of synthetic `RunResults` with known effects, for the analysis and compare tests
+//! and the analysis bench. Latency per request is a floor plus an exponential tail plus the mode's
+//! added delay; CPU and memory are per-round levels plus one-second noise; trace counts follow the
+//! sampling ratio minus a chosen shortfall. Everything is drawn from one seeded generator.
+#![allow(dead_code)] // each test binary uses part of it
+
+use std::collections::BTreeMap;
+
+use hdrhistogram::Histogram;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use tracebench::results::*;
+
+/// One mode and the effects it adds over the generator's base figures.
+#[derive(Debug, Clone)]
+pub struct ModeSpec {
+    pub name: &'static str,
+    pub sampling_ratio: f64,
+    pub added_latency_ms: f64,
+    pub added_cpu_pct: f64,
+    pub added_memory_mb: f64,
+    /// Traces missing from the count, per cell and service.
+    pub trace_shortfall: u64,
+}
+
+impl ModeSpec {
+    pub fn new(name: &'static str, sampling_ratio: f64) -> ModeSpec {
+        ModeSpec {
+            name,
+            sampling_ratio,
+            added_latency_ms: 0.0,
+            added_cpu_pct: 0.0,
+            added_memory_mb: 0.0,
+            trace_shortfall: 0,
+        }
+    }
+}
+
+/// The shape of a synthetic run.
+#[derive(Debug, Clone)]
+pub struct RunSpec {
+    pub modes: Vec<ModeSpec>,
+    pub rates: Vec<f64>,
+    pub rounds: u32,
+    pub seconds: u32,
+    /// Latency floor and mean of its exponential tail, ms.
+    pub latency_floor_ms: f64,
+    pub latency_tail_ms: f64,
+    /// CPU % and memory MB of each service in the baseline, their round-to-round and
+    /// second-to-second standard deviations.
+    pub cpu_pct: f64,
+    pub memory_mb: f64,
+    pub round_sd: f64,
+    pub second_sd: f64,
+    pub count_traces: bool,
+    pub seed: u64,
+}
+
+impl Default for RunSpec {
+    fn default() -> RunSpec {
+        RunSpec {
+            modes: vec![ModeSpec::new("off", 0.0), ModeSpec::new("on", 1.0)],
+            rates: vec![100.0],
+            rounds: 3,
+            seconds: 30,
+            latency_floor_ms: 2.0,
+            latency_tail_ms: 0.5,
+            cpu_pct: 20.0,
+            memory_mb: 50.0,
+            round_sd: 0.1,
+            second_sd: 1.0,
+            count_traces: true,
+            seed: 42,
+        }
+    }
+}
+
+pub const SERVICES: [&str; 2] = ["gateway", "auth"];
+
+/// The checklist's budgets: 1 ms at p50 and p99, 1 pp CPU, 20 MB memory (10-20 expected),
+/// exact trace volume.
+pub fn checklist_budgets() -> Budgets {
+    Budgets {
+        latency_ms: BTreeMap::from([("p50".into(), 1.0), ("p99".into(), 1.0)]),
+        cpu_pp: Some(1.0),
+        memory_mb: Some(20.0),
+        memory_expected_mb: Some((10.0, 20.0)),
+        trace_volume_tolerance: Some(0.0),
+    }
+}
+
+fn hist() -> Histogram<u64> {
+    Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap()
+}
+
+/// A normal draw (Box-Muller).
+fn normal(rng: &mut StdRng, sd: f64) -> f64 {
+    let (u1, u2): (f64, f64) = (rng.random_range(f64::EPSILON..1.0), rng.random());
+    sd * (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+}
+
+pub fn generate(spec: &RunSpec) -> RunResults {
+    let mut rng = StdRng::seed_from_u64(spec.seed);
+    let mut cells = Vec::new();
+    let mut trace_cells = Vec::new();
+    let mut order = 0;
+    for round in 0..spec.rounds {
+        for mode in &spec.modes {
+            for &rate in &spec.rates {
+                let start = 1_700_000_000_000 + i64::from(order) * 100_000;
+                let cell = cell(spec, mode, rate, round, order, start, &mut rng);
+                for service in SERVICES {
+                    let expected = (cell.ok as f64 * mode.sampling_ratio).round() as u64;
+                    trace_cells.push(CellTraces {
+                        mode: mode.name.into(),
+                        rate,
+                        round,
+                        service: service.into(),
+                        observed: expected.saturating_sub(mode.trace_shortfall),
+                        per_minute: vec![],
+                    });
+                }
+                cells.push(cell);
+                order += 1;
+            }
+        }
+    }
+    RunResults {
+        schema_version: SCHEMA_VERSION,
+        scenario_name: "synthetic".into(),
+        scenario_path: "synthetic.toml".into(),
+        started_unix_ms: 1_700_000_000_000,
+        finished_unix_ms: Some(1_700_000_000_000 + i64::from(order) * 100_000),
+        partial: false,
+        stop_reason: None,
+        modes: spec
+            .modes
+            .iter()
+            .map(|m| ModeInfo {
+                name: m.name.into(),
+                sampling_ratio: m.sampling_ratio,
+                env: BTreeMap::new(),
+            })
+            .collect(),
+        baseline: spec.modes[0].name.into(),
+        budgets: checklist_budgets(),
+        request_target: "http://127.0.0.1:1/register".into(),
+        environment: Environment::default(),
+        cells,
+        traces: spec.count_traces.then(|| TraceResults {
+            store: "built-in sink".into(),
+            method: "synthetic".into(),
+            cells: trace_cells,
+            store_dropped_spans: None,
+        }),
+        probes: None,
+    }
+}
+
+fn cell(
+    spec: &RunSpec,
+    mode: &ModeSpec,
+    rate: f64,
+    round: u32,
+    order: u32,
+    start: i64,
+    rng: &mut StdRng,
+) -> CellResult {
+    let per_second = rate.round() as u64;
+    let mut whole = hist();
+    let mut seconds = Vec::new();
+    for s in 0..spec.seconds {
+        let mut h = hist();
+        for _ in 0..per_second {
+            let tail = -rng.random_range(f64::EPSILON..1.0f64).ln() * spec.latency_tail_ms;
+            let ms = spec.latency_floor_ms + tail + mode.added_latency_ms;
+            h.record((ms * 1000.0).round() as u64).unwrap();
+        }
+        whole.add(&h).unwrap();
+        seconds.push(SecondRecord {
+            offset_s: s,
+            completed: per_second,
+            errors: 0,
+            latency_us: SparseHistogram::from_hdr(&h),
+        });
+    }
+    let n = whole.len();
+    let resources = SERVICES
+        .iter()
+        .map(|&service| {
+            let cpu_level = spec.cpu_pct + mode.added_cpu_pct + normal(rng, spec.round_sd);
+            let mem_level = spec.memory_mb + mode.added_memory_mb + normal(rng, spec.round_sd);
+            let samples: Vec<ResourceSample> = (0..spec.seconds)
+                .map(|s| ResourceSample {
+                    unix_ms: start + i64::from(s + 1) * 1000,
+                    cpu_pct: Some(cpu_level + normal(rng, spec.second_sd)),
+                    mem_bytes: Some(((mem_level + normal(rng, spec.second_sd)) * 1e6) as u64),
+                    cpu_seconds: None,
+                })
+                .collect();
+            let window_cpu =
+                samples.iter().filter_map(|s| s.cpu_pct).sum::<f64>() / f64::from(spec.seconds);
+            ServiceResources {
+                service: service.into(),
+                source: ResourceSource::Proc,
+                samples,
+                window_cpu_pct: Some(window_cpu),
+                cpu_seconds_per_1k_requests: Some(
+                    window_cpu / 100.0 * f64::from(spec.seconds) / n as f64 * 1000.0,
+                ),
+            }
+        })
+        .collect();
+    CellResult {
+        mode: mode.name.into(),
+        rate,
+        round,
+        order,
+        window_start_unix_ms: start,
+        window_end_unix_ms: start + i64::from(spec.seconds) * 1000,
+        achieved_rate: rate,
+        sent: n,
+        completed: n,
+        ok: n,
+        errors: 0,
+        dropped: 0,
+        status_counts: BTreeMap::from([("200".into(), n)]),
+        latency_ms: Percentiles::from_hdr_us(&whole),
+        service_time_ms: Percentiles::from_hdr_us(&whole),
+        driver_lag_ms: Percentiles::default(),
+        latency: SparseHistogram::from_hdr(&whole),
+        seconds,
+        resources,
+        partial: false,
+    }
+}

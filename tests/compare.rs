@@ -1,0 +1,133 @@
+//! `tracebench compare` end to end: the real binary on summary.json files written from
+//! synthetic runs. A run against itself or against a rerun with other noise is no regression;
+//! a run with 5 ms more latency is one (exit 1, the table names the figure); the table is
+//! appended to $GITHUB_STEP_SUMMARY; bad files are usage errors naming the file.
+
+mod analysis_support;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use analysis_support::{RunSpec, generate};
+use tracebench::analysis::{Summary, analyze};
+
+fn write_summary(dir: &Path, name: &str, spec: &RunSpec) -> std::path::PathBuf {
+    let results = generate(spec);
+    let summary = Summary {
+        schema_version: tracebench::results::SCHEMA_VERSION,
+        analysis: analyze(&results),
+        results,
+    };
+    let run_dir = dir.join(name);
+    std::fs::create_dir_all(&run_dir).unwrap();
+    let path = run_dir.join("summary.json");
+    std::fs::write(&path, serde_json::to_vec(&summary).unwrap()).unwrap();
+    path
+}
+
+fn compare(args: &[&Path], step_summary: Option<&Path>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tracebench"));
+    cmd.arg("compare")
+        .args(args)
+        .env_remove("GITHUB_STEP_SUMMARY");
+    if let Some(p) = step_summary {
+        cmd.env("GITHUB_STEP_SUMMARY", p);
+    }
+    cmd.output().unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn same_run_and_rerun_are_no_regression_and_the_table_is_appended() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = write_summary(dir.path(), "base", &RunSpec::default());
+    let rerun = write_summary(
+        dir.path(),
+        "rerun",
+        &RunSpec {
+            seed: 7,
+            ..RunSpec::default()
+        },
+    );
+    let step = dir.path().join("step-summary.md");
+    std::fs::write(&step, "earlier step\n").unwrap();
+
+    let o = compare(&[&base, &base], Some(&step));
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(stdout(&o).contains("**No regression**"));
+    // A run directory works as well as its summary.json.
+    let o = compare(&[base.parent().unwrap(), &rerun], Some(&step));
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(!stdout(&o).contains("**regression**"));
+
+    let appended = std::fs::read_to_string(&step).unwrap();
+    assert!(appended.starts_with("earlier step\n"));
+    assert_eq!(appended.matches("## tracebench compare").count(), 2);
+    assert!(appended.contains("| on | 100 | latency p99 (ms) |"));
+}
+
+#[test]
+fn five_ms_more_latency_is_a_regression_naming_the_figure() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = write_summary(dir.path(), "base", &RunSpec::default());
+    let slow = write_summary(
+        dir.path(),
+        "slow",
+        &RunSpec {
+            latency_floor_ms: 7.0,
+            seed: 9,
+            ..RunSpec::default()
+        },
+    );
+    let o = compare(&[&base, &slow], None);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let out = stdout(&o);
+    let row = out
+        .lines()
+        .find(|l| l.starts_with("| off | 100 | latency p99 (ms) |"))
+        .unwrap_or_else(|| panic!("no p99 row in\n{out}"));
+    assert!(row.ends_with("| **regression** |"), "{row}");
+    assert!(
+        out.contains("regression(s)**: off at 100 rps: latency p50 (ms)"),
+        "{out}"
+    );
+    // The overhead of tracing did not change: both modes slowed down alike.
+    assert!(
+        out.lines()
+            .filter(|l| l.contains("overhead"))
+            .all(|l| l.ends_with("| ok |")),
+        "{out}"
+    );
+}
+
+#[test]
+fn unreadable_or_foreign_files_are_usage_errors_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = write_summary(dir.path(), "base", &RunSpec::default());
+    let missing = dir.path().join("nope.json");
+    let o = compare(&[&base, &missing], None);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("nope.json: cannot read"));
+
+    let future = dir.path().join("future.json");
+    let text = std::fs::read_to_string(&base).unwrap();
+    let text = text.replacen("\"schema_version\":1", "\"schema_version\":99", 1);
+    std::fs::write(&future, text).unwrap();
+    let o = compare(&[&future, &base], None);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(
+        err.contains("future.json: schema_version 99, but this tracebench reads version 1"),
+        "{err}"
+    );
+
+    let o = compare(
+        &[&base, &base, Path::new("--threshold"), Path::new("p98=1%")],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("unknown figure `p98`"));
+}
