@@ -7,6 +7,7 @@
 # usage:
 #   scripts/offline-images.sh            build tracebench/demo-gateway:offline, tracebench/demo-auth:offline
 #                                        and tracebench/tracebench:offline (the sink, standing in for Tempo)
+#   scripts/offline-images.sh demo       only the two demo images
 #   scripts/offline-images.sh --binary PATH --tag TAG [ENTRYPOINT ARG...]
 #                                        one image from any host binary (the tests use this)
 # An image is rebuilt only when its binary changed (its sha256 is kept in the label
@@ -57,8 +58,14 @@ if [ "${1:-}" = "--binary" ]; then
     exit 0
 fi
 
-cargo build --release -p demo -p tracebench
-image_from_binary target/release/demo-gateway tracebench/demo-gateway:offline
-image_from_binary target/release/demo-auth tracebench/demo-auth:offline
-image_from_binary target/release/tracebench tracebench/tracebench:offline \
+target_dir=${CARGO_TARGET_DIR:-target}
+if [ "${1:-}" = "demo" ]; then
+    cargo build --release -p demo --bins
+else
+    cargo build --release -p demo --bins -p tracebench
+fi
+image_from_binary "$target_dir/release/demo-gateway" tracebench/demo-gateway:offline
+image_from_binary "$target_dir/release/demo-auth" tracebench/demo-auth:offline
+[ "${1:-}" = "demo" ] && exit 0
+image_from_binary "$target_dir/release/tracebench" tracebench/tracebench:offline \
     sink --otlp-grpc 0.0.0.0:4317 --otlp-http 0.0.0.0:4318 --api 0.0.0.0:3200
