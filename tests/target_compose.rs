@@ -46,26 +46,6 @@ impl Drop for Down {
     }
 }
 
-fn register(port: u16, name: &str) -> Option<u16> {
-    use std::io::{Read, Write};
-    let body =
-        format!(r#"{{"username":"{name}","email":"{name}@example.test","password":"tracebench"}}"#);
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .ok()?;
-    write!(
-        stream,
-        "POST /api/auth/register HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .ok()?;
-    let mut answer = String::new();
-    let _ = stream.read_to_string(&mut answer);
-    answer.split_whitespace().nth(1)?.parse().ok()
-}
-
 fn logs(container: &str) -> String {
     let out = Command::new("docker")
         .args(["logs", container])
@@ -163,7 +143,11 @@ async fn the_compose_stack_switches_modes_by_label_and_is_restored() {
                     &env,
                 ))
                 .await?;
-                assert_eq!(register(ports.0, &format!("c-{mode}")), Some(200), "{mode}");
+                assert_eq!(
+                    post_register(ports.0, &format!("c-{mode}")),
+                    Some(200),
+                    "{mode}"
+                );
                 for container in [&gateway, &auth] {
                     let text = logs(container);
                     assert!(text.contains(log_line), "{mode} {container}: {text}");

@@ -351,3 +351,25 @@ pub fn assert_not_ready(err: &anyhow::Error, service: &str, reason: &str, log_li
     let tail = &not_ready.log_tail;
     assert!(tail.iter().any(|l| l.contains(log_line)), "{tail:?}");
 }
+
+/// `POST /api/auth/register` to the demo gateway with a unique user: the status, or None when
+/// nothing answers (bounded: 10 s).
+pub fn post_register(port: u16, name: &str) -> Option<u16> {
+    use std::io::{Read, Write};
+    let body =
+        format!(r#"{{"username":"{name}","email":"{name}@example.test","password":"tracebench"}}"#);
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .ok()?;
+    write!(
+        stream,
+        "POST /api/auth/register HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .ok()?;
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer.split_whitespace().nth(1)?.parse().ok()
+}
