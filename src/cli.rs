@@ -208,7 +208,25 @@ pub fn parse_time(s: &str) -> Result<u64, String> {
 
 // ---- stats (src/commands/stats.rs) ----
 #[derive(Debug, Args)]
-pub struct StatsArgs {}
+#[command(group(clap::ArgGroup::new("what").required(true).multiple(true).args(["container", "pid"])))]
+pub struct StatsArgs {
+    /// A container to watch, by name or ID (repeatable). Figures as `docker stats` computes them.
+    #[arg(long, value_name = "NAME")]
+    pub container: Vec<String>,
+    /// A local process to watch, by PID (repeatable). CPU from /proc ticks, memory is VmRSS.
+    #[arg(long, value_name = "PID")]
+    pub pid: Vec<u32>,
+    /// How long to watch, e.g. `10s`, `2m`; until Ctrl-C when not given.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub duration: Option<std::time::Duration>,
+    /// Time between two rows for processes, e.g. `1s`, `500ms` (containers: the daemon sends one
+    /// reading a second whatever this says).
+    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+    pub interval: std::time::Duration,
+    /// Also write every sample to this CSV file.
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<std::path::PathBuf>,
+}
 
 // ---- run (src/commands/run.rs) ----
 #[derive(Debug, Args)]

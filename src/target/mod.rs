@@ -1,1 +1,213 @@
-//! target (to be built).
+//! Applying a tracing mode to the system under test, and putting it back as it was.
+//!
+//! Real services read `OTEL_*` at start-up, so a mode is applied by restarting each service with
+//! environment overrides: [`process`] spawns local commands, [`docker`] recreates named containers
+//! through the daemon, [`external`] asks the user to do it. [`Target`] delegates to them by `match`
+//! (no async trait objects).
+//!
+//! Restoring is the caller's duty and must happen on every path: call [`Target::restore`] at the
+//! end and on error, or let [`Target::guarded`] do it, which also restores on Ctrl-C / SIGTERM.
+
+pub mod docker;
+pub mod external;
+pub mod process;
+mod ready;
+
+use std::collections::BTreeMap;
+
+pub use ready::{NotReady, Readiness};
+
+use crate::resources::Source;
+use crate::scenario;
+
+/// Environment overrides for one mode: service name -> variable -> value. A service not listed
+/// runs with no override.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ModeEnv {
+    /// The mode's name (`off`, `on`, `sampled`, ...), recorded with results.
+    pub mode: String,
+    pub services: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+impl ModeEnv {
+    /// The same overrides for every listed service.
+    pub fn uniform<'a>(
+        mode: &str,
+        services: impl IntoIterator<Item = &'a str>,
+        env: &BTreeMap<String, String>,
+    ) -> ModeEnv {
+        ModeEnv {
+            mode: mode.to_string(),
+            services: services
+                .into_iter()
+                .map(|s| (s.to_string(), env.clone()))
+                .collect(),
+        }
+    }
+
+    /// The overrides for one service (empty when it has none).
+    pub fn for_service(&self, service: &str) -> BTreeMap<String, String> {
+        self.services.get(service).cloned().unwrap_or_default()
+    }
+}
+
+/// The run was interrupted by a signal; the target was restored before this error surfaced.
+#[derive(Debug, thiserror::Error)]
+#[error("interrupted by {0}; the target was restored")]
+pub struct Interrupted(pub &'static str);
+
+/// The system under test.
+pub enum Target {
+    Process(process::ProcessTarget),
+    Docker(docker::DockerTarget),
+    External(external::ExternalTarget),
+}
+
+impl Target {
+    /// The target a scenario describes. Docker: connects and finds every container (changing
+    /// nothing yet). Process: output goes to files in `run_dir`. External: `prompt` asks on the
+    /// terminal before each mode.
+    pub async fn from_scenario(
+        target: &scenario::Target,
+        run_dir: &std::path::Path,
+        prompt: bool,
+    ) -> anyhow::Result<Target> {
+        let readiness = |ready: &Option<scenario::ReadyCheck>| match ready {
+            Some(scenario::ReadyCheck::Http(url)) => Readiness::Http(url.clone()),
+            Some(scenario::ReadyCheck::Tcp(addr)) => Readiness::Tcp(*addr),
+            None => Readiness::Started,
+        };
+        Ok(match target {
+            scenario::Target::Process {
+                services,
+                ready_timeout,
+            } => {
+                let commands = services
+                    .iter()
+                    .map(|s| process::ServiceCommand {
+                        name: s.name.clone(),
+                        program: s.command.program.clone(),
+                        args: s.command.args.clone(),
+                        env: s.env.clone(),
+                        cwd: Some(s.command.cwd.clone()),
+                        readiness: readiness(&s.ready),
+                    })
+                    .collect();
+                let mut t = process::ProcessTarget::new(commands, run_dir.to_path_buf());
+                t.ready_timeout = *ready_timeout;
+                Target::Process(t)
+            }
+            scenario::Target::Docker {
+                services,
+                ready_timeout,
+            } => {
+                let specs = services
+                    .iter()
+                    .map(|s| docker::ContainerSpec {
+                        service: s.name.clone(),
+                        selector: match &s.container {
+                            scenario::ContainerRef::Name(name) => {
+                                docker::Selector::Name(name.clone())
+                            }
+                            scenario::ContainerRef::Compose { service, project } => {
+                                docker::Selector::ComposeService {
+                                    service: service.clone(),
+                                    project: project.clone(),
+                                }
+                            }
+                        },
+                        env: s.env.clone(),
+                        readiness: readiness(&s.ready),
+                    })
+                    .collect();
+                let mut t = docker::DockerTarget::new(docker::connect().await?, specs).await?;
+                t.ready_timeout = *ready_timeout;
+                Target::Docker(t)
+            }
+            scenario::Target::External { services, .. } => {
+                let sources = services
+                    .iter()
+                    .flat_map(|s| {
+                        let pids = s.pids.iter().map(|&pid| Source::Process {
+                            service: s.name.clone(),
+                            pid,
+                        });
+                        let container = s.container.iter().map(|c| Source::Container {
+                            service: s.name.clone(),
+                            container: c.clone(),
+                        });
+                        pids.chain(container).collect::<Vec<_>>()
+                    })
+                    .collect();
+                Target::External(external::ExternalTarget::new(prompt, sources))
+            }
+        })
+    }
+
+    /// Restarts the services with the mode's overrides and waits until each is ready. On error the
+    /// services may be half switched: the caller still owes a [`Target::restore`].
+    pub async fn apply(&mut self, mode: &ModeEnv) -> anyhow::Result<()> {
+        match self {
+            Target::Process(t) => t.apply(mode).await,
+            Target::Docker(t) => t.apply(mode).await,
+            Target::External(t) => t.apply(mode).await,
+        }
+    }
+
+    /// Puts every service back as it was before the first `apply`. Idempotent.
+    pub async fn restore(&mut self) -> anyhow::Result<()> {
+        match self {
+            Target::Process(t) => t.restore().await,
+            Target::Docker(t) => t.restore().await,
+            Target::External(t) => t.restore().await,
+        }
+    }
+
+    /// What the resource samplers should watch in the current mode (processes by PID, containers
+    /// by ID; for an external target, what the scenario names).
+    pub fn sources(&self) -> Vec<Source> {
+        match self {
+            Target::Process(t) => t.sources(),
+            Target::Docker(t) => t.sources(),
+            Target::External(t) => t.sources.clone(),
+        }
+    }
+
+    /// Runs `body` with the target, then always restores it: after success, after an error, and
+    /// when Ctrl-C or SIGTERM arrives first (then `body` is dropped and the result is an
+    /// [`Interrupted`] error). A restore failure is reported, after the body's own error if any.
+    pub async fn guarded<T>(
+        &mut self,
+        body: impl AsyncFnOnce(&mut Target) -> anyhow::Result<T>,
+    ) -> anyhow::Result<T> {
+        let outcome = tokio::select! {
+            result = body(self) => result,
+            signal = shutdown_signal() => Err(Interrupted(signal).into()),
+        };
+        let restored = self.restore().await;
+        match (outcome, restored) {
+            (Ok(value), Ok(())) => Ok(value),
+            (Err(err), Ok(())) => Err(err),
+            (Ok(_), Err(restore_err)) => Err(restore_err.context("restoring the target")),
+            (Err(err), Err(restore_err)) => Err(err.context(format!(
+                "and restoring the target failed too: {restore_err:#}"
+            ))),
+        }
+    }
+}
+
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM, naming which.
+pub async fn shutdown_signal() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        // No signal handling possible: never resolve rather than report a false interrupt.
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = int.recv() => "SIGINT",
+        _ = term.recv() => "SIGTERM",
+    }
+}

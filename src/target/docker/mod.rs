@@ -1,0 +1,471 @@
+//! The docker target: named containers, switched between modes by recreating them.
+//!
+//! A mode needs a restart with other environment variables, and a container's environment cannot
+//! be changed in place. On the first `apply` each original container is stopped and renamed aside
+//! (`<name>-tracebench-original`); a mode container is created under the original name from the
+//! original's inspected configuration (same image ID, command, entrypoint, user, working dir,
+//! labels, healthcheck, host config with its published ports, mounts and restart policy, every
+//! network with its aliases) with the mode's overrides merged into its environment and one extra
+//! label, `tracebench.mode`. Restore removes the mode container and renames the original back,
+//! starting it if it was running. Keeping the original aside is more faithful than recreating it
+//! from its inspected configuration: it keeps its ID, creation time, writable layer and anonymous
+//! volumes, and any setting this module does not know about. A run that died before restoring is
+//! recovered by the next one: an aside container found at start is taken as the original.
+//!
+//! Only containers the scenario names are touched; a missing one or an unreachable daemon is an
+//! error before anything changes.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use anyhow::Context;
+use bollard::Docker;
+use bollard::models::{ContainerInspectResponse, HealthStatusEnum, NetworkConnectRequest};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, ListContainersOptionsBuilder, LogsOptionsBuilder,
+    RemoveContainerOptionsBuilder, RenameContainerOptionsBuilder, StopContainerOptionsBuilder,
+};
+use futures::StreamExt;
+
+mod config;
+
+use config::{endpoints, mode_config};
+
+use super::ready::{Check, poll};
+use super::{ModeEnv, NotReady, Readiness};
+use crate::resources::Source;
+
+/// The label tracebench puts on the containers it creates, holding the mode's name.
+pub const MODE_LABEL: &str = "tracebench.mode";
+/// The label docker-compose puts on a service's containers.
+pub const COMPOSE_SERVICE_LABEL: &str = "com.docker.compose.service";
+/// The label docker-compose puts on a project's containers.
+pub const COMPOSE_PROJECT_LABEL: &str = "com.docker.compose.project";
+const ASIDE_SUFFIX: &str = "-tracebench-original";
+const LOG_TAIL_LINES: &str = "20";
+
+/// Which container a scenario service is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selector {
+    /// A container name (or ID).
+    Name(String),
+    /// The single container labelled `com.docker.compose.service=<service>` (and
+    /// `com.docker.compose.project=<project>` when given).
+    ComposeService {
+        service: String,
+        project: Option<String>,
+    },
+}
+
+/// One service of the scenario, as a container.
+#[derive(Debug, Clone)]
+pub struct ContainerSpec {
+    pub service: String,
+    pub selector: Selector,
+    /// Added to the container's own environment, before the mode's overrides.
+    pub env: BTreeMap<String, String>,
+    /// Besides its healthcheck (waited for when the container has one).
+    pub readiness: Readiness,
+}
+
+pub struct DockerTarget {
+    docker: Docker,
+    managed: Vec<Managed>,
+    /// How long one container may take to become ready.
+    pub ready_timeout: Duration,
+}
+
+struct Managed {
+    spec: ContainerSpec,
+    /// The container's name, without the leading '/'.
+    name: String,
+    original: ContainerInspectResponse,
+    /// Whether the original has been renamed aside (from the first apply until restore).
+    aside: bool,
+    /// The container serving now: the original, or a mode container.
+    current_id: String,
+}
+
+/// Connects to the local daemon (DOCKER_HOST or the default socket) with a version both sides speak.
+pub async fn connect() -> anyhow::Result<Docker> {
+    let where_ = std::env::var("DOCKER_HOST").unwrap_or_else(|_| "the default socket".into());
+    let unreachable = |e: &dyn std::fmt::Display| {
+        anyhow::anyhow!("the Docker daemon is unreachable at {where_}: {e}")
+    };
+    let docker = Docker::connect_with_local_defaults()
+        .map_err(|e| unreachable(&e))?
+        .negotiate_version()
+        .await
+        .map_err(|e| unreachable(&e))?;
+    docker.ping().await.map_err(|e| unreachable(&e))?;
+    Ok(docker)
+}
+
+impl DockerTarget {
+    /// Finds every named container; changes nothing. Fails on the first missing or ambiguous one.
+    pub async fn new(docker: Docker, specs: Vec<ContainerSpec>) -> anyhow::Result<DockerTarget> {
+        let mut managed = Vec::new();
+        for spec in specs {
+            let name = resolve(&docker, &spec).await?;
+            managed.push(adopt(&docker, spec, name).await?);
+        }
+        Ok(DockerTarget {
+            docker,
+            managed,
+            ready_timeout: Duration::from_secs(60),
+        })
+    }
+
+    pub(super) async fn apply(&mut self, mode: &ModeEnv) -> anyhow::Result<()> {
+        for m in &mut self.managed {
+            let docker = &self.docker;
+            if m.aside {
+                remove_mode_container(docker, m).await?;
+            } else {
+                stop(docker, &m.name).await?;
+                rename(docker, &m.name, &aside_name(&m.name)).await?;
+                m.aside = true;
+            }
+            // Nothing serves until the new container exists: a failed create must not leave an
+            // ID that restore would remove.
+            m.current_id.clear();
+            m.current_id = create_mode_container(docker, m, mode).await?;
+        }
+        for m in &self.managed {
+            wait_ready(&self.docker, m, self.ready_timeout).await?;
+        }
+        Ok(())
+    }
+
+    pub(super) async fn restore(&mut self) -> anyhow::Result<()> {
+        let mut failures = Vec::new();
+        for m in &mut self.managed {
+            if !m.aside {
+                continue;
+            }
+            match put_back(&self.docker, m).await {
+                Ok(()) => m.aside = false,
+                Err(err) => failures.push(format!("{}: {err:#}", m.name)),
+            }
+        }
+        if failures.is_empty() {
+            Ok(())
+        } else {
+            anyhow::bail!("could not restore container(s): {}", failures.join("; "))
+        }
+    }
+
+    pub(super) fn sources(&self) -> Vec<Source> {
+        self.managed
+            .iter()
+            .map(|m| Source::Container {
+                service: m.spec.service.clone(),
+                container: m.current_id.clone(),
+            })
+            .collect()
+    }
+
+    /// The Docker connection, e.g. for the resource samplers.
+    pub fn docker(&self) -> &Docker {
+        &self.docker
+    }
+}
+
+fn aside_name(name: &str) -> String {
+    format!("{name}{ASIDE_SUFFIX}")
+}
+
+async fn resolve(docker: &Docker, spec: &ContainerSpec) -> anyhow::Result<String> {
+    match &spec.selector {
+        Selector::Name(name) => Ok(name.trim_start_matches('/').to_string()),
+        Selector::ComposeService { service, project } => {
+            let mut labels = vec![format!("{COMPOSE_SERVICE_LABEL}={service}")];
+            labels.extend(
+                project
+                    .iter()
+                    .map(|p| format!("{COMPOSE_PROJECT_LABEL}={p}")),
+            );
+            let filters = HashMap::from([("label", labels.clone())]);
+            let options = ListContainersOptionsBuilder::new()
+                .all(true)
+                .filters(&filters)
+                .build();
+            let found = docker
+                .list_containers(Some(options))
+                .await
+                .with_context(|| format!("listing containers of compose service '{service}'"))?;
+            let names: Vec<String> = found
+                .iter()
+                .filter_map(|c| c.names.as_ref()?.first().cloned())
+                .map(|n| n.trim_start_matches('/').to_string())
+                .filter(|n| !n.ends_with(ASIDE_SUFFIX))
+                .collect();
+            match names.as_slice() {
+                [one] => Ok(one.clone()),
+                [] => anyhow::bail!(
+                    "service '{}': no container has the label(s) {} (is the compose stack up?)",
+                    spec.service,
+                    labels.join(", ")
+                ),
+                many => anyhow::bail!(
+                    "service '{}': several containers have the label(s) {} ({}); name one",
+                    spec.service,
+                    labels.join(", "),
+                    many.join(", ")
+                ),
+            }
+        }
+    }
+}
+
+/// Takes charge of a container: normally the one under `name`; if an earlier run died before
+/// restoring, the original is the one aside and `name` is a leftover mode container.
+async fn adopt(docker: &Docker, spec: ContainerSpec, name: String) -> anyhow::Result<Managed> {
+    let missing = || {
+        format!(
+            "service '{}': container '{name}' not found (`docker ps -a` lists the names)",
+            spec.service
+        )
+    };
+    let current = inspect(docker, &name).await.with_context(missing)?;
+    if let Some(mut original) = inspect(docker, &aside_name(&name)).await.ok().flatten() {
+        // It was stopped when set aside; whether it ran before is lost with the dead run. A
+        // container a run switched modes on was serving, so it is started again on restore.
+        if let Some(state) = original.state.as_mut() {
+            state.running = Some(true);
+        }
+        let current = current.filter(has_mode_label);
+        let current_id = match current {
+            Some(c) => c.id.context("container without ID")?,
+            None => String::new(),
+        };
+        return Ok(Managed {
+            spec,
+            name,
+            original,
+            aside: true,
+            current_id,
+        });
+    }
+    let original = current.with_context(missing)?;
+    if has_mode_label(&original) {
+        anyhow::bail!(
+            "container '{name}' was created by tracebench (label {MODE_LABEL}) and its original \
+             is gone: name the user's container instead"
+        );
+    }
+    Ok(Managed {
+        spec,
+        current_id: original.id.clone().context("container without ID")?,
+        name,
+        original,
+        aside: false,
+    })
+}
+
+fn has_mode_label(c: &ContainerInspectResponse) -> bool {
+    c.config
+        .as_ref()
+        .and_then(|c| c.labels.as_ref())
+        .is_some_and(|l| l.contains_key(MODE_LABEL))
+}
+
+/// `Ok(None)` when no such container; an error for anything else (daemon unreachable...).
+async fn inspect(docker: &Docker, name: &str) -> anyhow::Result<Option<ContainerInspectResponse>> {
+    match docker.inspect_container(name, None).await {
+        Ok(found) => Ok(Some(found)),
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => Ok(None),
+        Err(err) => Err(anyhow::anyhow!("inspecting container '{name}': {err}")),
+    }
+}
+
+async fn stop(docker: &Docker, name: &str) -> anyhow::Result<()> {
+    let options = StopContainerOptionsBuilder::new().t(10).build();
+    match docker.stop_container(name, Some(options)).await {
+        // 304: already stopped; 404: already gone.
+        Ok(())
+        | Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 304 | 404,
+            ..
+        }) => Ok(()),
+        Err(err) => Err(anyhow::anyhow!("stopping container '{name}': {err}")),
+    }
+}
+
+async fn rename(docker: &Docker, from: &str, to: &str) -> anyhow::Result<()> {
+    let options = RenameContainerOptionsBuilder::new().name(to).build();
+    docker
+        .rename_container(from, options)
+        .await
+        .with_context(|| format!("renaming container '{from}' to '{to}'"))
+}
+
+/// Stops (gracefully) and removes the mode container tracebench created (with its anonymous volumes). Gone is
+/// fine; the original is never removed.
+async fn remove_mode_container(docker: &Docker, m: &Managed) -> anyhow::Result<()> {
+    let id = m.current_id.as_str();
+    if id.is_empty() || m.original.id.as_deref() == Some(id) {
+        return Ok(());
+    }
+    // SIGTERM first (the services flush their spans on it); removing alone would SIGKILL.
+    stop(docker, id).await?;
+    let options = RemoveContainerOptionsBuilder::new()
+        .force(true)
+        .v(true)
+        .build();
+    match docker.remove_container(id, Some(options)).await {
+        Ok(())
+        | Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => Ok(()),
+        Err(err) => Err(anyhow::anyhow!(
+            "removing tracebench's container {id}: {err}"
+        )),
+    }
+}
+
+async fn put_back(docker: &Docker, m: &mut Managed) -> anyhow::Result<()> {
+    remove_mode_container(docker, m).await?;
+    rename(docker, &aside_name(&m.name), &m.name).await?;
+    let original_id = m.original.id.clone().unwrap_or_default();
+    m.current_id = original_id.clone();
+    let was_running = m
+        .original
+        .state
+        .as_ref()
+        .and_then(|s| s.running)
+        .unwrap_or(false);
+    if was_running {
+        docker
+            .start_container(&original_id, None)
+            .await
+            .with_context(|| format!("starting the original container '{}'", m.name))?;
+    }
+    Ok(())
+}
+
+async fn create_mode_container(
+    docker: &Docker,
+    m: &Managed,
+    mode: &ModeEnv,
+) -> anyhow::Result<String> {
+    let endpoints = endpoints(&m.original);
+    let mut overrides = m.spec.env.clone();
+    overrides.extend(mode.for_service(&m.spec.service));
+    let body = mode_config(&m.original, &overrides, &mode.mode, endpoints.first());
+    let options = CreateContainerOptionsBuilder::new().name(&m.name).build();
+    let id = docker
+        .create_container(Some(options), body)
+        .await
+        .with_context(|| format!("creating container '{}' for mode '{}'", m.name, mode.mode))?
+        .id;
+    let started = async {
+        for (network, settings) in endpoints.into_iter().skip(1) {
+            let request = NetworkConnectRequest {
+                container: id.clone(),
+                endpoint_config: Some(settings),
+            };
+            docker
+                .connect_network(&network, request)
+                .await
+                .with_context(|| format!("connecting '{}' to network '{network}'", m.name))?;
+        }
+        docker
+            .start_container(&id, None)
+            .await
+            .with_context(|| format!("starting container '{}' in mode '{}'", m.name, mode.mode))
+    };
+    if let Err(err) = started.await {
+        // Free the name so restore can give it back to the original.
+        let options = RemoveContainerOptionsBuilder::new()
+            .force(true)
+            .v(true)
+            .build();
+        let _ = docker.remove_container(&id, Some(options)).await;
+        return Err(err);
+    }
+    Ok(id)
+}
+
+/// Waits for the container's healthcheck (if it has one) and then the spec's readiness check,
+/// failing early when the container stops.
+async fn wait_ready(docker: &Docker, m: &Managed, timeout: Duration) -> anyhow::Result<()> {
+    let has_healthcheck = m
+        .original
+        .config
+        .as_ref()
+        .and_then(|c| c.healthcheck.as_ref())
+        .and_then(|h| h.test.as_ref())
+        .is_some_and(|test| test.first().is_some_and(|t| t != "NONE"));
+    let id = m.current_id.as_str();
+    let alive = async || -> Result<ContainerInspectResponse, String> {
+        let found = docker
+            .inspect_container(id, None)
+            .await
+            .map_err(|e| format!("cannot inspect it: {e}"))?;
+        let state = found.state.clone().unwrap_or_default();
+        // A restart policy brings a crashing container back: one restart is already a crash.
+        let restarted = state.restarting == Some(true) || found.restart_count.unwrap_or(0) > 0;
+        if state.running != Some(true) || restarted {
+            return Err(format!(
+                "its container stopped (exit code {}{})",
+                state.exit_code.unwrap_or_default(),
+                if restarted {
+                    ", restarted by its restart policy"
+                } else {
+                    ""
+                }
+            ));
+        }
+        Ok(found)
+    };
+    let started = std::time::Instant::now();
+    let healthy = poll(timeout, async || {
+        let found = alive().await.map_err(Check::Dead)?;
+        let status = found.state.and_then(|s| s.health).and_then(|h| h.status);
+        match status {
+            _ if !has_healthcheck => Ok(()),
+            Some(HealthStatusEnum::HEALTHY) => Ok(()),
+            other => Err(Check::NotYet(format!("healthcheck status {other:?}"))),
+        }
+    })
+    .await;
+    let left = timeout.saturating_sub(started.elapsed());
+    let result = match healthy {
+        Ok(()) => {
+            m.spec
+                .readiness
+                .wait(left, async || alive().await.map(drop))
+                .await
+        }
+        Err(reason) => Err(reason),
+    };
+    match result {
+        Ok(()) => Ok(()),
+        Err(reason) => Err(NotReady {
+            service: m.spec.service.clone(),
+            reason,
+            log_tail: logs_tail(docker, id).await,
+        }
+        .into()),
+    }
+}
+
+async fn logs_tail(docker: &Docker, id: &str) -> Vec<String> {
+    let options = LogsOptionsBuilder::new()
+        .stdout(true)
+        .stderr(true)
+        .tail(LOG_TAIL_LINES)
+        .build();
+    let chunks: Vec<_> = docker.logs(id, Some(options)).collect().await;
+    chunks
+        .into_iter()
+        .filter_map(Result::ok)
+        .map(|chunk| chunk.to_string())
+        .collect::<String>()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}

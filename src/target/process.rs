@@ -1,0 +1,191 @@
+//! The process target: each service is a local command, started with the mode's overrides.
+//!
+//! Output goes to `<run dir>/<service>.log` (appended, one header line per start) so a failed
+//! start can be diagnosed after the run. Services start in the order given and each must be ready
+//! before the next starts, so a gateway comes up after the service it calls. Stopping sends SIGTERM
+//! (the demo services flush their spans on it) and SIGKILL after a grace period.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::process::{Child, Command};
+
+use super::{ModeEnv, NotReady, Readiness};
+use crate::resources::Source;
+
+/// How to run one service.
+#[derive(Debug, Clone)]
+pub struct ServiceCommand {
+    pub name: String,
+    pub program: PathBuf,
+    pub args: Vec<String>,
+    /// Base environment (added to tracebench's own); the mode's overrides win over it.
+    pub env: BTreeMap<String, String>,
+    pub cwd: Option<PathBuf>,
+    pub readiness: Readiness,
+}
+
+pub struct ProcessTarget {
+    services: Vec<ServiceCommand>,
+    run_dir: PathBuf,
+    /// How long one service may take to become ready.
+    pub ready_timeout: Duration,
+    /// How long a service has after SIGTERM before SIGKILL.
+    pub stop_grace: Duration,
+    running: Vec<Running>,
+}
+
+struct Running {
+    name: String,
+    child: Child,
+}
+
+const LOG_TAIL_LINES: usize = 20;
+
+impl ProcessTarget {
+    pub fn new(services: Vec<ServiceCommand>, run_dir: PathBuf) -> ProcessTarget {
+        ProcessTarget {
+            services,
+            run_dir,
+            ready_timeout: Duration::from_secs(30),
+            stop_grace: Duration::from_secs(5),
+            running: Vec::new(),
+        }
+    }
+
+    pub(super) async fn apply(&mut self, mode: &ModeEnv) -> anyhow::Result<()> {
+        self.stop_all().await?;
+        std::fs::create_dir_all(&self.run_dir)
+            .with_context(|| format!("creating the run directory {}", self.run_dir.display()))?;
+        for service in self.services.clone() {
+            let started = self.start(&service, mode).await;
+            if let Err(err) = started {
+                // Leave nothing half-started behind; the caller's restore is then a no-op.
+                let _ = self.stop_all().await;
+                return Err(err);
+            }
+        }
+        Ok(())
+    }
+
+    async fn start(&mut self, service: &ServiceCommand, mode: &ModeEnv) -> anyhow::Result<()> {
+        let log_path = self.log_path(&service.name);
+        let mut log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .with_context(|| format!("opening {}", log_path.display()))?;
+        use std::io::Write;
+        writeln!(
+            log,
+            "---- tracebench: starting in mode '{}' ----",
+            mode.mode
+        )?;
+        let mut command = Command::new(&service.program);
+        command
+            .args(&service.args)
+            .envs(&service.env)
+            .envs(mode.for_service(&service.name))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .kill_on_drop(true);
+        if let Some(cwd) = &service.cwd {
+            command.current_dir(cwd);
+        }
+        let child = command.spawn().with_context(|| {
+            format!(
+                "service '{}': cannot start '{}'",
+                service.name,
+                service.program.display()
+            )
+        })?;
+        self.running.push(Running {
+            name: service.name.clone(),
+            child,
+        });
+        let Some(running) = self.running.last_mut() else {
+            unreachable!("just pushed")
+        };
+        let waited = service
+            .readiness
+            .wait(self.ready_timeout, async || {
+                match running.child.try_wait() {
+                    Ok(None) => Ok(()),
+                    Ok(Some(status)) => Err(format!("it exited ({status})")),
+                    Err(err) => Err(format!("cannot check whether it runs: {err}")),
+                }
+            })
+            .await;
+        waited.map_err(|reason| {
+            NotReady {
+                service: service.name.clone(),
+                reason,
+                log_tail: log_tail(&log_path, LOG_TAIL_LINES),
+            }
+            .into()
+        })
+    }
+
+    pub(super) async fn restore(&mut self) -> anyhow::Result<()> {
+        self.stop_all().await
+    }
+
+    pub(super) fn sources(&self) -> Vec<Source> {
+        self.running
+            .iter()
+            .filter_map(|r| {
+                Some(Source::Process {
+                    service: r.name.clone(),
+                    pid: r.child.id()?,
+                })
+            })
+            .collect()
+    }
+
+    /// The file a service's output goes to.
+    pub fn log_path(&self, service: &str) -> PathBuf {
+        self.run_dir.join(format!("{service}.log"))
+    }
+
+    /// Stops services in reverse start order (callers before the services they call).
+    async fn stop_all(&mut self) -> anyhow::Result<()> {
+        let mut failures = Vec::new();
+        while let Some(mut running) = self.running.pop() {
+            if let Err(err) = stop(&mut running.child, self.stop_grace).await {
+                failures.push(format!("{}: {err:#}", running.name));
+            }
+        }
+        if failures.is_empty() {
+            Ok(())
+        } else {
+            anyhow::bail!("could not stop: {}", failures.join("; "))
+        }
+    }
+}
+
+/// SIGTERM, then SIGKILL if it is still running after `grace`.
+async fn stop(child: &mut Child, grace: Duration) -> anyhow::Result<()> {
+    if let Some(pid) = child.id() {
+        let pid = libc::pid_t::try_from(pid).context("PID out of range")?;
+        // SAFETY: kill has no memory preconditions; the PID is our own child, not yet reaped.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+        if tokio::time::timeout(grace, child.wait()).await.is_ok() {
+            return Ok(());
+        }
+    }
+    child.kill().await.context("killing")
+}
+
+/// The last `n` lines of a file (empty if unreadable).
+fn log_tail(path: &std::path::Path, n: usize) -> Vec<String> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..]
+        .iter()
+        .map(|l| l.to_string())
+        .collect()
+}

@@ -1,0 +1,466 @@
+//! The docker target on the real Docker Engine: modes applied by recreating containers, restore
+//! exactly as before, clear errors that change nothing, and restore after SIGINT.
+
+mod target_support;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use bollard::Docker;
+use bollard::models::ContainerInspectResponse;
+use tracebench::target::docker::{
+    COMPOSE_SERVICE_LABEL, ContainerSpec, DockerTarget, MODE_LABEL, Selector,
+};
+use tracebench::target::{ModeEnv, Readiness, Target};
+
+use target_support::*;
+
+const IMAGE: &str = "tracebench-test/target-docker:latest";
+
+#[test]
+#[ignore = "helper entry point, run by the other tests"]
+fn helper_http_server() {
+    helper_main();
+}
+
+/// What restore must bring back, as `docker inspect` shows it.
+#[derive(Debug, PartialEq)]
+struct Shape {
+    id: String,
+    image: String,
+    env: Vec<String>,
+    cmd: Option<Vec<String>>,
+    entrypoint: Option<Vec<String>>,
+    labels: BTreeMap<String, String>,
+    ports: String,
+    binds: Option<Vec<String>>,
+    restart: String,
+    healthcheck: String,
+    networks: BTreeMap<String, Vec<String>>,
+    running: bool,
+}
+
+fn shape(c: &ContainerInspectResponse) -> Shape {
+    let config = c.config.clone().unwrap();
+    let host = c.host_config.clone().unwrap();
+    // Docker adds the container's short ID and hostname as aliases on its own; a mode container
+    // keeps the original's hostname, so both are left out of the comparison.
+    let short_id: String = c.id.clone().unwrap().chars().take(12).collect();
+    let hostname = config.hostname.clone().unwrap_or_default();
+    Shape {
+        id: c.id.clone().unwrap(),
+        image: c.image.clone().unwrap(),
+        env: config.env.unwrap_or_default(),
+        cmd: config.cmd,
+        entrypoint: config.entrypoint,
+        labels: config.labels.unwrap_or_default().into_iter().collect(),
+        ports: format!("{:?}", host.port_bindings),
+        binds: host.binds,
+        restart: format!("{:?}", host.restart_policy),
+        healthcheck: format!("{:?}", config.healthcheck),
+        networks: c
+            .network_settings
+            .clone()
+            .unwrap()
+            .networks
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(name, e)| {
+                let mut aliases: Vec<String> = e
+                    .aliases
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|a| *a != short_id && *a != hostname)
+                    .collect();
+                aliases.sort();
+                (name, aliases)
+            })
+            .collect(),
+        running: c.state.clone().unwrap().running == Some(true),
+    }
+}
+
+async fn inspect(docker: &Docker, name: &str) -> ContainerInspectResponse {
+    docker.inspect_container(name, None).await.unwrap()
+}
+
+fn env_of(c: &ContainerInspectResponse) -> Vec<String> {
+    c.config.clone().unwrap().env.unwrap_or_default()
+}
+
+/// Two services on their own network, one found by name and one by compose label.
+struct Stack {
+    names: [String; 2],
+    ports: [u16; 2],
+    label: String,
+    _cleanup: Cleanup,
+}
+
+async fn stack(docker: &Docker, prefix: &str) -> Stack {
+    helper_image(IMAGE);
+    let base = unique(prefix);
+    let network = format!("{base}-net");
+    let names = [format!("{base}-gw"), format!("{base}-auth")];
+    let ports = [free_port(), free_port()];
+    let label = format!("{base}-auth-svc");
+    let cleanup = Cleanup {
+        containers: names.to_vec(),
+        networks: vec![network.clone()],
+    };
+    create_network(docker, &network).await;
+    let env = [
+        ("OTEL_TRACES_SAMPLER", "parentbased_always_on"),
+        ("KEEP", "me"),
+    ];
+    create_service(
+        docker,
+        IMAGE,
+        &names[0],
+        &network,
+        ports[0],
+        &env,
+        &[("app", "gw")],
+    )
+    .await;
+    let labels = [(COMPOSE_SERVICE_LABEL, label.as_str()), ("app", "auth")];
+    create_service(docker, IMAGE, &names[1], &network, ports[1], &env, &labels).await;
+    for port in ports {
+        assert!(
+            wait_http(port, Duration::from_secs(30)),
+            "helper on {port} never answered"
+        );
+    }
+    Stack {
+        names,
+        ports,
+        label,
+        _cleanup: cleanup,
+    }
+}
+
+async fn target(docker: &Docker, s: &Stack) -> Target {
+    let specs = vec![
+        ContainerSpec {
+            service: "gw".into(),
+            selector: Selector::Name(s.names[0].clone()),
+            env: BTreeMap::new(),
+            readiness: Readiness::Http(format!("http://127.0.0.1:{}/health", s.ports[0])),
+        },
+        ContainerSpec {
+            service: "auth".into(),
+            selector: Selector::ComposeService {
+                service: s.label.clone(),
+                project: None,
+            },
+            env: BTreeMap::from([("BASE".to_string(), "added".to_string())]),
+            readiness: Readiness::Tcp(([127, 0, 0, 1], s.ports[1]).into()),
+        },
+    ];
+    Target::Docker(DockerTarget::new(docker.clone(), specs).await.unwrap())
+}
+
+#[tokio::test]
+async fn each_mode_is_applied_and_restore_brings_back_the_originals() {
+    let Some(docker) =
+        docker_or_skip("each_mode_is_applied_and_restore_brings_back_the_originals").await
+    else {
+        return;
+    };
+    let s = stack(&docker, "tb-modes").await;
+    let before = [
+        shape(&inspect(&docker, &s.names[0]).await),
+        shape(&inspect(&docker, &s.names[1]).await),
+    ];
+    let mut target = target(&docker, &s).await;
+    for mode in ["off", "on", "sampled", "off"] {
+        let env = standard_mode(mode, 0.1).unwrap();
+        target
+            .apply(&ModeEnv::uniform(mode, ["gw", "auth"], &env))
+            .await
+            .unwrap_or_else(|e| panic!("apply {mode}: {e:#}"));
+        for (i, name) in s.names.iter().enumerate() {
+            let now = inspect(&docker, name).await;
+            let now_env = env_of(&now);
+            for (k, v) in &env {
+                assert!(
+                    now_env.contains(&format!("{k}={v}")),
+                    "{mode} {name}: {now_env:?}"
+                );
+            }
+            assert!(now_env.contains(&"KEEP=me".to_string()));
+            assert_eq!(
+                now_env.contains(&"BASE=added".to_string()),
+                i == 1,
+                "{now_env:?}"
+            );
+            let labels = now.config.clone().unwrap().labels.unwrap();
+            assert_eq!(labels.get(MODE_LABEL).map(String::as_str), Some(mode));
+            let mut shape_now = shape(&now);
+            assert_ne!(shape_now.id, before[i].id, "a mode runs in a new container");
+            // Everything else as before: image, command, ports, mounts, networks and aliases...
+            shape_now.id = before[i].id.clone();
+            shape_now.env = before[i].env.clone();
+            shape_now.labels.remove(MODE_LABEL);
+            assert_eq!(
+                shape_now, before[i],
+                "{mode}: {name} differs beyond env and label"
+            );
+            // ...and the service answers on its published 127.0.0.1 port, in that mode.
+            let sampler = http_get(s.ports[i], "/env/OTEL_TRACES_SAMPLER");
+            assert_eq!(
+                sampler,
+                Some((200, env["OTEL_TRACES_SAMPLER"].clone())),
+                "{mode} {name}"
+            );
+        }
+        let sources = target.sources();
+        assert_eq!(sources.len(), 2);
+    }
+    target.restore().await.unwrap();
+    target.restore().await.unwrap(); // idempotent
+    for (i, name) in s.names.iter().enumerate() {
+        assert_eq!(
+            shape(&inspect(&docker, name).await),
+            before[i],
+            "{name} after restore"
+        );
+        assert!(wait_http(s.ports[i], Duration::from_secs(30)));
+        let sampler = http_get(s.ports[i], "/env/OTEL_TRACES_SAMPLER");
+        assert_eq!(sampler, Some((200, "parentbased_always_on".to_string())));
+    }
+    assert_no_mode_containers(&s.names);
+}
+
+fn assert_no_mode_containers(names: &[String]) {
+    let out = std::process::Command::new("docker")
+        .args([
+            "ps",
+            "-a",
+            "--filter",
+            &format!("label={MODE_LABEL}"),
+            "--format",
+            "{{.Names}}",
+        ])
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&out.stdout).to_string();
+    for name in names {
+        assert!(!listed.contains(name.as_str()), "left behind: {listed}");
+    }
+}
+
+#[tokio::test]
+async fn a_missing_container_is_a_clear_error_and_nothing_changes() {
+    let Some(docker) =
+        docker_or_skip("a_missing_container_is_a_clear_error_and_nothing_changes").await
+    else {
+        return;
+    };
+    let s = stack(&docker, "tb-missing").await;
+    let before = shape(&inspect(&docker, &s.names[0]).await);
+    let missing = unique("tb-no-such");
+    let specs = vec![
+        ContainerSpec {
+            service: "gw".into(),
+            selector: Selector::Name(s.names[0].clone()),
+            env: BTreeMap::new(),
+            readiness: Readiness::Started,
+        },
+        ContainerSpec {
+            service: "ghost".into(),
+            selector: Selector::Name(missing.clone()),
+            env: BTreeMap::new(),
+            readiness: Readiness::Started,
+        },
+    ];
+    let err = DockerTarget::new(docker.clone(), specs)
+        .await
+        .err()
+        .unwrap();
+    let text = format!("{err:#}");
+    assert!(
+        text.contains(&format!("container '{missing}' not found")),
+        "{text}"
+    );
+    assert!(text.contains("service 'ghost'"), "{text}");
+    let by_label = vec![ContainerSpec {
+        service: "auth".into(),
+        selector: Selector::ComposeService {
+            service: "no-such-compose-service".into(),
+            project: Some("no-such-project".into()),
+        },
+        env: BTreeMap::new(),
+        readiness: Readiness::Started,
+    }];
+    let err = DockerTarget::new(docker.clone(), by_label)
+        .await
+        .err()
+        .unwrap();
+    assert!(
+        format!("{err:#}").contains(
+            "no container has the label(s) com.docker.compose.service=no-such-compose-service, \
+             com.docker.compose.project=no-such-project"
+        ),
+        "{err:#}"
+    );
+    assert_eq!(shape(&inspect(&docker, &s.names[0]).await), before);
+}
+
+#[tokio::test]
+async fn a_service_that_never_becomes_ready_names_itself_and_restore_undoes_everything() {
+    let Some(docker) = docker_or_skip("a_service_that_never_becomes_ready").await else {
+        return;
+    };
+    let s = stack(&docker, "tb-never").await;
+    let before = shape(&inspect(&docker, &s.names[1]).await);
+    let mut target = target(&docker, &s).await;
+    // auth exits at start in this mode, printing a line first.
+    let mode = ModeEnv {
+        mode: "broken".into(),
+        services: BTreeMap::from([(
+            "auth".to_string(),
+            BTreeMap::from([("TB_HELPER_EXIT".to_string(), "3".to_string())]),
+        )]),
+    };
+    let err = target.apply(&mode).await.unwrap_err();
+    assert_not_ready(&err, "auth", "stopped", "failing on purpose");
+    target.restore().await.unwrap();
+    assert_eq!(shape(&inspect(&docker, &s.names[1]).await), before);
+    assert_no_mode_containers(&s.names);
+}
+
+#[test]
+fn an_unreachable_daemon_is_a_clear_error() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tracebench"))
+        .args(["stats", "--container", "anything", "--duration", "1s"])
+        .env("DOCKER_HOST", "unix:///nonexistent/tracebench-test.sock")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr.contains(
+            "the Docker daemon is unreachable at unix:///nonexistent/tracebench-test.sock"
+        ),
+        "{stderr}"
+    );
+}
+
+/// Run by `an_interrupted_run_still_restores` as a child process: applies mode `on` to the
+/// container named by TB_GUARDED_CONTAINER inside `Target::guarded`, says so, and waits.
+#[test]
+#[ignore = "helper entry point, run by the other tests"]
+fn helper_guarded_run() {
+    let Ok(name) = std::env::var("TB_GUARDED_CONTAINER") else {
+        return;
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let result = runtime.block_on(async {
+        let docker = tracebench::target::docker::connect().await?;
+        let spec = ContainerSpec {
+            service: "svc".into(),
+            selector: Selector::Name(name),
+            env: BTreeMap::new(),
+            readiness: Readiness::Started,
+        };
+        let mut target = Target::Docker(DockerTarget::new(docker, vec![spec]).await?);
+        target
+            .guarded(async |t| {
+                let env = standard_mode("on", 0.1).unwrap();
+                t.apply(&ModeEnv::uniform("on", ["svc"], &env)).await?;
+                println!("APPLIED");
+                tokio::time::sleep(Duration::from_secs(120)).await;
+                Ok(())
+            })
+            .await
+    });
+    println!("GUARDED RESULT: {result:?}");
+    std::process::exit(if result.is_err() { 4 } else { 0 });
+}
+
+#[tokio::test]
+async fn an_interrupted_run_still_restores() {
+    let Some(docker) = docker_or_skip("an_interrupted_run_still_restores").await else {
+        return;
+    };
+    let s = stack(&docker, "tb-sigint").await;
+    let before = shape(&inspect(&docker, &s.names[0]).await);
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["helper_guarded_run", "--exact", "--ignored", "--nocapture"])
+        .env("TB_GUARDED_CONTAINER", &s.names[0])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (applied_tx, applied_rx) = std::sync::mpsc::channel();
+    // Keeps reading to the end, so the child never writes into a closed pipe.
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut seen = Vec::new();
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if line == "APPLIED" {
+                let _ = applied_tx.send(());
+            }
+            seen.push(line);
+        }
+        seen
+    });
+    applied_rx
+        .recv_timeout(Duration::from_secs(120))
+        .expect("the child applied its mode");
+    let during = inspect(&docker, &s.names[0]).await;
+    assert_ne!(
+        during.id,
+        Some(before.id.clone()),
+        "the mode container runs"
+    );
+    // SAFETY: kill with a PID of our own child process.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "child did not exit after SIGINT"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let lines = reader.join().unwrap();
+    assert_eq!(
+        status.code(),
+        Some(4),
+        "interrupted means the run broke: {lines:?}"
+    );
+    assert!(
+        lines.iter().any(|l| l.contains("interrupted by SIGINT")),
+        "{lines:?}"
+    );
+    assert_eq!(shape(&inspect(&docker, &s.names[0]).await), before);
+    assert_no_mode_containers(&s.names);
+}
+
+#[tokio::test]
+async fn a_run_that_died_before_restoring_is_recovered_by_the_next() {
+    let Some(docker) = docker_or_skip("a_run_that_died_before_restoring").await else {
+        return;
+    };
+    let s = stack(&docker, "tb-crash").await;
+    let before = shape(&inspect(&docker, &s.names[0]).await);
+    let mut first = target(&docker, &s).await;
+    let env = standard_mode("on", 0.1).unwrap();
+    first
+        .apply(&ModeEnv::uniform("on", ["gw", "auth"], &env))
+        .await
+        .unwrap();
+    // The process "dies" here: no restore.
+    drop(first);
+    let mut next = target(&docker, &s).await;
+    next.restore().await.unwrap();
+    assert_eq!(shape(&inspect(&docker, &s.names[0]).await), before);
+    assert_no_mode_containers(&s.names);
+}
