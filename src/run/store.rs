@@ -92,8 +92,8 @@ impl Store {
     }
 
     /// Traces rooted at the counted service(s) in each cell's window. The window runs from the
-    /// whole second holding its start to the whole second after its end (see `cell`: nothing
-    /// else loads the services in between).
+    /// whole second holding its start to the whole second after its end (see `cell`: no other
+    /// load reaches the services in between).
     pub async fn count(&self, scenario: &Scenario, cells: &[CellResult]) -> Result<TraceResults> {
         let client = self.client.as_ref().context("no trace store")?;
         let services = counted_services(scenario);
