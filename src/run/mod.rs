@@ -36,26 +36,31 @@ pub struct Options {
 }
 
 /// Runs the scenario; returns the exit code once every report is written. An `Err` means the
-/// run broke before it could write any report (build failed, store unreachable, bad directory)
-/// or after writing a partial one (the error says where).
+/// run broke before any cell (build failed, store unreachable, bad directory, target not found)
+/// or after writing a partial report (the error says where).
 pub async fn run(scenario: &Scenario, options: &Options) -> Result<Exit> {
     let plan = scenario.plan();
     let progress = Progress::new(plan.len(), scenario.load.duration.as_secs(), options.quiet);
     build(scenario, options.quiet).await?;
-    let dir = options.out.as_path();
-    rundir::create(dir)?;
-    let mut results = rundir::new_results(scenario);
-    rundir::persist(dir, &results)?;
     let (store, warning) = Store::open(scenario).await?;
     if let Some(warning) = warning {
         eprintln!("tracebench: warning: {warning}");
     }
+    let dir = options.out.as_path();
+    let mut results = rundir::new_results(scenario);
     let prompt = !options.quiet && std::io::IsTerminal::is_terminal(&std::io::stdin());
-    let mut target = match Target::from_scenario(&scenario.target, dir, prompt).await {
+    let prepared = async {
+        rundir::create(dir)?;
+        rundir::persist(dir, &results)?;
+        Target::from_scenario(&scenario.target, dir, prompt)
+            .await
+            .context("preparing the target")
+    };
+    let mut target = match prepared.await {
         Ok(target) => target,
         Err(err) => {
             store.close().await;
-            return Err(err.context("preparing the target"));
+            return Err(err);
         }
     };
 
