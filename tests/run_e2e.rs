@@ -200,8 +200,9 @@ fn a_baseline_against_itself_passes_and_compare_flags_only_injected_latency() {
     let spec = Spec {
         name: "aa",
         modes: A_A,
-        rates: "[60]",
+        rates: "[80]",
         rounds: 2,
+        duration: "4s",
         ..Spec::default()
     };
     let scenario = TestScenario::write(&spec);
@@ -215,16 +216,21 @@ fn a_baseline_against_itself_passes_and_compare_flags_only_injected_latency() {
         .map(|b| format!("{} {}: {:?}", b.mode, b.budget.label(), b.verdict))
         .collect();
     eprintln!("A/A verdicts: {verdicts:#?}");
-    // Latency and memory: no difference, so pass. CPU on a shared 2-core machine: a 3 s cell
-    // measures a few percent of a core with 1-tick (1%) resolution, so its interval may reach
-    // the 1 pp budget; inconclusive is then the honest answer, a fail never is.
+    // No verdict of a run against itself may be a fail. p50 and memory are stable enough to
+    // pass. The tails and CPU are not, on a shared 2-core machine where other tests run beside
+    // this one: p99 rests on the slowest 1% (a handful of requests per second) and CPU on 1%
+    // ticks, so a stall landing in one mode's cells can widen the interval past the 1 ms / 1 pp
+    // budget, and inconclusive is then the honest verdict (seen with other test binaries
+    // running beside it; never a fail).
     for budget in &summary.analysis.budgets {
-        match budget.budget {
-            BudgetKind::Cpu { .. } => {
-                assert_ne!(budget.verdict, Verdict::Fail, "{verdicts:#?}")
-            }
-            BudgetKind::TraceVolume { .. } => {}
-            _ => assert_eq!(budget.verdict, Verdict::Pass, "{verdicts:#?}"),
+        assert_ne!(budget.verdict, Verdict::Fail, "{verdicts:#?}");
+        let stable = match &budget.budget {
+            BudgetKind::Latency { percentile } => percentile == "p50",
+            BudgetKind::Memory { .. } => true,
+            BudgetKind::Cpu { .. } | BudgetKind::TraceVolume { .. } => false,
+        };
+        if stable {
+            assert_eq!(budget.verdict, Verdict::Pass, "{verdicts:#?}");
         }
     }
     assert!(
