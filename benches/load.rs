@@ -32,7 +32,7 @@ fn render(c: &mut Criterion) {
             black_box(register.render(seq, "0a1b2c3d"))
         })
     });
-    let with_uuid = BodyTemplate::parse(r#"{"id":"{uuid}","n":{seq}}"#);
+    let with_uuid = BodyTemplate::parse(r#"{"id":"{uuid}","n":{seq}}"#).unwrap();
     group.bench_function("with_uuid", |b| {
         b.iter(|| black_box(with_uuid.render(7, "r")))
     });

@@ -230,7 +230,19 @@ pub struct StatsArgs {
 
 // ---- run (src/commands/run.rs) ----
 #[derive(Debug, Args)]
-pub struct RunArgs {}
+#[command(after_help = EXIT_CODES_HELP)]
+pub struct RunArgs {
+    /// The scenario file [default: ./scenarios/quick.toml when it exists, else the embedded
+    /// quick scenario: the demo stack as local processes with the built-in trace sink].
+    #[arg(value_name = "SCENARIO")]
+    pub scenario: Option<PathBuf>,
+    /// The run directory [default: reports/<UTC timestamp>-<scenario name>/].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Print only the verdict table (no progress, no build output).
+    #[arg(long, short)]
+    pub quiet: bool,
+}
 
 // ---- compare (src/commands/compare.rs) ----
 #[derive(Debug, Args)]

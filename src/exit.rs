@@ -48,7 +48,8 @@ pub const EXIT_CODES_HELP: &str = "Exit codes:
   1  a budget failed, a regression was found, or a trace check failed
   2  bad usage or a bad scenario
   3  inconclusive: no budget failed but at least one could not be decided
-  4  the run itself broke (target never ready, trace store unreachable, I/O)";
+  4  the run itself broke (target never ready, trace store unreachable, I/O) or was
+     interrupted (Ctrl-C/SIGTERM): the target is restored and a partial report written";
 
 #[cfg(test)]
 mod tests {

@@ -9,6 +9,7 @@
 //! - [`scenario`]: the scenario file, validated with file:line:key errors, and the plan of cells.
 //! - [`results`]: what a run measured, as plain serde data (the contract of analysis and reports).
 //! - [`analysis`]: overheads, confidence intervals and verdicts derived from the results.
+//! - [`run`]: `tracebench run`, the whole data flow: cells, trace checks, restore, reports.
 //! - [`compare`]: a candidate run against a baseline run, for CI.
 //! - [`exit`]: exit codes.
 
@@ -21,6 +22,7 @@ pub mod load;
 pub mod report;
 pub mod resources;
 pub mod results;
+pub mod run;
 pub mod scenario;
 pub mod target;
 pub mod traces;

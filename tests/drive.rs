@@ -265,7 +265,7 @@ async fn every_body_is_unique_within_a_run() {
     let Target::Http(target) = &mut spec.target else {
         unreachable!()
     };
-    target.body = Some(BodyTemplate::parse(r#"{"id":"{run}-{seq}","u":"{uuid}"}"#));
+    target.body = Some(BodyTemplate::parse(r#"{"id":"{run}-{seq}","u":"{uuid}"}"#).unwrap());
     let run_id = spec.run_id.clone();
     drive(spec).await;
     let bodies = bodies.lock().unwrap();
@@ -450,6 +450,7 @@ mod grpc {
         spec.target = Target::Grpc(GrpcTarget {
             uri: format!("http://{addr}").parse().unwrap(),
             expect: vec![tonic::Code::Ok, tonic::Code::AlreadyExists],
+            body: BodyTemplate::default_register(),
         });
         let first = drive(spec.clone()).await.summary;
         assert_eq!(first.status_counts.get("grpc:OK"), Some(&50), "{first:?}");

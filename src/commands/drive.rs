@@ -115,7 +115,7 @@ fn progress_message(interval: &Interval) -> String {
 fn spec_from(args: &DriveArgs) -> Result<LoadSpec> {
     let target = match (&args.url, &args.grpc) {
         (Some(url), None) => Target::Http(http_target(url, args)?),
-        (None, Some(addr)) => Target::Grpc(grpc_target(addr, &args.expect)?),
+        (None, Some(addr)) => Target::Grpc(grpc_target(addr, args)?),
         _ => return Err(usage("give exactly one of --url and --grpc")),
     };
     Ok(LoadSpec {
@@ -150,7 +150,7 @@ fn http_target(url: &str, args: &DriveArgs) -> Result<HttpTarget> {
     let method = Method::from_bytes(args.method.as_bytes())
         .map_err(|_| usage(format!("--method `{}` is not an HTTP method", args.method)))?;
     let body = match &args.body {
-        Some(body) => Some(BodyTemplate::parse(body)),
+        Some(body) => Some(BodyTemplate::parse(body).map_err(usage)?),
         None if [Method::POST, Method::PUT, Method::PATCH].contains(&method) => {
             Some(BodyTemplate::default_register())
         }
@@ -202,7 +202,8 @@ fn parse_header(raw: &str) -> Result<(HeaderName, HeaderValue)> {
     Ok((name, value))
 }
 
-fn grpc_target(addr: &str, expect: &[String]) -> Result<GrpcTarget> {
+fn grpc_target(addr: &str, args: &DriveArgs) -> Result<GrpcTarget> {
+    let expect = &args.expect;
     let url = if addr.contains("://") {
         addr.to_owned()
     } else {
@@ -221,7 +222,11 @@ fn grpc_target(addr: &str, expect: &[String]) -> Result<GrpcTarget> {
             .map(|s| parse_grpc_code(s.trim()))
             .collect::<Result<_>>()?
     };
-    Ok(GrpcTarget { uri, expect })
+    let body = match &args.body {
+        Some(body) => BodyTemplate::parse(body).map_err(usage)?,
+        None => BodyTemplate::default_register(),
+    };
+    Ok(GrpcTarget { uri, expect, body })
 }
 
 /// A gRPC code by canonical name (`ALREADY_EXISTS`) or number (`6`).

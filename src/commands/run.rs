@@ -1,8 +1,23 @@
-//! `tracebench run`.
+//! `tracebench run`: picks the scenario (the file given, `./scenarios/quick.toml`, or the
+//! embedded default) and the run directory, then hands over to [`crate::run`].
+
+use std::path::Path;
 
 use crate::cli::RunArgs;
 use crate::exit::Exit;
+use crate::run::{self, Options};
+use crate::scenario::Scenario;
 
-pub async fn run(_args: RunArgs) -> anyhow::Result<Exit> {
-    anyhow::bail!("`tracebench run` is not implemented yet")
+pub async fn run(args: RunArgs) -> anyhow::Result<Exit> {
+    let local = Path::new("scenarios/quick.toml");
+    let scenario = match &args.scenario {
+        Some(path) => Scenario::load(path)?,
+        None if local.exists() => Scenario::load(local)?,
+        None => Scenario::quick()?,
+    };
+    let options = Options {
+        out: args.out.unwrap_or_else(|| run::default_dir(&scenario)),
+        quiet: args.quiet,
+    };
+    run::run(&scenario, &options).await
 }

@@ -8,6 +8,7 @@ use demo::proto::user_service_client::UserServiceClient;
 use tonic::transport::{Channel, Endpoint};
 
 use super::record::{Outcome, ResponseCode};
+use super::template::BodyTemplate;
 
 /// What to call over gRPC.
 #[derive(Debug, Clone)]
@@ -16,6 +17,18 @@ pub struct GrpcTarget {
     pub uri: http::Uri,
     /// Codes counted as success; every other code is an error.
     pub expect: Vec<tonic::Code>,
+    /// Renders to a JSON object with the string fields `username`, `email` and `password`
+    /// (default: [`BodyTemplate::default_register`]).
+    pub body: BodyTemplate,
+}
+
+/// The JSON a gRPC body template renders to.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RegisterFields {
+    username: String,
+    email: String,
+    password: String,
 }
 
 /// One channel to the service, connected on first use and again after a failure.
@@ -32,7 +45,7 @@ impl GrpcClient {
         }
     }
 
-    /// Registers the unique user `u{run}-{seq}`.
+    /// Registers the user the body template renders for request `seq`.
     pub async fn call(&mut self, seq: u64, run: &str) -> Outcome {
         let client = match &mut self.client {
             Some(client) => client,
@@ -45,10 +58,14 @@ impl GrpcClient {
                 Err(err) => return Outcome::Failed(format!("connect: {err}")),
             },
         };
-        let request = RegisterRequest {
-            username: format!("u{run}-{seq}"),
-            email: format!("u{run}-{seq}@example.test"),
-            password: format!("pw-{run}-{seq}-secret"),
+        let body = self.target.body.render(seq, run);
+        let request = match serde_json::from_slice::<RegisterFields>(&body) {
+            Ok(f) => RegisterRequest {
+                username: f.username,
+                email: f.email,
+                password: f.password,
+            },
+            Err(err) => return Outcome::Failed(format!("body: {err}")),
         };
         let code = match client.register(request).await {
             Ok(_) => tonic::Code::Ok,

@@ -6,8 +6,8 @@ use std::io::Write;
 
 use bytes::Bytes;
 
-/// A parsed body template. Only the exact tokens `{seq}`, `{uuid}` and `{run}` are placeholders;
-/// every other brace is literal text, so JSON bodies need no escaping.
+/// A parsed body template. The tokens `{seq}`, `{uuid}` and `{run}` are placeholders, any other
+/// `{word}` is refused, and every other brace is literal text, so JSON bodies need no escaping.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BodyTemplate {
     parts: Vec<Part>,
@@ -24,48 +24,55 @@ enum Part {
     Run,
 }
 
-const PLACEHOLDERS: [(&str, Part); 3] = [
-    ("{seq}", Part::Seq),
-    ("{uuid}", Part::Uuid),
-    ("{run}", Part::Run),
-];
-
 /// The default body: a unique user registration for the demo gateway's `POST /api/auth/register`.
 pub const DEFAULT_REGISTER_BODY: &str = r#"{"username":"u{run}-{seq}","email":"u{run}-{seq}@example.test","password":"pw-{run}-{seq}-secret"}"#;
 
 impl BodyTemplate {
-    pub fn parse(template: &str) -> BodyTemplate {
+    /// Parses a template. A `{word}` that is not a placeholder is an error naming it (a misspelt
+    /// placeholder would otherwise be sent literally in every request); other braces, such as
+    /// JSON's, are text.
+    pub fn parse(template: &str) -> Result<BodyTemplate, String> {
         let mut parts = Vec::new();
         let mut text = String::new();
         let mut rest = template;
-        while !rest.is_empty() {
-            match PLACEHOLDERS
-                .iter()
-                .find(|(token, _)| rest.starts_with(token))
-            {
-                Some((token, part)) => {
-                    if !text.is_empty() {
-                        parts.push(Part::Text(std::mem::take(&mut text)));
-                    }
-                    parts.push(part.clone());
-                    rest = &rest[token.len()..];
-                }
-                None => {
-                    let c = rest.chars().next().unwrap_or_default();
-                    text.push(c);
-                    rest = &rest[c.len_utf8()..];
-                }
+        while let Some(open) = rest.find('{') {
+            let after = &rest[open + 1..];
+            let word_len = after
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(after.len());
+            text.push_str(&rest[..open]);
+            if word_len == 0 || !after[word_len..].starts_with('}') {
+                text.push('{');
+                rest = after;
+                continue;
             }
+            let part = match &after[..word_len] {
+                "seq" => Part::Seq,
+                "uuid" => Part::Uuid,
+                "run" => Part::Run,
+                other => {
+                    return Err(format!(
+                        "unknown placeholder {{{other}}}; expected {{seq}}, {{uuid}} or {{run}}"
+                    ));
+                }
+            };
+            if !text.is_empty() {
+                parts.push(Part::Text(std::mem::take(&mut text)));
+            }
+            parts.push(part);
+            rest = &after[word_len + 1..];
         }
+        text.push_str(rest);
         if !text.is_empty() {
             parts.push(Part::Text(text));
         }
-        BodyTemplate { parts }
+        Ok(BodyTemplate { parts })
     }
 
     /// The default unique registration payload ([`DEFAULT_REGISTER_BODY`]).
     pub fn default_register() -> BodyTemplate {
         BodyTemplate::parse(DEFAULT_REGISTER_BODY)
+            .expect("the default body has only known placeholders")
     }
 
     /// Renders the body of request `seq` of run `run`.
@@ -112,16 +119,22 @@ mod tests {
 
     #[test]
     fn placeholders_are_replaced_and_other_braces_kept() {
-        let t = BodyTemplate::parse(r#"{"a":"{seq}","b":"{run}","c":"{other}"}"#);
+        let t = BodyTemplate::parse(r#"{"a":"{seq}","b":"{run}","c":{ "d":"{ seq}"}}"#).unwrap();
         assert_eq!(
             t.render(42, "r1"),
-            Bytes::from_static(br#"{"a":"42","b":"r1","c":"{other}"}"#)
+            Bytes::from_static(br#"{"a":"42","b":"r1","c":{ "d":"{ seq}"}}"#)
         );
     }
 
     #[test]
+    fn an_unknown_placeholder_is_an_error() {
+        let err = BodyTemplate::parse("id={sequence}").unwrap_err();
+        assert!(err.contains("{sequence}"), "{err}");
+    }
+
+    #[test]
     fn uuid_differs_per_request_and_text_keeps_unicode() {
-        let t = BodyTemplate::parse("é{uuid}");
+        let t = BodyTemplate::parse("é{uuid}").unwrap();
         let (a, b) = (t.render(0, ""), t.render(0, ""));
         assert_ne!(a, b);
         assert_eq!(a.len(), "é".len() + 36);

@@ -3,7 +3,7 @@
 
 use anyhow::Result;
 
-use super::sections::{Table, sections, title};
+use super::sections::{Section, Table, sections, title};
 use super::{Exporter, Summary};
 
 pub struct Markdown;
@@ -16,22 +16,38 @@ impl Exporter for Markdown {
     fn render(&self, summary: &Summary) -> Result<Vec<u8>> {
         let mut out = format!("# {}\n", title(summary));
         for section in sections(summary) {
-            out.push_str(&format!("\n## {}\n\n", section.title));
-            if let Some(table) = &section.table {
-                out.push_str(&table_md(table));
-                out.push('\n');
-            }
-            for p in &section.paragraphs {
-                out.push_str(&format!("{p}\n\n"));
-            }
-            for item in &section.items {
-                out.push_str(&format!("- {item}\n"));
-            }
+            out.push_str(&section_md(&section));
         }
         let mut text = out.trim_end().to_string();
         text.push('\n');
         Ok(text.into_bytes())
     }
+}
+
+/// The title and the first section (the verdict table): what `tracebench run` prints at the end.
+pub fn verdicts_md(summary: &Summary) -> String {
+    let mut out = format!("# {}\n", title(summary));
+    if let Some(first) = sections(summary).first() {
+        out.push_str(&section_md(first));
+    }
+    let mut text = out.trim_end().to_string();
+    text.push('\n');
+    text
+}
+
+fn section_md(section: &Section) -> String {
+    let mut out = format!("\n## {}\n\n", section.title);
+    if let Some(table) = &section.table {
+        out.push_str(&table_md(table));
+        out.push('\n');
+    }
+    for p in &section.paragraphs {
+        out.push_str(&format!("{p}\n\n"));
+    }
+    for item in &section.items {
+        out.push_str(&format!("- {item}\n"));
+    }
+    out
 }
 
 /// A GitHub-flavoured Markdown table; `|` inside cells is escaped.

@@ -18,6 +18,7 @@ use anyhow::{Context, Result};
 
 pub use crate::analysis::Summary;
 use crate::results::RunResults;
+pub use markdown::verdicts_md;
 
 /// One output file of a run directory.
 pub trait Exporter {
@@ -62,10 +63,29 @@ pub fn write_all(dir: &Path, summary: &Summary) -> Result<Vec<PathBuf>> {
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("creating directory {}", parent.display()))?;
         }
-        std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
+        write_atomic(&path, &bytes)?;
         written.push(path);
     }
     Ok(written)
+}
+
+/// Rewrites only `summary.json` in `dir`: what a run does after every cell, so a crash leaves
+/// the cells measured so far on disk.
+pub fn write_summary(dir: &Path, summary: &Summary) -> Result<PathBuf> {
+    let exporter = json::Json;
+    let path = dir.join(exporter.file_name());
+    write_atomic(&path, &exporter.render(summary)?)?;
+    Ok(path)
+}
+
+/// Writes `bytes` to a temporary file beside `path`, then renames it over `path`: a reader (or a
+/// crash) sees the old file or the new one, never half of one.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("renaming {} into place", tmp.display()))
 }
 
 /// The (mode, rate) pairs that have cells: modes in scenario order, rates ascending.

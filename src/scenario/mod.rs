@@ -8,7 +8,6 @@
 
 mod file;
 mod locate;
-mod template;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -22,7 +21,7 @@ use rand::seq::SliceRandom;
 
 use crate::results::{Budgets, ModeInfo};
 
-pub use template::Template;
+pub use crate::load::{Arrivals, BodyTemplate};
 
 /// The embedded default scenario (`scenarios/quick.toml`).
 pub const QUICK: &str = include_str!("../../scenarios/quick.toml");
@@ -145,22 +144,16 @@ pub enum RequestKind {
         url: String,
         method: http::Method,
         headers: Vec<(String, String)>,
-        body: Option<Template>,
+        body: Option<BodyTemplate>,
         /// Statuses that count as success; every other one is an error.
         expect: Vec<u16>,
     },
     /// `user.UserService/Register` on the demo's auth service; `body` renders to a JSON object
     /// with `username`, `email` and `password`.
-    Grpc { addr: SocketAddr, body: Template },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Arrivals {
-    /// Request i is due at i / rate.
-    Uniform,
-    /// Exponential gaps with mean 1 / rate.
-    Poisson,
+    Grpc {
+        addr: SocketAddr,
+        body: BodyTemplate,
+    },
 }
 
 /// Rates, durations and rounds.

@@ -6,7 +6,8 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::{Checked, duration, http_url, issue, loopback_addr, positive, secs};
-use crate::scenario::{Arrivals, Request, RequestKind, Template};
+use crate::load::{Arrivals, BodyTemplate};
+use crate::scenario::{Request, RequestKind};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -54,7 +55,7 @@ const GRPC_BODY: &str =
 
 impl RequestFile {
     pub(super) fn validate(self) -> Checked<Request> {
-        let template = |body: &str| Template::parse(body).map_err(|m| issue("request.body", m));
+        let template = |body: &str| BodyTemplate::parse(body).map_err(|m| issue("request.body", m));
         let kind = match self.kind {
             RequestProtocol::Http => {
                 let misplaced = self.addr.is_some().then_some("addr");
@@ -169,10 +170,10 @@ impl RequestFile {
 }
 
 /// The gRPC body must render to the `RegisterRequest` fields as a JSON object of strings.
-fn check_register_body(body: &Template) -> Checked<()> {
+fn check_register_body(body: &BodyTemplate) -> Checked<()> {
     let expected = "expected a JSON object with string fields username, email and password";
-    let rendered = body.render(0, "00000000-0000-4000-8000-000000000000", "run");
-    let value: serde_json::Value = serde_json::from_str(&rendered)
+    let rendered = body.render(0, "run");
+    let value: serde_json::Value = serde_json::from_slice(&rendered)
         .map_err(|e| issue("request.body", format!("{expected}: {e}")))?;
     let ok = value.as_object().is_some_and(|o| {
         o.iter()

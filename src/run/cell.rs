@@ -1,0 +1,177 @@
+//! One cell: switch the target to the cell's mode, warm up, measure, and turn what the driver and
+//! the samplers saw into a [`CellResult`].
+//!
+//! The warm-up is a load run of its own, and the measured window starts on the next whole second
+//! after it has drained. Trace stores count by whole seconds of the root span's start, so this
+//! keeps warm-up traces out of the cell's count: every trace in the counted seconds belongs to a
+//! measured request (the next cell only starts after a restart and the settle pause).
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::progress::Progress;
+use super::spec::load_spec;
+use crate::load::{self, Interval, LoadOutcome};
+use crate::resources::{Sampler, Series, summary::service_resources};
+use crate::results::{CellResult, Percentiles, SecondRecord, SparseHistogram};
+use crate::scenario::{Cell, Scenario};
+use crate::target::{ModeEnv, Target};
+
+/// Resource sampling period for processes (containers: the daemon's one second).
+const SAMPLE_INTERVAL: Duration = Duration::from_secs(1);
+/// Least pause between the warm-up's drain and the measured window.
+const MIN_GAP: Duration = Duration::from_millis(50);
+
+/// Runs one cell. `None` when `cancel` fired before the measured window began (nothing worth
+/// keeping); a cell cancelled during its window comes back marked partial.
+pub async fn run_cell(
+    scenario: &Scenario,
+    cell: &Cell,
+    target: &mut Target,
+    run_id: &str,
+    cancel: &CancellationToken,
+    progress: &Progress,
+) -> Result<Option<CellResult>> {
+    let mode = scenario
+        .mode(&cell.mode)
+        .with_context(|| format!("the plan names an unknown mode {}", cell.mode))?;
+    let env = ModeEnv::uniform(&mode.name, scenario.service_names(), &mode.env);
+    progress.cell_started(cell, "restarting the services");
+    tokio::select! {
+        applied = target.apply(&env) => applied
+            .with_context(|| format!("applying mode {} to the target", cell.mode))?,
+        () = cancel.cancelled() => return Ok(None),
+    }
+    progress.cell_started(cell, "settling and warming up");
+    if !pause(scenario.load.settle, cancel).await {
+        return Ok(None);
+    }
+    if !scenario.load.warmup.is_zero() {
+        let warmup = load_spec(scenario, cell.rate, scenario.load.warmup, run_id)?;
+        load::run(warmup, None, cancel.clone())
+            .await
+            .context("warming up")?;
+    }
+    if !pause(until_next_second(), cancel).await {
+        return Ok(None);
+    }
+
+    let docker = match target {
+        Target::Docker(_) => Some(crate::target::docker::connect().await?),
+        _ => None,
+    };
+    let sampler = Sampler::start(&target.sources(), SAMPLE_INTERVAL, docker.as_ref())?;
+    let spec = load_spec(scenario, cell.rate, scenario.load.duration, run_id)?;
+    let (tx, mut rx) = mpsc::unbounded_channel::<Interval>();
+    let live = progress.clone();
+    let collector = tokio::spawn(async move {
+        let mut seconds = Vec::new();
+        while let Some(interval) = rx.recv().await {
+            live.interval(&interval);
+            seconds.push(interval);
+        }
+        seconds
+    });
+    progress.cell_started(cell, "measuring");
+    let outcome = load::run(spec, Some(tx), cancel.clone()).await;
+    let series = sampler.stop().await;
+    let intervals = collector.await.context("the progress task failed")?;
+    let outcome = outcome.context("driving the load")?;
+    let series = series.context("sampling CPU and memory")?;
+    Ok(Some(cell_result(cell, &outcome, &intervals, &series)))
+}
+
+/// Sleeps `length` unless cancelled first; false when cancelled.
+async fn pause(length: Duration, cancel: &CancellationToken) -> bool {
+    tokio::select! {
+        () = tokio::time::sleep(length) => true,
+        () = cancel.cancelled() => false,
+    }
+}
+
+/// How long until the next whole second of the wall clock, at least [`MIN_GAP`] away.
+fn until_next_second() -> Duration {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let to_next = Duration::from_secs(1) - Duration::from_nanos(u64::from(now.subsec_nanos()));
+    if to_next < MIN_GAP {
+        to_next + Duration::from_secs(1)
+    } else {
+        to_next
+    }
+}
+
+fn unix_ms(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// The cell's record: the driver's summary and histograms, the per-second intervals, and each
+/// service's resources cut to the measured window.
+fn cell_result(
+    cell: &Cell,
+    outcome: &LoadOutcome,
+    intervals: &[Interval],
+    series: &[Series],
+) -> CellResult {
+    let s = &outcome.summary;
+    let window_start = intervals.first().map_or_else(
+        || SystemTime::now() - Duration::from_secs_f64(s.duration_s),
+        |i| i.window_start,
+    );
+    let start_ms = unix_ms(window_start);
+    let end_ms = start_ms + (s.duration_s * 1000.0).round() as i64;
+    // `errors` counts failures (no response) and unexpected statuses; only the latter completed.
+    let failed: u64 = s.error_kinds.values().sum();
+    let ok = s.completed.saturating_sub(s.errors.saturating_sub(failed));
+    CellResult {
+        mode: cell.mode.clone(),
+        rate: cell.rate,
+        round: cell.round,
+        order: cell.order,
+        window_start_unix_ms: start_ms,
+        window_end_unix_ms: end_ms,
+        achieved_rate: s.achieved_rate,
+        sent: s.sent,
+        completed: s.completed,
+        ok,
+        errors: s.errors,
+        dropped: s.dropped,
+        status_counts: s.status_counts.clone(),
+        latency_ms: Percentiles::from_hdr_us(&outcome.latency),
+        service_time_ms: Percentiles::from_hdr_us(&outcome.service_time),
+        driver_lag_ms: Percentiles::from_hdr_us(&outcome.driver_lag),
+        latency: SparseHistogram::from_hdr(&outcome.latency),
+        seconds: intervals
+            .iter()
+            .map(|i| SecondRecord {
+                offset_s: i.start.as_secs() as u32,
+                completed: i.completed,
+                errors: i.errors,
+                latency_us: SparseHistogram::from_hdr(&i.latency),
+            })
+            .collect(),
+        resources: series
+            .iter()
+            .map(|series| service_resources(series, start_ms, end_ms, s.completed))
+            .collect(),
+        partial: s.partial,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_next_second_is_at_least_the_gap_away_and_at_most_a_second_and_the_gap() {
+        for _ in 0..20 {
+            let wait = until_next_second();
+            assert!(wait >= MIN_GAP && wait <= Duration::from_secs(1) + MIN_GAP);
+        }
+    }
+}

@@ -1,0 +1,248 @@
+//! `tracebench run`: the data flow of design.md, end to end. Build once, open the trace store,
+//! then every cell of the plan (`cell`), each persisted at once (`rundir`); after the last cell,
+//! trace counts and probes (`store`); then the target is restored (always: on success, on error,
+//! on Ctrl-C/SIGTERM), the reports are written and the verdict decides the exit code.
+//!
+//! An interrupted or broken run still writes every report, marked partial, from the cells it
+//! finished; its exit code is 4 (the run did not complete), whatever those cells say.
+
+mod cell;
+mod progress;
+mod rundir;
+mod spec;
+mod store;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use anyhow::{Context, Result};
+use tokio_util::sync::CancellationToken;
+
+use crate::exit::Exit;
+use crate::results::RunResults;
+use crate::scenario::Scenario;
+use crate::target::{ModeEnv, Target, shutdown_signal};
+pub use progress::Progress;
+pub use rundir::default_dir;
+use store::Store;
+
+/// How a run reports.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The run directory (created).
+    pub out: PathBuf,
+    /// Print only the verdict table.
+    pub quiet: bool,
+}
+
+/// Runs the scenario; returns the exit code once every report is written. An `Err` means the
+/// run broke before it could write any report (build failed, store unreachable, bad directory)
+/// or after writing a partial one (the error says where).
+pub async fn run(scenario: &Scenario, options: &Options) -> Result<Exit> {
+    let plan = scenario.plan();
+    let progress = Progress::new(plan.len(), scenario.load.duration.as_secs(), options.quiet);
+    build(scenario, options.quiet).await?;
+    let dir = options.out.as_path();
+    rundir::create(dir)?;
+    let mut results = rundir::new_results(scenario);
+    rundir::persist(dir, &results)?;
+    let (store, warning) = Store::open(scenario).await?;
+    if let Some(warning) = warning {
+        eprintln!("tracebench: warning: {warning}");
+    }
+    let prompt = !options.quiet && std::io::IsTerminal::is_terminal(&std::io::stdin());
+    let mut target = match Target::from_scenario(&scenario.target, dir, prompt).await {
+        Ok(target) => target,
+        Err(err) => {
+            store.close().await;
+            return Err(err.context("preparing the target"));
+        }
+    };
+
+    // Ctrl-C / SIGTERM stop the current cell through the driver's token; the loop then ends.
+    let cancel = CancellationToken::new();
+    let signal: Arc<OnceLock<&'static str>> = Arc::default();
+    let watcher = {
+        let (cancel, signal) = (cancel.clone(), signal.clone());
+        tokio::spawn(async move {
+            let name = shutdown_signal().await;
+            let _ = signal.set(name);
+            cancel.cancel();
+        })
+    };
+    let mut ctx = Ctx {
+        scenario,
+        dir,
+        cancel: &cancel,
+        progress: &progress,
+        run_id: crate::load::new_run_id(),
+    };
+    let measured = ctx.measure(&mut target, &mut results).await;
+    let checked = if measured.is_ok() && !cancel.is_cancelled() && store.available() {
+        ctx.check_traces(&mut target, &store, &mut results).await
+    } else {
+        Ok(())
+    };
+    progress.note("restoring the target");
+    let restored = target.restore().await.context("restoring the target");
+    store.close().await;
+    watcher.abort();
+    progress.finish();
+
+    let error = measured.and(checked).and(restored).err();
+    if let Some(name) = signal.get() {
+        results.partial = true;
+        results.stop_reason = Some(format!("interrupted by {name}"));
+    } else if let Some(err) = &error {
+        results.partial = true;
+        results.stop_reason = Some(format!("{err:#}"));
+    }
+    results.finished_unix_ms = Some(chrono::Utc::now().timestamp_millis());
+    let summary = rundir::summary(&results);
+    crate::report::write_all(dir, &summary)
+        .with_context(|| format!("writing the reports to {}", dir.display()))?;
+    println!("{}", crate::report::verdicts_md(&summary));
+    if !options.quiet {
+        eprintln!("reports: {}", dir.display());
+    }
+    if let Some(err) = error {
+        return Err(err.context(format!(
+            "the run broke; a partial report is in {}",
+            dir.display()
+        )));
+    }
+    if let Some(name) = signal.get() {
+        eprintln!(
+            "tracebench: interrupted by {name}; the target was restored and a partial report \
+             written to {}",
+            dir.display()
+        );
+        return Ok(Exit::Broken);
+    }
+    Ok(summary.analysis.exit())
+}
+
+/// What every step of a run needs.
+struct Ctx<'a> {
+    scenario: &'a Scenario,
+    dir: &'a Path,
+    cancel: &'a CancellationToken,
+    progress: &'a Progress,
+    run_id: String,
+}
+
+impl Ctx<'_> {
+    /// Every cell of the plan, each persisted as soon as it is measured.
+    async fn measure(&mut self, target: &mut Target, results: &mut RunResults) -> Result<()> {
+        for cell in self.scenario.plan() {
+            if self.cancel.is_cancelled() {
+                break;
+            }
+            let measured = cell::run_cell(
+                self.scenario,
+                &cell,
+                target,
+                &self.run_id,
+                self.cancel,
+                self.progress,
+            )
+            .await
+            .with_context(|| {
+                format!(
+                    "cell {} ({} at {} rps, round {})",
+                    cell.order + 1,
+                    cell.mode,
+                    cell.rate,
+                    cell.round + 1
+                )
+            })?;
+            let Some(result) = measured else { break };
+            self.progress.cell_done(&result);
+            results.cells.push(result);
+            rundir::persist(self.dir, results)?;
+        }
+        Ok(())
+    }
+
+    /// After the last cell: wait for ingestion, count traces per cell, then switch to the mode
+    /// that samples the most and send the probes (a probe needs its trace kept).
+    async fn check_traces(
+        &mut self,
+        target: &mut Target,
+        store: &Store,
+        results: &mut RunResults,
+    ) -> Result<()> {
+        let scenario = self.scenario;
+        if scenario.traces.count {
+            self.progress.note(&format!(
+                "waiting {} for the trace store to ingest, then counting traces",
+                humantime::format_duration(scenario.load.ingestion_wait)
+            ));
+            tokio::select! {
+                () = tokio::time::sleep(scenario.load.ingestion_wait) => {}
+                () = self.cancel.cancelled() => return Ok(()),
+            }
+            results.traces = Some(store.count(scenario, &results.cells).await?);
+            rundir::persist(self.dir, results)?;
+        }
+        let Some(mode) = scenario
+            .modes
+            .iter()
+            .filter(|m| m.sampling_ratio > 0.0)
+            .max_by(|a, b| a.sampling_ratio.total_cmp(&b.sampling_ratio))
+        else {
+            return Ok(());
+        };
+        if scenario.traces.probes == 0 {
+            return Ok(());
+        }
+        self.progress.note(&format!(
+            "probes: applying mode {} (sampling ratio {}) and sending {} probe requests",
+            mode.name, mode.sampling_ratio, scenario.traces.probes
+        ));
+        let env = ModeEnv::uniform(&mode.name, scenario.service_names(), &mode.env);
+        tokio::select! {
+            applied = target.apply(&env) => applied.context("applying the probe mode")?,
+            () = self.cancel.cancelled() => return Ok(()),
+        }
+        let probes = tokio::select! {
+            probes = store.probe(scenario) => probes.context("sending the probes")?,
+            () = self.cancel.cancelled() => return Ok(()),
+        };
+        results.probes = probes;
+        rundir::persist(self.dir, results)
+    }
+}
+
+/// Runs each distinct build command once, in order; output shown unless `quiet` (then shown only
+/// when the command fails).
+async fn build(scenario: &Scenario, quiet: bool) -> Result<()> {
+    for command in scenario.build_commands() {
+        let line = std::iter::once(command.program.display().to_string())
+            .chain(command.args.iter().cloned())
+            .collect::<Vec<_>>()
+            .join(" ");
+        if !quiet {
+            eprintln!("building: {line} (in {})", command.cwd.display());
+        }
+        let mut cmd = tokio::process::Command::new(&command.program);
+        cmd.args(&command.args).current_dir(&command.cwd);
+        let output = if quiet {
+            cmd.output().await
+        } else {
+            cmd.status().await.map(|status| std::process::Output {
+                status,
+                stdout: Vec::new(),
+                stderr: Vec::new(),
+            })
+        }
+        .with_context(|| format!("cannot start the build command `{line}`"))?;
+        if !output.status.success() {
+            if quiet {
+                eprint!("{}", String::from_utf8_lossy(&output.stderr));
+            }
+            anyhow::bail!("the build command `{line}` failed: {}", output.status);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,72 @@
+//! The run directory: where it goes, and the results a run starts from. Everything a run
+//! measures is written here as soon as it is measured (`summary.json` after every cell).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use crate::analysis::{Summary, analyze};
+use crate::exit::UsageError;
+use crate::results::{Environment, RunResults, SCHEMA_VERSION};
+use crate::scenario::Scenario;
+
+/// `reports/<UTC timestamp>-<scenario name>/`, relative to the current directory.
+pub fn default_dir(scenario: &Scenario) -> PathBuf {
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+    PathBuf::from("reports").join(format!("{stamp}-{}", scenario.name))
+}
+
+/// Creates the directory; refuses one that already holds a run, rather than mixing two.
+pub fn create(dir: &Path) -> Result<()> {
+    if dir.join("summary.json").exists() {
+        return Err(UsageError(format!(
+            "{} already holds a run (summary.json); choose another --out",
+            dir.display()
+        ))
+        .into());
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))
+}
+
+/// Results with no cell yet.
+pub fn new_results(scenario: &Scenario) -> RunResults {
+    RunResults {
+        schema_version: SCHEMA_VERSION,
+        scenario_name: scenario.name.clone(),
+        scenario_path: scenario.path.display().to_string(),
+        started_unix_ms: chrono::Utc::now().timestamp_millis(),
+        finished_unix_ms: None,
+        partial: false,
+        stop_reason: None,
+        modes: scenario.modes.clone(),
+        baseline: scenario.baseline.clone(),
+        budgets: scenario.budgets.clone(),
+        request_target: scenario.request_target(),
+        environment: Environment {
+            tracebench_version: env!("CARGO_PKG_VERSION").to_string(),
+            hostname: std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|h| h.trim().to_string())
+                .unwrap_or_default(),
+            os: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
+            cpus: std::thread::available_parallelism().map_or(1, usize::from),
+            target_kind: scenario.target_kind().to_string(),
+        },
+        cells: Vec::new(),
+        traces: None,
+        probes: None,
+    }
+}
+
+/// The results with their analysis, as `summary.json` holds them.
+pub fn summary(results: &RunResults) -> Summary {
+    Summary {
+        schema_version: SCHEMA_VERSION,
+        results: results.clone(),
+        analysis: analyze(results),
+    }
+}
+
+/// Rewrites `summary.json` with the results so far.
+pub fn persist(dir: &Path, results: &RunResults) -> Result<()> {
+    crate::report::write_summary(dir, &summary(results)).map(|_| ())
+}
