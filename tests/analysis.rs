@@ -273,3 +273,27 @@ fn any_results_are_accepted_and_the_analysis_is_deterministic_and_serialisable()
     );
     assert_eq!(find(&a, "on", "latency p42").verdict, Verdict::Inconclusive);
 }
+
+#[test]
+fn a_probe_that_did_not_come_back_fails_the_run() {
+    let mut results = generate(&RunSpec::default());
+    let whole = analyze(&results).outcome;
+    assert_ne!(whole, Verdict::Fail);
+    results.probes = Some(tracebench::results::ProbeResults {
+        sent: 3,
+        found: 2,
+        missing: 1,
+        broken: 0,
+        ingestion_delay_p50_ms: Some(500.0),
+        ingestion_delay_max_ms: Some(600.0),
+        problems: vec!["0af7651916cd43dd8448eb211c80319c: Missing: not found".into()],
+    });
+    let a = analyze(&results);
+    assert_eq!(a.outcome, Verdict::Fail);
+    assert_eq!(a.exit(), Exit::Fail);
+    assert!(
+        a.warnings.iter().any(|w| w.contains("2 of 3")),
+        "{:?}",
+        a.warnings
+    );
+}

@@ -4,6 +4,7 @@
 //! for a look.
 
 mod analysis_support;
+mod report_support;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -11,9 +12,10 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use analysis_support::{ModeSpec, RunSpec, generate};
-use base64::Engine;
-use hdrhistogram::serialization::Deserializer;
-use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+use report_support::{
+    check_cells_csv, check_hlogs, check_html_self_contained, check_markdown_starts_with_verdicts,
+    check_pngs, check_resources_csv, check_svgs,
+};
 use tracebench::analysis::analyze;
 use tracebench::compare::load_summary;
 use tracebench::report::{self, Summary, charts};
@@ -88,8 +90,7 @@ fn rendered() -> &'static Rendered {
 }
 
 fn read(name: &str) -> String {
-    let path = rendered().dir.join(name);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    report_support::read(&rendered().dir, name)
 }
 
 #[test]
@@ -108,119 +109,27 @@ fn summary_json_parses_back_to_the_same_value_with_its_version() {
 
 #[test]
 fn cells_csv_has_one_row_per_cell_under_a_header_with_units() {
-    let text = read("cells.csv");
-    let mut csv = csv::Reader::from_reader(text.as_bytes());
-    let header: Vec<String> = csv.headers().unwrap().iter().map(String::from).collect();
-    for column in [
-        "mode",
-        "rate",
-        "round",
-        "ok",
-        "errors",
-        "latency_p50_ms",
-        "latency_p99_ms",
-        "partial",
-    ] {
-        assert!(
-            header.contains(&column.to_string()),
-            "{column} missing from {header:?}"
-        );
-    }
-    let rows: Vec<csv::StringRecord> = csv.records().map(Result::unwrap).collect();
     let cells = &rendered().summary.results.cells;
-    assert_eq!(rows.len(), cells.len());
+    let (header, rows) = check_cells_csv(&rendered().dir, &rendered().summary.results);
     let ok_col = header.iter().position(|h| h == "ok").unwrap();
     assert_eq!(rows[0][ok_col].parse::<u64>().unwrap(), cells[0].ok);
 }
 
 #[test]
 fn resources_csv_has_one_row_per_sample() {
-    let text = read("resources.csv");
-    let mut csv = csv::Reader::from_reader(text.as_bytes());
-    let header: Vec<String> = csv.headers().unwrap().iter().map(String::from).collect();
-    assert_eq!(
-        header,
-        [
-            "mode",
-            "rate",
-            "round",
-            "service",
-            "source",
-            "unix_ms",
-            "offset_s",
-            "cpu_pct",
-            "mem_bytes",
-            "cpu_seconds"
-        ]
-    );
-    let samples: usize = rendered()
-        .summary
-        .results
-        .cells
-        .iter()
-        .flat_map(|c| &c.resources)
-        .map(|r| r.samples.len())
-        .sum();
-    assert_eq!(csv.records().count(), samples);
+    check_resources_csv(&rendered().dir, &rendered().summary.results);
 }
 
 #[test]
 fn each_mode_and_rate_has_an_interval_log_that_reads_back_with_the_same_counts() {
-    let results = &rendered().summary.results;
-    let mut logs = 0;
-    for (mode, rate) in report::mode_rates(results) {
-        let name = format!("hlog/{mode}-{}rps.hlog", report::fmt_rate(rate));
-        let text = read(&name);
-        assert!(text.contains("microseconds"), "{name} must state its unit");
-        let mut deserializer = Deserializer::new();
-        let (mut intervals, mut total, mut start_time) = (0, 0u64, None);
-        for entry in IntervalLogIterator::new(text.as_bytes()) {
-            match entry.unwrap() {
-                LogEntry::StartTime(t) => start_time = Some(t),
-                LogEntry::Interval(i) => {
-                    let bytes = base64::engine::general_purpose::STANDARD
-                        .decode(i.encoded_histogram())
-                        .unwrap();
-                    let h: hdrhistogram::Histogram<u64> =
-                        deserializer.deserialize(&mut bytes.as_slice()).unwrap();
-                    total += h.len();
-                    intervals += 1;
-                }
-                LogEntry::BaseTime(_) => {}
-            }
-        }
-        let cells: Vec<_> = results
-            .cells
-            .iter()
-            .filter(|c| c.mode == mode && c.rate == rate)
-            .collect();
-        let expected: u64 = cells.iter().map(|c| c.latency.count()).sum();
-        assert!(expected > 0);
-        assert_eq!(total, expected, "{name}");
-        assert_eq!(
-            intervals,
-            cells.iter().map(|c| c.seconds.len()).sum::<usize>()
-        );
-        assert_eq!(
-            start_time.unwrap().as_millis() as i64,
-            results.started_unix_ms
-        );
-        logs += 1;
-    }
+    let logs = check_hlogs(&rendered().dir, &rendered().summary.results);
     assert_eq!(logs, 3 * RATES.len());
 }
 
 #[test]
 fn markdown_starts_with_the_verdict_table_showing_the_known_effects() {
     let md = read("report.md");
-    let first = md
-        .lines()
-        .find(|l| !l.trim().is_empty() && !l.starts_with('#'))
-        .unwrap();
-    assert!(
-        first.starts_with("| mode | rate (req/s) | budget |"),
-        "{first}"
-    );
+    check_markdown_starts_with_verdicts(&md);
     // on adds 2 ms against a 1 ms budget; sampled adds 0.05 ms.
     let row = |mode: &str, budget: &str| {
         md.lines()
@@ -283,84 +192,18 @@ fn the_expected_charts_are_drawn() {
 
 #[test]
 fn every_svg_is_well_formed_xml_of_the_stated_size() {
-    for chart in charts::all(&rendered().summary).unwrap() {
-        let svg = read(&format!("charts/{}.svg", chart.stem()));
-        let doc =
-            roxmltree::Document::parse(&svg).unwrap_or_else(|e| panic!("{}: {e}", chart.stem()));
-        let root = doc.root_element();
-        assert_eq!(root.tag_name().name(), "svg");
-        let (w, h) = chart.size();
-        assert_eq!(root.attribute("width"), Some(w.to_string().as_str()));
-        assert_eq!(root.attribute("height"), Some(h.to_string().as_str()));
-        // Titles and axis descriptions are text, not only lines.
-        let texts: Vec<&str> = doc.descendants().filter_map(|n| n.text()).collect();
-        assert!(
-            texts.iter().any(|t| t.contains(&chart.title())),
-            "{}: no title",
-            chart.stem()
-        );
-    }
+    check_svgs(&rendered().dir, &rendered().summary);
 }
 
 #[test]
 fn every_png_decodes_at_the_stated_size_and_is_not_blank() {
-    for chart in charts::all(&rendered().summary).unwrap() {
-        let path = rendered().dir.join(format!("charts/{}.png", chart.stem()));
-        let decoder = png::Decoder::new(std::fs::File::open(&path).unwrap());
-        let mut reader = decoder.read_info().unwrap();
-        let mut pixels = vec![0; reader.output_buffer_size()];
-        let info = reader.next_frame(&mut pixels).unwrap();
-        assert_eq!(
-            (info.width, info.height),
-            chart.size(),
-            "{}",
-            path.display()
-        );
-        let dark = pixels
-            .chunks(3)
-            .filter(|p| p.iter().all(|&c| c < 100))
-            .count();
-        assert!(
-            dark > 1000,
-            "{}: only {dark} dark pixels (no text or axes?)",
-            path.display()
-        );
-    }
+    check_pngs(&rendered().dir, &rendered().summary);
 }
 
 #[test]
 fn html_is_one_self_contained_file_with_every_chart_inline() {
     let html = read("report.html");
-    for forbidden in [
-        "<link", "@import", "<script", "<img", "<iframe", "<object", "xmlns",
-    ] {
-        assert!(
-            !html.contains(forbidden),
-            "report.html contains {forbidden}"
-        );
-    }
-    // A URL may appear as text (the load target), never where a browser would fetch it.
-    for scheme in ["http:", "https:", "file:", "//"] {
-        for quote in ["\"", "'", "("] {
-            let pattern = format!("{quote}{scheme}");
-            assert!(!html.contains(&pattern), "report.html references {pattern}");
-        }
-    }
-    for attr in ["src=", "href=", "url("] {
-        for (i, _) in html.match_indices(attr) {
-            let value = &html[i + attr.len()..];
-            let local = ["\"data:", "\"#", "data:", "'data:"]
-                .iter()
-                .any(|p| value.starts_with(p));
-            assert!(
-                local,
-                "report.html: {attr} not a data: URI or fragment at byte {i}"
-            );
-        }
-    }
-    let charts = charts::all(&rendered().summary).unwrap();
-    assert_eq!(html.matches("<svg").count(), charts.len());
-    assert!(html.find("<h2>Verdicts</h2>").unwrap() < html.find("<svg").unwrap());
+    check_html_self_contained(&html, &rendered().summary);
     assert!(html.contains("<td class=\"fail\">FAIL</td>"));
 }
 

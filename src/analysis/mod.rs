@@ -63,11 +63,20 @@ pub fn analyze(results: &RunResults) -> Analysis {
         .collect();
     let (budgets, noise_floor) =
         budgets::judge(results, &groups, &summaries, &mut rng, &mut warnings);
-    let outcome = budgets
+    let mut outcome = budgets
         .iter()
         .map(|b| b.verdict)
         .max()
         .unwrap_or(Verdict::Pass);
+    // A probe that did not come back whole means traces are lost or broken: the run fails
+    // whatever the overheads say.
+    if let Some(p) = results.probes.as_ref().filter(|p| p.found < p.sent) {
+        warnings.push(format!(
+            "connectivity probes: only {} of {} traces came back whole, so the outcome is fail",
+            p.found, p.sent
+        ));
+        outcome = Verdict::Fail;
+    }
     Analysis {
         methods: methods(),
         groups: summaries,

@@ -2,9 +2,10 @@
 //! the samplers saw into a [`CellResult`].
 //!
 //! The warm-up is a load run of its own, and the measured window starts on the next whole second
-//! after it has drained. Trace stores count by whole seconds of the root span's start, so this
-//! keeps warm-up traces out of the cell's count: every trace in the counted seconds belongs to a
-//! measured request (the next cell only starts after a restart and the settle pause).
+//! after it has drained; after the window, the cell returns only once the whole second after its
+//! end has begun. Trace stores count by whole seconds of the root span's start, so the counted
+//! seconds of a cell (`store`: from the second of its start to the second after its end) hold
+//! the traces of its measured requests and of nothing else: no warm-up, no other cell.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -81,7 +82,15 @@ pub async fn run_cell(
     let intervals = collector.await.context("the progress task failed")?;
     let outcome = outcome.context("driving the load")?;
     let series = series.context("sampling CPU and memory")?;
-    Ok(Some(cell_result(cell, &outcome, &intervals, &series)))
+    let result = cell_result(cell, &outcome, &intervals, &series);
+    // Nothing loads the services again before the whole second after the window (the end of
+    // its trace-counting window).
+    let counted_until_ms = (result.window_end_unix_ms / 1000 + 1) * 1000;
+    let now_ms = unix_ms(SystemTime::now());
+    if counted_until_ms > now_ms {
+        tokio::time::sleep(Duration::from_millis((counted_until_ms - now_ms) as u64)).await;
+    }
+    Ok(Some(result))
 }
 
 /// Sleeps `length` unless cancelled first; false when cancelled.

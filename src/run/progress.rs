@@ -96,6 +96,7 @@ impl Progress {
         );
         match self {
             Progress::Bars(b) => {
+                b.cell.set_position(b.cell.length().unwrap_or(0));
                 b.plan.inc(1);
                 b.plan.println(line);
             }

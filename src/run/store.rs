@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
+use crate::exit::UsageError;
 use crate::results::{CellResult, CellTraces, MinuteCount, ProbeResults, TraceResults};
 use crate::scenario::{RequestKind, Scenario, TraceStore};
 use crate::traces::count::{CountMethod, CountRequest, count_traces};
@@ -54,8 +55,24 @@ impl Store {
                     None,
                 ))
             }
-            TraceStore::Tempo { url, .. } => {
-                let client = TempoClient::new(url)?;
+            TraceStore::Tempo {
+                url,
+                tenant,
+                token_env,
+            } => {
+                let mut client = TempoClient::new(url)?;
+                if let Some(tenant) = tenant {
+                    client = client.with_tenant(tenant.clone());
+                }
+                if let Some(name) = token_env {
+                    let token = std::env::var(name).map_err(|_| {
+                        UsageError(format!(
+                            "traces.tempo.token_env names {name}, which is not set: expected \
+                             it to hold the bearer token for {url}"
+                        ))
+                    })?;
+                    client = client.with_bearer_token(&token);
+                }
                 let label = format!("tempo {url}");
                 match client.ready().await {
                     Ok(()) => Ok((
@@ -92,8 +109,8 @@ impl Store {
     }
 
     /// Traces rooted at the counted service(s) in each cell's window. The window runs from the
-    /// whole second holding its start to the whole second after its end (see `cell`: nothing
-    /// else loads the services in between).
+    /// whole second holding its start to the whole second after its end (see `cell`: no other
+    /// load reaches the services in between).
     pub async fn count(&self, scenario: &Scenario, cells: &[CellResult]) -> Result<TraceResults> {
         let client = self.client.as_ref().context("no trace store")?;
         let services = counted_services(scenario);

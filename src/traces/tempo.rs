@@ -124,6 +124,18 @@ impl TempoClient {
         self
     }
 
+    /// Sends `X-Scope-OrgID: tenant` (overrides `TEMPO_TENANT`).
+    pub fn with_tenant(mut self, tenant: String) -> TempoClient {
+        self.auth.tenant = Some(tenant);
+        self
+    }
+
+    /// Sends `Authorization: Bearer token` (overrides the environment's credentials).
+    pub fn with_bearer_token(mut self, token: &str) -> TempoClient {
+        self.auth.authorization = Some(format!("Bearer {token}"));
+        self
+    }
+
     pub fn with_retries(mut self, retries: u32) -> TempoClient {
         self.retries = retries;
         self

@@ -1,0 +1,174 @@
+//! Short scenarios on the demo stack for the `tracebench run` tests: the demo binaries as local
+//! processes on free loopback ports, exporting to the run's built-in sink, itself on free ports.
+//! Cells are short (1 s warm-up, 3 s measured) and rates low, for a 2-core CI machine.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use crate::support::{demo_bin, free_port};
+
+/// What varies between the tests' scenarios.
+pub struct Spec<'a> {
+    pub name: &'a str,
+    /// `[[modes.mode]]` tables, TOML.
+    pub modes: &'a str,
+    pub rates: &'a str,
+    pub rounds: u32,
+    /// Extra `env` entries of the gateway, TOML inline-table items (`K = "V", ...`), or "".
+    pub gateway_env: &'a str,
+    pub duration: &'a str,
+}
+
+impl Default for Spec<'_> {
+    fn default() -> Self {
+        Spec {
+            name: "e2e",
+            modes: MODES,
+            rates: "[60]",
+            rounds: 1,
+            gateway_env: "",
+            duration: "3s",
+        }
+    }
+}
+
+/// The default three modes: off, on (always_on), sampled at 0.1.
+pub const MODES: &str = r#"
+[[modes.mode]]
+name = "off"
+env = { OTEL_SDK_DISABLED = "true", OTEL_TRACES_SAMPLER = "always_off" }
+[[modes.mode]]
+name = "on"
+env = { OTEL_TRACES_SAMPLER = "always_on" }
+[[modes.mode]]
+name = "sampled"
+env = { OTEL_TRACES_SAMPLER = "parentbased_traceidratio", OTEL_TRACES_SAMPLER_ARG = "0.1" }
+"#;
+
+/// A scenario file in a temporary directory, with the ports it uses.
+pub struct TestScenario {
+    pub dir: tempfile::TempDir,
+    pub path: PathBuf,
+    /// Every port a service or the sink listens on.
+    pub ports: Vec<u16>,
+}
+
+impl TestScenario {
+    pub fn write(spec: &Spec) -> TestScenario {
+        let (auth, gateway) = (free_port(), free_port());
+        let (grpc, http, api) = (free_port(), free_port(), free_port());
+        let auth_bin = demo_bin("demo-auth");
+        let gateway_bin = demo_bin("demo-gateway");
+        let otel = format!(
+            r#"OTEL_EXPORTER_OTLP_ENDPOINT = "http://127.0.0.1:{grpc}", OTEL_BSP_SCHEDULE_DELAY = "200", OTEL_BSP_MAX_QUEUE_SIZE = "65536""#
+        );
+        let gateway_extra = if spec.gateway_env.is_empty() {
+            String::new()
+        } else {
+            format!(", {}", spec.gateway_env)
+        };
+        let text = format!(
+            r#"name = "{name}"
+[target]
+kind = "process"
+ready_timeout = "30s"
+[[target.services]]
+name = "auth"
+command = ["{auth_bin}", "--listen", "127.0.0.1:{auth}"]
+tcp = "127.0.0.1:{auth}"
+env = {{ OTEL_SERVICE_NAME = "user-auth-service", {otel} }}
+[[target.services]]
+name = "gateway"
+command = ["{gateway_bin}", "--listen", "127.0.0.1:{gateway}", "--auth", "http://127.0.0.1:{auth}"]
+health = "http://127.0.0.1:{gateway}/health"
+env = {{ OTEL_SERVICE_NAME = "api-gateway", {otel}{gateway_extra} }}
+[request]
+url = "http://127.0.0.1:{gateway}/api/auth/register"
+body = '{{"username":"t{{seq}}-{{run}}","email":"{{uuid}}@example.test","password":"tracebench"}}'
+headers = {{ "content-type" = "application/json" }}
+connections = 4
+timeout = "5s"
+[modes]
+baseline = "off"
+{modes}
+[load]
+rates = {rates}
+warmup = "1s"
+duration = "{duration}"
+rounds = {rounds}
+settle = "500ms"
+ingestion_wait = "2s"
+[traces]
+store = "sink"
+probes = 3
+services = ["api-gateway", "user-auth-service"]
+root_service = "api-gateway"
+[traces.sink]
+otlp_grpc = "127.0.0.1:{grpc}"
+otlp_http = "127.0.0.1:{http}"
+api = "127.0.0.1:{api}"
+"#,
+            name = spec.name,
+            auth_bin = auth_bin.display(),
+            gateway_bin = gateway_bin.display(),
+            modes = spec.modes,
+            rates = spec.rates,
+            rounds = spec.rounds,
+            duration = spec.duration,
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(format!("{}.toml", spec.name));
+        std::fs::write(&path, text).unwrap();
+        TestScenario {
+            dir,
+            path,
+            ports: vec![auth, gateway, grpc, http, api],
+        }
+    }
+
+    /// A run directory inside the scenario's temporary directory.
+    pub fn out(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// True when nothing accepts connections on any of the scenario's ports.
+    pub fn all_ports_closed(&self) -> bool {
+        self.ports.iter().all(|&port| {
+            std::net::TcpStream::connect_timeout(
+                &std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+                std::time::Duration::from_millis(200),
+            )
+            .is_err()
+        })
+    }
+}
+
+/// `tracebench ARGS...`, output captured.
+pub fn tracebench(args: &[&std::ffi::OsStr]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tracebench"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// `tracebench run --quiet SCENARIO --out OUT`.
+pub fn run(scenario: &Path, out: &Path) -> Output {
+    tracebench(&[
+        "run".as_ref(),
+        "--quiet".as_ref(),
+        scenario.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+    ])
+}
+
+/// Describes an output for an assertion message.
+pub fn describe(out: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
