@@ -5,19 +5,22 @@
 //! resource series for both services, traces at `on` equal to its successful requests), and that
 //! the containers are back exactly as before the run.
 
+//!
+//! It runs in the nextest group of the other run tests (one at a time: each drives load and
+//! samples CPU on 2 cores).
+
 mod compose_support;
+mod run_support;
+mod support;
 mod target_support;
 
-use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use compose_support::*;
-use target_support::*;
-
-/// Far above what the run takes here (3 short cells, each recreating two containers: about a
-/// minute on a busy 2-core machine); only there so a hung run fails the test instead of CI.
-const RUN_TIMEOUT: Duration = Duration::from_secs(600);
+use run_support::{describe, run};
+use target_support::{docker_or_skip, wait_http};
+use tracebench::compare::load_summary;
+use tracebench::results::ResourceSource;
 
 fn scenario(stack: &ComposeStack) -> String {
     let (project, p) = (&stack.project, stack.ports);
@@ -81,42 +84,6 @@ url = "{api}"
     )
 }
 
-/// Runs `tracebench run SCENARIO --out DIR --quiet`, bounded by [`RUN_TIMEOUT`]: exit code,
-/// stdout, stderr.
-fn tracebench_run(scenario: &Path, out: &Path) -> (i32, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tracebench"))
-        .arg("run")
-        .arg(scenario)
-        .arg("--out")
-        .arg(out)
-        .arg("--quiet")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starting tracebench run");
-    let deadline = Instant::now() + RUN_TIMEOUT;
-    while child.try_wait().expect("waiting for tracebench").is_none() {
-        if Instant::now() > deadline {
-            // SIGINT: the run restores the containers and writes a partial report.
-            let pid = libc::pid_t::try_from(child.id()).unwrap();
-            // SAFETY: kill(2) on our own child, not reaped yet.
-            unsafe { libc::kill(pid, libc::SIGINT) };
-            let output = child.wait_with_output().unwrap();
-            panic!(
-                "tracebench run took over {RUN_TIMEOUT:?}: {}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    let output = child.wait_with_output().unwrap();
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).to_string(),
-        String::from_utf8_lossy(&output.stderr).to_string(),
-    )
-}
-
 #[tokio::test]
 async fn run_with_the_docker_target_on_the_offline_compose_stack() {
     if docker_or_skip("run_with_the_docker_target_on_the_offline_compose_stack")
@@ -141,61 +108,68 @@ async fn run_with_the_docker_target_on_the_offline_compose_stack() {
     let file = dir.path().join("docker-e2e.toml");
     std::fs::write(&file, scenario(&stack)).unwrap();
     let out = dir.path().join("run");
-    let (code, stdout, stderr) = tracebench_run(&file, &out);
-    println!("exit {code}\n{stdout}\n{stderr}");
+    let output = run(&file, &out);
+    println!("{}", describe(&output));
     assert!(
-        [0, 1, 3].contains(&code),
-        "a completed run exits 0, 1 or 3, not {code}: {stderr}"
+        matches!(output.status.code(), Some(0 | 1 | 3)),
+        "a completed run exits 0, 1 or 3: {}",
+        describe(&output)
     );
 
     let after: Vec<String> = containers.iter().map(|c| identity(c)).collect();
     assert_eq!(after, before, "containers restored: same ID, env and ports");
 
-    let summary: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
-    let results = &summary["results"];
-    assert_eq!(results["partial"], false, "{}", results["stop_reason"]);
-    assert_eq!(results["environment"]["target_kind"], "docker");
-    let cells = results["cells"].as_array().unwrap();
-    let mut modes: Vec<&str> = cells.iter().map(|c| c["mode"].as_str().unwrap()).collect();
+    let summary = load_summary(&out).unwrap();
+    let results = &summary.results;
+    assert!(!results.partial, "{:?}", results.stop_reason);
+    assert_eq!(
+        summary.analysis.exit() as i32,
+        output.status.code().unwrap()
+    );
+    assert_eq!(results.environment.target_kind, "docker");
+    let mut modes: Vec<&str> = results.cells.iter().map(|c| c.mode.as_str()).collect();
     modes.sort();
-    assert_eq!(modes, ["off", "on", "sampled"]);
-    for cell in cells {
-        let mode = &cell["mode"];
-        assert!(cell["ok"].as_u64().unwrap() > 0, "{mode}: no success");
+    assert_eq!(modes, ["off", "on", "sampled"], "one cell per mode");
+    for cell in &results.cells {
+        assert!(cell.ok > 0, "{}: no success", cell.mode);
         let mut services: Vec<&str> = Vec::new();
-        for series in cell["resources"].as_array().unwrap() {
-            let service = series["service"].as_str().unwrap();
-            assert_eq!(series["source"], "docker", "{mode} {service}");
-            let samples = series["samples"].as_array().unwrap();
-            assert!(
-                samples.iter().any(|s| s["mem_bytes"].as_u64() > Some(0)),
-                "{mode} {service}: memory read"
+        for series in &cell.resources {
+            assert_eq!(
+                series.source,
+                ResourceSource::Docker,
+                "{} {}",
+                cell.mode,
+                series.service
             );
-            services.push(service);
+            assert!(
+                series.samples.iter().any(|s| s.mem_bytes > Some(0)),
+                "{} {}: memory read",
+                cell.mode,
+                series.service
+            );
+            services.push(&series.service);
         }
         services.sort();
-        assert_eq!(services, ["auth", "gateway"], "{mode}");
+        assert_eq!(services, ["auth", "gateway"], "{}", cell.mode);
     }
 
-    let on = cells.iter().find(|c| c["mode"] == "on").unwrap();
-    let traces = results["traces"]["cells"].as_array().unwrap();
-    let traces_on = traces
-        .iter()
-        .find(|t| t["mode"] == "on" && t["service"] == "api-gateway")
-        .expect("trace counts of the on cell");
+    let traces = results.traces.as_ref().expect("traces counted");
+    assert_eq!(traces.store, format!("tempo {}", stack.api_url()));
+    let observed = |mode: &str| {
+        traces
+            .cells
+            .iter()
+            .find(|t| t.mode == mode && t.service == "api-gateway")
+            .unwrap_or_else(|| panic!("trace counts of the {mode} cell"))
+            .observed
+    };
+    let on = results.cells.iter().find(|c| c.mode == "on").unwrap();
     assert_eq!(
-        traces_on["observed"], on["ok"],
+        observed("on"),
+        on.ok,
         "at always_on, one trace per successful request"
     );
-    let off = traces
-        .iter()
-        .find(|t| t["mode"] == "off" && t["service"] == "api-gateway")
-        .unwrap();
-    assert_eq!(off["observed"], 0, "tracing off sends nothing");
-    assert_eq!(
-        results["probes"]["found"], results["probes"]["sent"],
-        "every probe trace came back whole: {}",
-        results["probes"]
-    );
+    assert_eq!(observed("off"), 0, "tracing off sends nothing");
+    let probes = results.probes.as_ref().expect("probes sent");
+    assert_eq!((probes.sent, probes.found), (2, 2), "{probes:?}");
 }
