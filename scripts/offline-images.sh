@@ -7,13 +7,24 @@
 # usage:
 #   scripts/offline-images.sh            build tracebench/demo-gateway:offline, tracebench/demo-auth:offline
 #                                        and tracebench/tracebench:offline (the sink, standing in for Tempo)
-#   scripts/offline-images.sh demo       only the two demo images
 #   scripts/offline-images.sh --binary PATH --tag TAG [ENTRYPOINT ARG...]
 #                                        one image from any host binary (the tests use this)
 # An image is rebuilt only when its binary changed (its sha256 is kept in the label
-# tracebench.binary-sha256), so calling this again is cheap.
+# tracebench.binary-sha256), so calling this again is cheap. The three release binaries are always
+# built by one cargo invocation: building demo alone would unify features differently, rebuild the
+# shared dependencies and change the binaries' hashes. One build at a time per image set (a file
+# lock in the target directory, held until exit): tests running in parallel wait for the first
+# build instead of starting their own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+target_dir=${CARGO_TARGET_DIR:-target}
+
+# lock NAME: waits for, then holds until exit, the lock NAME.
+lock() {
+    mkdir -p "$target_dir"
+    exec 9>"$target_dir/offline-images-${1//\//_}.lock"
+    flock 9
+}
 
 # image_from_binary BINARY TAG [ENTRYPOINT ARGS...]
 image_from_binary() {
@@ -54,18 +65,15 @@ if [ "${1:-}" = "--binary" ]; then
     [ $# -ge 4 ] && [ "$3" = "--tag" ] || { echo "usage: $0 --binary PATH --tag TAG [ENTRYPOINT ARG...]" >&2; exit 2; }
     binary=$2 tag=$4
     shift 4
+    lock "$tag"
     image_from_binary "$binary" "$tag" "$@"
     exit 0
 fi
 
-target_dir=${CARGO_TARGET_DIR:-target}
-if [ "${1:-}" = "demo" ]; then
-    cargo build --release -p demo --bins
-else
-    cargo build --release -p demo --bins -p tracebench
-fi
+[ $# -eq 0 ] || { echo "usage: $0 [--binary PATH --tag TAG [ENTRYPOINT ARG...]]" >&2; exit 2; }
+lock stack
+cargo build --release -p demo --bins -p tracebench
 image_from_binary "$target_dir/release/demo-gateway" tracebench/demo-gateway:offline
 image_from_binary "$target_dir/release/demo-auth" tracebench/demo-auth:offline
-[ "${1:-}" = "demo" ] && exit 0
 image_from_binary "$target_dir/release/tracebench" tracebench/tracebench:offline \
     sink --otlp-grpc 0.0.0.0:4317 --otlp-http 0.0.0.0:4318 --api 0.0.0.0:3200

@@ -1,65 +1,21 @@
-//! The process target, the /proc sampler and a real OTLP receiver together: the demo stack
+//! The process target, the /proc sampler and the built-in sink together: the demo stack
 //! (demo-auth, demo-gateway) as local processes, switched through off, on and sampled, under a
 //! small bounded load, showing each service's memory and CPU per mode and the spans each mode
 //! exported.
 
+mod support;
 mod target_support;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
-    TraceService, TraceServiceServer,
-};
-use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTraceServiceRequest, ExportTraceServiceResponse,
-};
 use tracebench::resources::{Sampler, WindowSummary};
 use tracebench::target::process::{ProcessTarget, ServiceCommand};
 use tracebench::target::{ModeEnv, Readiness, Target};
+use tracebench::traces::sink::{Sink, SinkConfig};
 
+use support::demo_bin;
 use target_support::*;
-
-/// Counts the spans it receives.
-#[derive(Clone, Default)]
-struct Receiver(Arc<AtomicU64>);
-
-#[tonic::async_trait]
-impl TraceService for Receiver {
-    async fn export(
-        &self,
-        request: tonic::Request<ExportTraceServiceRequest>,
-    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
-        let spans: usize = request
-            .get_ref()
-            .resource_spans
-            .iter()
-            .flat_map(|r| &r.scope_spans)
-            .map(|s| s.spans.len())
-            .sum();
-        self.0.fetch_add(spans as u64, Ordering::SeqCst);
-        Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
-    }
-}
-
-/// The demo binaries beside this test binary (target/<profile>/), built when missing.
-fn demo_bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
-    let bin = dir.join(name);
-    if !bin.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = std::process::Command::new(cargo)
-            .args(["build", "-p", "demo", "--bins"])
-            .status()
-            .unwrap();
-        assert!(status.success(), "building the demo binaries");
-    }
-    bin
-}
 
 /// `count` registrations at about 100 a second: how many were answered 200.
 fn register(port: u16, mode: &str, count: u32) -> u32 {
@@ -75,19 +31,19 @@ fn register(port: u16, mode: &str, count: u32) -> u32 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_stack_per_mode_memory_cpu_and_spans() {
-    let spans = Receiver::default();
-    let otlp_port = free_port();
-    let server = tonic::transport::Server::builder()
-        .add_service(TraceServiceServer::new(spans.clone()))
-        .serve(([127, 0, 0, 1], otlp_port).into());
-    let server = tokio::spawn(server);
+    let sink = Sink::start(SinkConfig::ephemeral()).await.unwrap();
+    // (spans received, traces held) so far; the store is far below its bound, nothing is evicted.
+    let received = || {
+        let stats = sink.store().stats();
+        (stats.received_spans, stats.traces as u64)
+    };
 
     let dir = tempfile::tempdir().unwrap();
     let (auth_port, gw_port) = (free_port(), free_port());
     let base_env = BTreeMap::from([
         (
             "OTEL_EXPORTER_OTLP_ENDPOINT".to_string(),
-            format!("http://127.0.0.1:{otlp_port}"),
+            sink.addrs().otlp_grpc_url(),
         ),
         ("OTEL_BSP_SCHEDULE_DELAY".to_string(), "200".to_string()),
     ]);
@@ -121,7 +77,7 @@ async fn demo_stack_per_mode_memory_cpu_and_spans() {
         .guarded(async |t| {
             for mode in ["off", "on", "sampled"] {
                 let env = standard_mode(mode, 0.5).unwrap();
-                let before = spans.0.load(Ordering::SeqCst);
+                let before = received();
                 t.apply(&ModeEnv::uniform(mode, ["auth", "gateway"], &env))
                     .await?;
                 let sampler = Sampler::start(&t.sources(), Duration::from_secs(1), None)?;
@@ -133,21 +89,22 @@ async fn demo_stack_per_mode_memory_cpu_and_spans() {
                 // Stopping the services (SIGTERM) makes them flush their last spans.
                 t.restore().await?;
                 tokio::time::sleep(Duration::from_millis(500)).await;
-                let exported = spans.0.load(Ordering::SeqCst) - before;
+                let after = received();
+                let (exported, traces) = (after.0 - before.0, after.1 - before.1);
                 let windows: Vec<WindowSummary> = series
                     .iter()
                     .map(|s| WindowSummary::of(s, start, end))
                     .collect();
-                per_mode.push((mode, ok, exported, windows));
+                per_mode.push((mode, ok, exported, traces, windows));
             }
             Ok(())
         })
         .await;
-    server.abort();
+    sink.stop().await;
     result.unwrap();
 
     println!("mode     service   requests  spans  CPU% (exact)  CPU s/1k req  RSS MiB mean/max");
-    for (mode, ok, exported, windows) in &per_mode {
+    for (mode, ok, exported, _, windows) in &per_mode {
         for w in windows {
             let mem = w.mem_mib.unwrap();
             println!(
@@ -175,6 +132,12 @@ async fn demo_stack_per_mode_memory_cpu_and_spans() {
         spans_of("on") >= 2 * u64::from(REQUESTS),
         "on: {}",
         spans_of("on")
+    );
+    let traces_on = per_mode.iter().find(|p| p.0 == "on").unwrap().3;
+    assert_eq!(
+        traces_on,
+        u64::from(REQUESTS),
+        "on: one trace per registration"
     );
     let sampled = spans_of("sampled");
     assert!(

@@ -1,0 +1,175 @@
+//! `tracebench run` end to end with the docker target on this machine's Docker Engine: the
+//! offline compose stack (images built without a registry, tracebench's sink in place of Tempo),
+//! a short scenario selecting its containers by compose service and project labels, modes off,
+//! on and sampled, one rate, one round. Checks the exit code, summary.json (every cell, docker
+//! resource series for both services, traces at `on` equal to its successful requests), and that
+//! the containers are back exactly as before the run.
+
+//!
+//! It runs in the nextest group of the other run tests (one at a time: each drives load and
+//! samples CPU on 2 cores).
+
+mod compose_support;
+mod run_support;
+mod support;
+mod target_support;
+
+use std::time::Duration;
+
+use compose_support::*;
+use run_support::{describe, run};
+use target_support::{docker_or_skip, wait_http};
+use tracebench::compare::load_summary;
+use tracebench::results::ResourceSource;
+
+fn scenario(stack: &ComposeStack) -> String {
+    let (project, p) = (&stack.project, stack.ports);
+    format!(
+        r#"name = "docker-e2e"
+
+[target]
+kind = "docker"
+ready_timeout = "90s"
+
+[[target.services]]
+name = "auth"
+compose_service = "user-auth-service"
+compose_project = "{project}"
+tcp = "127.0.0.1:{auth}"
+
+[[target.services]]
+name = "gateway"
+compose_service = "api-gateway"
+compose_project = "{project}"
+health = "http://127.0.0.1:{gateway}/health"
+# Export every half second, so spans are in the sink well within the ingestion wait.
+env = {{ OTEL_BSP_SCHEDULE_DELAY = "500" }}
+
+[request]
+url = "http://127.0.0.1:{gateway}/api/auth/register"
+method = "POST"
+body = '{{"username":"d{{seq}}-{{run}}","email":"{{uuid}}@example.test","password":"tracebench"}}'
+headers = {{ "content-type" = "application/json" }}
+expect = [200, 201, 409]
+connections = 4
+max_in_flight = 128
+arrivals = "uniform"
+timeout = "5s"
+
+# [modes] left out: off (baseline), on, sampled at 0.1.
+
+[load]
+rates = [50]
+warmup = "1s"
+duration = "4s"
+rounds = 1
+seed = 5
+settle = "1s"
+ingestion_wait = "3s"
+
+[traces]
+store = "tempo"
+required = true
+count = true
+probes = 2
+services = ["api-gateway", "user-auth-service"]
+root_service = "api-gateway"
+
+[traces.tempo]
+url = "{api}"
+"#,
+        auth = p.auth,
+        gateway = p.gateway,
+        api = stack.api_url(),
+    )
+}
+
+#[tokio::test]
+async fn run_with_the_docker_target_on_the_offline_compose_stack() {
+    if docker_or_skip("run_with_the_docker_target_on_the_offline_compose_stack")
+        .await
+        .is_none()
+    {
+        return;
+    }
+    build_offline_images();
+    let stack = ComposeStack::up(&project_name("tbrun"));
+    assert!(
+        wait_http(stack.ports.gateway, Duration::from_secs(60)),
+        "the gateway never answered"
+    );
+    let containers = [
+        stack.container("api-gateway"),
+        stack.container("user-auth-service"),
+    ];
+    let before: Vec<String> = containers.iter().map(|c| identity(c)).collect();
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("docker-e2e.toml");
+    std::fs::write(&file, scenario(&stack)).unwrap();
+    let out = dir.path().join("run");
+    let output = run(&file, &out);
+    println!("{}", describe(&output));
+    assert!(
+        matches!(output.status.code(), Some(0 | 1 | 3)),
+        "a completed run exits 0, 1 or 3: {}",
+        describe(&output)
+    );
+
+    let after: Vec<String> = containers.iter().map(|c| identity(c)).collect();
+    assert_eq!(after, before, "containers restored: same ID, env and ports");
+
+    let summary = load_summary(&out).unwrap();
+    let results = &summary.results;
+    assert!(!results.partial, "{:?}", results.stop_reason);
+    assert_eq!(
+        summary.analysis.exit() as i32,
+        output.status.code().unwrap()
+    );
+    assert_eq!(results.environment.target_kind, "docker");
+    let mut modes: Vec<&str> = results.cells.iter().map(|c| c.mode.as_str()).collect();
+    modes.sort();
+    assert_eq!(modes, ["off", "on", "sampled"], "one cell per mode");
+    for cell in &results.cells {
+        assert!(cell.ok > 0, "{}: no success", cell.mode);
+        let mut services: Vec<&str> = Vec::new();
+        for series in &cell.resources {
+            assert_eq!(
+                series.source,
+                ResourceSource::Docker,
+                "{} {}",
+                cell.mode,
+                series.service
+            );
+            assert!(
+                series.samples.iter().any(|s| s.mem_bytes > Some(0)),
+                "{} {}: memory read",
+                cell.mode,
+                series.service
+            );
+            services.push(&series.service);
+        }
+        services.sort();
+        assert_eq!(services, ["auth", "gateway"], "{}", cell.mode);
+    }
+
+    let traces = results.traces.as_ref().expect("traces counted");
+    assert_eq!(traces.store, format!("tempo {}", stack.api_url()));
+    let observed = |mode: &str| {
+        traces
+            .cells
+            .iter()
+            .find(|t| t.mode == mode && t.service == "api-gateway")
+            .unwrap_or_else(|| panic!("trace counts of the {mode} cell"))
+            .observed
+    };
+    let on = results.cells.iter().find(|c| c.mode == "on").unwrap();
+    assert_eq!(
+        observed("on"),
+        on.ok,
+        "at always_on, one trace per successful request"
+    );
+    assert_eq!(observed("off"), 0, "tracing off sends nothing");
+    let probes = results.probes.as_ref().expect("probes sent");
+    assert_eq!((probes.sent, probes.found), (2, 2), "{probes:?}");
+}
