@@ -120,13 +120,9 @@ fn budget_note(b: &BudgetResult, summary: &Summary) -> String {
             format!("outside the expected range{range}")
         });
     }
-    match (&b.note, &b.traces) {
-        (Some(note), _) => notes.push(note.clone()),
-        (None, Some(t)) => notes.push(format!(
-            "{} observed, {:.0} expected, accepted {:.0} to {:.0}",
-            t.observed, t.expected, t.accept_low, t.accept_high
-        )),
-        (None, None) => {}
+    // A trace check's counts are already in the overhead and limit columns.
+    if let (Some(note), None) = (&b.note, &b.traces) {
+        notes.push(note.clone());
     }
     notes.join("; ")
 }
@@ -160,20 +156,28 @@ fn verdicts(summary: &Summary) -> Section {
             .into_iter()
             .map(|b| {
                 let unit = b.budget.unit();
-                let limit = match b.budget {
-                    BudgetKind::TraceVolume { .. } => format!("1 ± {}", b.limit),
-                    _ => format!("{} {unit}", b.limit),
+                // Trace volume is judged on counts (observed against the accepted range of
+                // requests x ratio), which read plainer than a ratio and exist when 0 are expected.
+                let (overhead, limit) = match (&b.budget, &b.traces) {
+                    (BudgetKind::TraceVolume { .. }, Some(t)) => (
+                        format!("{} traces, {:.0} expected", t.observed, t.expected),
+                        format!("{:.0} to {:.0} traces", t.accept_low, t.accept_high),
+                    ),
+                    (BudgetKind::TraceVolume { .. }, None) => {
+                        ("not counted".to_string(), format!("1 ± {}", b.limit))
+                    }
+                    _ => (
+                        b.overhead.map_or("not measured".to_string(), |e| {
+                            format!("{} {unit}", fmt_estimate(&e, decimals(&b.budget)))
+                        }),
+                        format!("{} {unit}", b.limit),
+                    ),
                 };
                 vec![
                     b.mode.clone(),
                     fmt_rate(b.rate),
                     b.budget.label(),
-                    b.overhead
-                        .map_or("not measured".to_string(), |e| match b.budget {
-                            // A ratio, not a difference: unsigned.
-                            BudgetKind::TraceVolume { .. } => fmt_level(&e, 3),
-                            _ => format!("{} {unit}", fmt_estimate(&e, decimals(&b.budget))),
-                        }),
+                    overhead,
                     limit,
                     verdict_cell(b.verdict),
                     budget_note(b, summary),

@@ -90,7 +90,7 @@ impl Resources {
     ) -> DrawResult<DB> {
         let samples = || self.cells.iter().flat_map(|line| line.points.iter());
         let t_max = samples().map(|s| s.minutes).fold(0.0, f64::max).max(0.1);
-        let y_max = samples().filter_map(pick).fold(0.0, f64::max).max(0.001) * 1.15;
+        let y_max = samples().filter_map(pick).fold(0.0, f64::max).max(0.001) * 1.45; // headroom: the legend sits above the data
         let mut chart = panel(area, name).build_cartesian_2d(0.0..t_max * 1.02, 0.0..y_max)?;
         style_mesh(&mut chart.configure_mesh())
             .x_desc("time since the run started (min)")
@@ -113,6 +113,6 @@ impl Resources {
                 series.label(label.as_str()).legend(legend_line(*colour));
             }
         }
-        legend(&mut chart, SeriesLabelPosition::LowerRight)
+        legend(&mut chart, SeriesLabelPosition::UpperRight)
     }
 }
