@@ -266,9 +266,9 @@ fn summarize(
             .map(|(code, n)| (code.to_string(), *n))
             .collect(),
         error_kinds: counts.error_kinds.clone(),
-        latency_ms: Percentiles::of_micros(&recorder.latency),
-        service_time_ms: Percentiles::of_micros(&recorder.service_time),
-        driver_lag_ms: Percentiles::of_micros(&recorder.driver_lag),
+        latency_ms: Percentiles::from_hdr_us(&recorder.latency),
+        service_time_ms: Percentiles::from_hdr_us(&recorder.service_time),
+        driver_lag_ms: Percentiles::from_hdr_us(&recorder.driver_lag),
         partial,
     }
 }

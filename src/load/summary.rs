@@ -5,39 +5,10 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 use super::schedule::Arrivals;
-
-/// Percentiles of one histogram, in milliseconds.
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
-pub struct Percentiles {
-    pub p50: f64,
-    pub p90: f64,
-    pub p99: f64,
-    pub p999: f64,
-    pub max: f64,
-    pub mean: f64,
-    /// How many values the histogram holds.
-    pub count: u64,
-}
-
-impl Percentiles {
-    /// From a histogram of microseconds.
-    pub fn of_micros(h: &Histogram<u64>) -> Percentiles {
-        let ms = |us: u64| us as f64 / 1000.0;
-        Percentiles {
-            p50: ms(h.value_at_quantile(0.5)),
-            p90: ms(h.value_at_quantile(0.9)),
-            p99: ms(h.value_at_quantile(0.99)),
-            p999: ms(h.value_at_quantile(0.999)),
-            max: ms(h.max()),
-            mean: h.mean() / 1000.0,
-            count: h.len(),
-        }
-    }
-}
+pub use crate::results::Percentiles;
 
 /// What one load run did.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
