@@ -113,11 +113,13 @@ fn budget_note(b: &BudgetResult, summary: &Summary) -> String {
     let mut notes = Vec::new();
     if let Some(inside) = b.in_expected_range {
         let range = summary.results.budgets.memory_expected_mb;
-        let range = range.map_or(String::new(), |(lo, hi)| format!(" {lo}-{hi} MB"));
-        notes.push(if inside {
-            format!("within the expected range{range}")
-        } else {
-            format!("outside the expected range{range}")
+        let text = range.map_or(String::new(), |(lo, hi)| format!(" {lo}-{hi} MB"));
+        // Say which side: below the expected range is good news, above it is a warning sign.
+        let below = matches!((range, b.overhead), (Some((lo, _)), Some(e)) if e.value < lo);
+        notes.push(match (inside, below) {
+            (true, _) => format!("within the expected range{text}"),
+            (false, true) => format!("below the expected range{text}"),
+            (false, false) => format!("above the expected range{text}"),
         });
     }
     // A trace check's counts are already in the overhead and limit columns.
