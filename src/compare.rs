@@ -278,12 +278,11 @@ pub struct Comparison {
 pub fn compare(baseline: &Analysis, candidate: &Analysis, thresholds: &Thresholds) -> Comparison {
     let mut rows = Vec::new();
     let mut unmatched = Vec::new();
-    let find = |a: &'_ Analysis, g: &GroupSummary| {
+    fn find<'a>(a: &'a Analysis, g: &GroupSummary) -> Option<&'a GroupSummary> {
         a.groups
             .iter()
             .find(|x| x.mode == g.mode && x.rate == g.rate)
-            .cloned()
-    };
+    }
     for cand in &candidate.groups {
         let Some(base) = find(baseline, cand) else {
             unmatched.push(format!(
@@ -292,7 +291,7 @@ pub fn compare(baseline: &Analysis, candidate: &Analysis, thresholds: &Threshold
             ));
             continue;
         };
-        group_rows(&base, cand, thresholds, &mut rows);
+        group_rows(base, cand, thresholds, &mut rows);
         overhead_rows(baseline, candidate, cand, thresholds, &mut rows);
     }
     for base in &baseline.groups {

@@ -134,19 +134,6 @@ impl Percentiles {
             mean: h.mean() / 1000.0,
         }
     }
-
-    /// The percentile by its name (`p50`, `p90`, `p99`, `p999`, `max`, `mean`).
-    pub fn get(&self, name: &str) -> Option<f64> {
-        match name {
-            "p50" => Some(self.p50),
-            "p90" => Some(self.p90),
-            "p99" => Some(self.p99),
-            "p999" => Some(self.p999),
-            "max" => Some(self.max),
-            "mean" => Some(self.mean),
-            _ => None,
-        }
-    }
 }
 
 /// An HDR histogram reduced to its recorded buckets: `(value_us, count)` pairs in increasing

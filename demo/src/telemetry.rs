@@ -46,8 +46,13 @@ impl Telemetry {
             .with_tonic()
             .build()
             .context("building the OTLP gRPC span exporter (check OTEL_EXPORTER_OTLP_ENDPOINT)")?;
+        let resource = resource(default_service_name);
+        let service_name = resource
+            .get(&opentelemetry::Key::from_static_str("service.name"))
+            .map(|value| value.to_string())
+            .unwrap_or_default();
         let provider = SdkTracerProvider::builder()
-            .with_resource(resource(default_service_name))
+            .with_resource(resource)
             .with_batch_exporter(exporter)
             .build();
         global::set_tracer_provider(provider.clone());
@@ -59,7 +64,7 @@ impl Telemetry {
                 env::var("OTEL_TRACES_SAMPLER").ok().as_deref(),
                 env::var("OTEL_TRACES_SAMPLER_ARG").ok().as_deref()
             ),
-            service_name(default_service_name),
+            service_name,
         );
         Ok(Telemetry {
             provider: Some(provider),
@@ -113,15 +118,8 @@ fn sdk_disabled() -> bool {
     env::var("OTEL_SDK_DISABLED").is_ok_and(|value| value.trim().eq_ignore_ascii_case("true"))
 }
 
-/// The service name the resource will carry: `OTEL_SERVICE_NAME`, else `service.name` from
+/// The resource with its `service.name`: `OTEL_SERVICE_NAME`, else `service.name` from
 /// `OTEL_RESOURCE_ATTRIBUTES`, else the service's own default (not the SDK's `unknown_service`).
-fn service_name(default_service_name: &str) -> String {
-    resource(default_service_name)
-        .get(&opentelemetry::Key::from_static_str("service.name"))
-        .map(|value| value.to_string())
-        .unwrap_or_else(|| default_service_name.to_owned())
-}
-
 fn resource(default_service_name: &str) -> Resource {
     let detected = Resource::builder().build();
     let named_by_env = detected

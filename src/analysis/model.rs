@@ -143,20 +143,6 @@ pub struct LatencySummary {
     pub max: f64,
 }
 
-impl LatencySummary {
-    /// The estimate by percentile name (`p50`, `p90`, `p99`, `p999`, `mean`); `max` has no interval.
-    pub fn get(&self, name: &str) -> Option<Estimate> {
-        match name {
-            "p50" => Some(self.p50),
-            "p90" => Some(self.p90),
-            "p99" => Some(self.p99),
-            "p999" => Some(self.p999),
-            "mean" => Some(self.mean),
-            _ => None,
-        }
-    }
-}
-
 /// One service's resources in a group.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ServiceSummary {

@@ -17,9 +17,6 @@ use crate::load::{
     self, BodyTemplate, GrpcTarget, HttpTarget, Interval, LoadSpec, LoadSummary, Target, hlog,
 };
 
-/// How long outstanding requests may finish after the schedule ends or Ctrl-C.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
-
 pub async fn run(args: DriveArgs) -> Result<Exit> {
     let spec = spec_from(&args)?;
     if let Some(path) = &args.json {
@@ -127,7 +124,7 @@ fn spec_from(args: &DriveArgs) -> Result<LoadSpec> {
         max_in_flight: args.max_in_flight as usize,
         arrivals: args.arrivals,
         request_timeout: args.timeout,
-        drain_timeout: DRAIN_TIMEOUT,
+        drain_timeout: load::DEFAULT_DRAIN_TIMEOUT,
         run_id: load::new_run_id(),
     })
 }
@@ -215,7 +212,7 @@ fn grpc_target(addr: &str, args: &DriveArgs) -> Result<GrpcTarget> {
         .filter(|uri: &Uri| uri.host().is_some())
         .ok_or_else(|| usage(format!("--grpc `{addr}`: expected host:port")))?;
     let expect = if expect.is_empty() {
-        vec![tonic::Code::Ok, tonic::Code::AlreadyExists]
+        GrpcTarget::DEFAULT_EXPECT.to_vec()
     } else {
         expect
             .iter()

@@ -22,6 +22,12 @@ pub struct GrpcTarget {
     pub body: BodyTemplate,
 }
 
+impl GrpcTarget {
+    /// The codes counted as success unless told otherwise: a registration that succeeded, or
+    /// one whose user already exists.
+    pub const DEFAULT_EXPECT: [tonic::Code; 2] = [tonic::Code::Ok, tonic::Code::AlreadyExists];
+}
+
 /// The JSON a gRPC body template renders to.
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -52,6 +52,10 @@ pub enum Target {
     Grpc(GrpcTarget),
 }
 
+/// How long outstanding requests may still finish after a schedule ends or is cancelled, unless
+/// told otherwise.
+pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// One load run.
 #[derive(Debug, Clone)]
 pub struct LoadSpec {

@@ -4,11 +4,14 @@
 
 use anyhow::Result;
 
-use super::charts::{self, Chart};
+use super::charts::Chart;
 use super::sections::{Table, Topic, sections, title};
 use super::{Exporter, Summary};
 
-pub struct Html;
+/// The page, with the run's charts (built once by the caller) inlined in their sections.
+pub struct Html {
+    pub charts: Vec<Chart>,
+}
 
 const CSS: &str = "
 body { font-family: 'DejaVu Sans', Verdana, sans-serif; margin: 2em auto; max-width: 1100px;
@@ -34,7 +37,6 @@ impl Exporter for Html {
     }
 
     fn render(&self, summary: &Summary) -> Result<Vec<u8>> {
-        let charts = charts::all(summary)?;
         let sections = sections(summary);
         let title = escape(&title(summary));
         let mut out = format!(
@@ -63,7 +65,7 @@ impl Exporter for Html {
                 }
                 out.push_str("</ul>\n");
             }
-            for chart in charts.iter().filter(|c| topic(c) == section.topic) {
+            for chart in self.charts.iter().filter(|c| topic(c) == section.topic) {
                 out.push_str(&format!(
                     "<figure>\n{}\n<figcaption>{} (also charts/{}.png and .svg)</figcaption>\n</figure>\n",
                     inline_svg(&chart.svg()?),

@@ -30,17 +30,21 @@ pub trait Exporter {
 /// Every exporter for this summary: the fixed files, then one interval log per mode and rate,
 /// then each chart as SVG and PNG.
 pub fn exporters(summary: &Summary) -> Result<Vec<Box<dyn Exporter>>> {
+    // The chart data is built once: the HTML inlines the same charts the chart files draw.
+    let charts = charts::all(summary)?;
     let mut all: Vec<Box<dyn Exporter>> = vec![
         Box::new(json::Json),
         Box::new(csv::Cells),
         Box::new(csv::Resources),
         Box::new(markdown::Markdown),
-        Box::new(html::Html),
+        Box::new(html::Html {
+            charts: charts.clone(),
+        }),
     ];
     for (mode, rate) in mode_rates(&summary.results) {
         all.push(Box::new(hlog::Hlog { mode, rate }));
     }
-    for chart in charts::all(summary)? {
+    for chart in charts {
         for format in [charts::Format::Svg, charts::Format::Png] {
             all.push(Box::new(charts::ChartFile {
                 chart: chart.clone(),

@@ -16,8 +16,8 @@ use tokio_util::sync::CancellationToken;
 use super::progress::Progress;
 use super::spec::load_spec;
 use crate::load::{self, Interval, LoadOutcome};
-use crate::resources::{Sampler, Series, summary::service_resources};
-use crate::results::{CellResult, Percentiles, SecondRecord, SparseHistogram};
+use crate::resources::{Sampler, Series, Source, summary::service_resources};
+use crate::results::{CellResult, SecondRecord, SparseHistogram};
 use crate::scenario::{Cell, Scenario};
 use crate::target::{ModeEnv, Target};
 
@@ -60,11 +60,20 @@ pub async fn run_cell(
         return Ok(None);
     }
 
+    // Containers are sampled through the daemon: the docker target's own connection, or (an
+    // external target naming containers) a fresh one.
+    let sources = target.sources();
     let docker = match target {
-        Target::Docker(_) => Some(crate::target::docker::connect().await?),
-        _ => None,
+        _ if !sources
+            .iter()
+            .any(|s| matches!(s, Source::Container { .. })) =>
+        {
+            None
+        }
+        Target::Docker(t) => Some(t.docker().clone()),
+        _ => Some(crate::target::docker::connect().await?),
     };
-    let sampler = Sampler::start(&target.sources(), SAMPLE_INTERVAL, docker.as_ref())?;
+    let sampler = Sampler::start(&sources, SAMPLE_INTERVAL, docker.as_ref())?;
     let spec = load_spec(scenario, cell.rate, scenario.load.duration, run_id)?;
     let (tx, mut rx) = mpsc::unbounded_channel::<Interval>();
     let live = progress.clone();
@@ -151,9 +160,9 @@ fn cell_result(
         errors: s.errors,
         dropped: s.dropped,
         status_counts: s.status_counts.clone(),
-        latency_ms: Percentiles::from_hdr_us(&outcome.latency),
-        service_time_ms: Percentiles::from_hdr_us(&outcome.service_time),
-        driver_lag_ms: Percentiles::from_hdr_us(&outcome.driver_lag),
+        latency_ms: s.latency_ms,
+        service_time_ms: s.service_time_ms,
+        driver_lag_ms: s.driver_lag_ms,
         latency: SparseHistogram::from_hdr(&outcome.latency),
         seconds: intervals
             .iter()

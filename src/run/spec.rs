@@ -9,9 +9,6 @@ use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
 use crate::load::{self, GrpcTarget, HttpTarget, LoadSpec};
 use crate::scenario::{RequestKind, Scenario};
 
-/// How long outstanding requests may still finish after a cell's schedule ends or is cancelled.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
-
 /// The load of one cell at `rate` for `duration`, warm-up excluded (the run warms up separately,
 /// see `cell`). `run_id` fills the `{run}` placeholder.
 pub fn load_spec(
@@ -57,7 +54,7 @@ pub fn load_spec(
             uri: format!("http://{addr}")
                 .parse()
                 .with_context(|| format!("gRPC address {addr}"))?,
-            expect: vec![tonic::Code::Ok, tonic::Code::AlreadyExists],
+            expect: GrpcTarget::DEFAULT_EXPECT.to_vec(),
             body: body.clone(),
         }),
     };
@@ -70,7 +67,7 @@ pub fn load_spec(
         max_in_flight: request.max_in_flight as usize,
         arrivals: request.arrivals,
         request_timeout: request.timeout,
-        drain_timeout: DRAIN_TIMEOUT,
+        drain_timeout: load::DEFAULT_DRAIN_TIMEOUT,
         run_id: run_id.to_string(),
     })
 }

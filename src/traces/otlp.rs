@@ -5,6 +5,7 @@
 //! `with-serde` derives of opentelemetry-proto already read them as hex, so JSON decoding is theirs.
 //! Ids of the wrong length are rejected here so the store can keep fixed-size ids.
 
+use std::borrow::Cow;
 use std::io::Read;
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -52,17 +53,18 @@ impl Encoding {
 }
 
 /// Undoes `Content-Encoding` (none, `identity` or `gzip`), never producing more than `limit` bytes.
-pub fn decompress(
-    body: &[u8],
+pub fn decompress<'a>(
+    body: &'a [u8],
     content_encoding: Option<&str>,
     limit: usize,
-) -> Result<Vec<u8>, DecodeError> {
+) -> Result<Cow<'a, [u8]>, DecodeError> {
     if body.len() > limit {
         return Err(DecodeError::TooLarge { limit });
     }
     match content_encoding.map(|v| v.trim().to_ascii_lowercase()) {
-        None => Ok(body.to_vec()),
-        Some(enc) if enc.is_empty() || enc == "identity" => Ok(body.to_vec()),
+        // An uncompressed body is decoded where it lies: no copy on the ingest path.
+        None => Ok(Cow::Borrowed(body)),
+        Some(enc) if enc.is_empty() || enc == "identity" => Ok(Cow::Borrowed(body)),
         Some(enc) if enc == "gzip" => {
             let mut out = Vec::new();
             flate2::read::GzDecoder::new(body)
@@ -72,7 +74,7 @@ pub fn decompress(
             if out.len() > limit {
                 return Err(DecodeError::TooLarge { limit });
             }
-            Ok(out)
+            Ok(Cow::Owned(out))
         }
         Some(enc) => Err(DecodeError::UnsupportedContentEncoding(enc)),
     }

@@ -28,7 +28,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 
-use super::model::hex_decode;
+use super::model::{hex_decode, pad_trace_id};
 use super::otlp::{self, DecodeError, Encoding};
 use super::store::{SearchQuery, Store, StoreStats, TraceId};
 
@@ -329,7 +329,7 @@ fn parse_trace_id(raw: &str) -> Option<TraceId> {
     if raw.is_empty() || raw.len() > 32 {
         return None;
     }
-    TraceId::try_from(hex_decode(&format!("{raw:0>32}"))?.as_slice()).ok()
+    TraceId::try_from(hex_decode(&pad_trace_id(raw))?.as_slice()).ok()
 }
 
 /// Reads `/api/search` parameters: `tags` (logfmt, `service.name=X`) or `q` (the TraceQL

@@ -119,11 +119,6 @@ impl TempoClient {
         })
     }
 
-    pub fn with_timeout(mut self, timeout: Duration) -> TempoClient {
-        self.timeout = timeout;
-        self
-    }
-
     /// Sends `X-Scope-OrgID: tenant` (overrides `TEMPO_TENANT`).
     pub fn with_tenant(mut self, tenant: String) -> TempoClient {
         self.auth.tenant = Some(tenant);
@@ -139,10 +134,6 @@ impl TempoClient {
     pub fn with_retries(mut self, retries: u32) -> TempoClient {
         self.retries = retries;
         self
-    }
-
-    pub fn base_url(&self) -> &str {
-        &self.base
     }
 
     /// `GET /ready`: Ok once Tempo can serve queries.

@@ -311,11 +311,7 @@ async fn remove_mode_container(docker: &Docker, m: &Managed) -> anyhow::Result<(
     }
     // SIGTERM first (the services flush their spans on it); removing alone would SIGKILL.
     stop(docker, id).await?;
-    let options = RemoveContainerOptionsBuilder::new()
-        .force(true)
-        .v(true)
-        .build();
-    match docker.remove_container(id, Some(options)).await {
+    match remove(docker, id).await {
         Ok(())
         | Err(bollard::errors::Error::DockerResponseServerError {
             status_code: 404, ..
@@ -324,6 +320,15 @@ async fn remove_mode_container(docker: &Docker, m: &Managed) -> anyhow::Result<(
             "removing tracebench's container {id}: {err}"
         )),
     }
+}
+
+/// Removes a container tracebench created, with its anonymous volumes.
+async fn remove(docker: &Docker, id: &str) -> Result<(), bollard::errors::Error> {
+    let options = RemoveContainerOptionsBuilder::new()
+        .force(true)
+        .v(true)
+        .build();
+    docker.remove_container(id, Some(options)).await
 }
 
 async fn put_back(docker: &Docker, m: &mut Managed) -> anyhow::Result<()> {
@@ -379,11 +384,7 @@ async fn create_mode_container(
     };
     if let Err(err) = started.await {
         // Free the name so restore can give it back to the original.
-        let options = RemoveContainerOptionsBuilder::new()
-            .force(true)
-            .v(true)
-            .build();
-        let _ = docker.remove_container(&id, Some(options)).await;
+        let _ = remove(docker, &id).await;
         return Err(err);
     }
     Ok(id)
