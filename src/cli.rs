@@ -242,6 +242,10 @@ pub struct RunArgs {
     /// Print only the verdict table (no progress, no build output).
     #[arg(long, short)]
     pub quiet: bool,
+    /// Seed of the order of cells, to reproduce a run's order [default: `load.seed` of the
+    /// scenario, else a new one per run; printed and stored in summary.json].
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
 }
 
 // ---- compare (src/commands/compare.rs) ----
@@ -250,10 +254,14 @@ pub struct RunArgs {
     after_help = "Figures and default thresholds (KEY=LIMIT; LIMIT is N% of the baseline \
 or a number in the figure's unit):
   p50=10%  p99=10%  throughput=5%  errors=1pp  cpu=0.5pp  memory=5MB
-  latency-overhead=0.5ms  cpu-overhead=0.5pp  memory-overhead=5MB
-A figure regresses only when the candidate's 95% interval lies entirely beyond the baseline's
-interval widened by the threshold. The Markdown table goes to stdout and is appended to
-$GITHUB_STEP_SUMMARY when set. Exit 1 on regression, 2 on an unreadable or foreign file."
+  latency-overhead=0.5ms  cpu-overhead=0.5pp  memory-overhead=5MB  errors-overhead=0.5pp
+A figure is beyond its threshold when the 95% interval of its change (candidate minus baseline,
+Welch, from the variation between rounds of both runs) lies entirely beyond the threshold.
+Overheads (mode minus baseline mode, measured in the same run: machine drift cancels) and the
+error rate decide the exit code; absolute p50, p99, throughput, CPU and memory carry the drift
+between the two runs too, so they are shown and flagged but decide only with --gate-absolute.
+The Markdown table goes to stdout and is appended to $GITHUB_STEP_SUMMARY when set.
+Exit 1 on regression, 2 on an unreadable or foreign file."
 )]
 pub struct CompareArgs {
     /// The baseline run: a summary.json, or a run directory holding one.
@@ -263,6 +271,10 @@ pub struct CompareArgs {
     /// Override a regression threshold, e.g. `p99=10%`, `cpu=0.5pp`, `memory=5MB` (repeatable).
     #[arg(long = "threshold", value_name = "KEY=LIMIT")]
     pub thresholds: Vec<String>,
+    /// Let absolute figures (p50, p99, throughput, CPU, memory) fail the comparison too: only
+    /// for two runs on the same quiet, dedicated machine.
+    #[arg(long)]
+    pub gate_absolute: bool,
 }
 
 // ---- report (src/commands/report.rs) ----

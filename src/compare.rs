@@ -1,17 +1,25 @@
 //! Baseline run against candidate run, for CI: per mode, rate and figure, the change and whether
 //! it is a regression.
 //!
-//! Rule: a figure regresses only when the candidate's 95% interval lies entirely beyond the
-//! baseline's 95% interval widened by the threshold (for a figure where higher is worse:
-//! `candidate.low > baseline.high + threshold`; for throughput, mirrored). Both runs' noise is
-//! thus allowed for, and a run compared with itself never regresses. Thresholds are absolute (in
-//! the figure's unit) or relative to the baseline's point estimate (`10%`).
+//! Rule: the change (candidate minus baseline) gets a 95% Welch interval from both runs' standard
+//! errors, which rest on their rounds (restarts), so the variation between rounds of both runs is
+//! inside it; a figure regresses only when that whole interval lies beyond the threshold (for a
+//! figure where higher is worse: `change.low > threshold`; for throughput, mirrored). A figure
+//! without a standard error (an error rate's Wilson interval, a one-round run) falls back to
+//! "the candidate's interval lies entirely beyond the baseline's, widened by the threshold".
+//!
+//! What gates the exit code: the overheads (mode minus baseline mode, measured in the same run),
+//! because drift of the machine between the two runs cancels in them, and the error rate. Absolute
+//! latency, throughput, CPU and memory move with whatever else the machine did during each run,
+//! which two runs cannot estimate: they are shown, and flagged when beyond the threshold, but
+//! gate only with `--gate-absolute` (for two runs on the same quiet, dedicated machine).
+//! Thresholds are absolute (in the figure's unit) or relative to the baseline's point (`10%`).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use crate::analysis::{Analysis, Estimate, GroupSummary, Summary};
+use crate::analysis::{Analysis, Estimate, GroupSummary, Summary, welch_difference};
 use crate::exit::UsageError;
 use crate::results::SCHEMA_VERSION;
 
@@ -27,10 +35,11 @@ pub enum Figure {
     LatencyOverhead,
     CpuOverhead,
     MemoryOverhead,
+    ErrorsOverhead,
 }
 
 impl Figure {
-    pub const ALL: [Figure; 9] = [
+    pub const ALL: [Figure; 10] = [
         Figure::P50,
         Figure::P99,
         Figure::Throughput,
@@ -40,6 +49,7 @@ impl Figure {
         Figure::LatencyOverhead,
         Figure::CpuOverhead,
         Figure::MemoryOverhead,
+        Figure::ErrorsOverhead,
     ];
 
     pub fn key(self) -> &'static str {
@@ -53,6 +63,7 @@ impl Figure {
             Figure::LatencyOverhead => "latency-overhead",
             Figure::CpuOverhead => "cpu-overhead",
             Figure::MemoryOverhead => "memory-overhead",
+            Figure::ErrorsOverhead => "errors-overhead",
         }
     }
 
@@ -61,7 +72,7 @@ impl Figure {
         match self {
             Figure::P50 | Figure::P99 | Figure::LatencyOverhead => "ms",
             Figure::Throughput => "rps",
-            Figure::Errors | Figure::Cpu | Figure::CpuOverhead => "pp",
+            Figure::Errors | Figure::Cpu | Figure::CpuOverhead | Figure::ErrorsOverhead => "pp",
             Figure::Memory | Figure::MemoryOverhead => "MB",
         }
     }
@@ -78,8 +89,17 @@ impl Figure {
     fn is_overhead(self) -> bool {
         matches!(
             self,
-            Figure::LatencyOverhead | Figure::CpuOverhead | Figure::MemoryOverhead
+            Figure::LatencyOverhead
+                | Figure::CpuOverhead
+                | Figure::MemoryOverhead
+                | Figure::ErrorsOverhead
         )
+    }
+
+    /// Whether the figure decides the exit code without `--gate-absolute`: overheads (machine
+    /// drift cancels in them) and the error rate (it does not drift with the machine's speed).
+    fn gates_by_default(self) -> bool {
+        self.is_overhead() || self == Figure::Errors
     }
 
     /// Only throughput gets worse by falling.
@@ -88,14 +108,18 @@ impl Figure {
     }
 
     /// The default threshold: 10% on latency percentiles, 5% on throughput, 1 pp of error rate,
-    /// 0.5 pp of a core, 5 MB, and 0.5 ms / 0.5 pp / 5 MB on the overheads against the baseline
-    /// mode (half the checklist's latency and CPU budgets, a quarter of its memory budget).
+    /// 0.5 pp of a core, 5 MB, and 0.5 ms / 0.5 pp / 5 MB / 0.5 pp on the overheads against the
+    /// baseline mode (half the checklist's latency and CPU budgets, a quarter of its memory
+    /// budget).
     fn default_limit(self) -> Limit {
         match self {
             Figure::P50 | Figure::P99 => Limit::Relative(0.10),
             Figure::Throughput => Limit::Relative(0.05),
             Figure::Errors => Limit::Absolute(1.0),
-            Figure::Cpu | Figure::CpuOverhead | Figure::LatencyOverhead => Limit::Absolute(0.5),
+            Figure::Cpu
+            | Figure::CpuOverhead
+            | Figure::LatencyOverhead
+            | Figure::ErrorsOverhead => Limit::Absolute(0.5),
             Figure::Memory | Figure::MemoryOverhead => Limit::Absolute(5.0),
         }
     }
@@ -216,7 +240,12 @@ pub struct Row {
     pub subject: Option<String>,
     pub baseline: Estimate,
     pub candidate: Estimate,
+    /// Candidate minus baseline, with its Welch interval when both have a standard error.
+    pub change: Estimate,
     pub limit: Limit,
+    /// The change lies beyond the threshold (see the module doc for the rule).
+    pub beyond: bool,
+    /// `beyond` on a figure that decides the exit code: a regression.
     pub regression: bool,
 }
 
@@ -227,15 +256,18 @@ impl Row {
         subject: Option<String>,
         baseline: Estimate,
         candidate: Estimate,
-        thresholds: &Thresholds,
+        rule: &Rule,
     ) -> Row {
-        let limit = thresholds.get(figure);
+        let limit = rule.thresholds.get(figure);
         let margin = limit.amount(baseline.value);
-        let regression = if figure.higher_is_worse() {
-            candidate.low > baseline.high + margin
-        } else {
-            candidate.high < baseline.low - margin
+        let change = welch_difference(&candidate, &baseline);
+        let beyond = match (change.se.is_some(), figure.higher_is_worse()) {
+            (true, true) => change.low > margin,
+            (true, false) => change.high < -margin,
+            (false, true) => candidate.low > baseline.high + margin,
+            (false, false) => candidate.high < baseline.low - margin,
         };
+        let gated = rule.gate_absolute || figure.gates_by_default();
         Row {
             mode: key.0.to_string(),
             rate: key.1,
@@ -243,8 +275,10 @@ impl Row {
             subject,
             baseline,
             candidate,
+            change,
             limit,
-            regression,
+            beyond,
+            regression: beyond && gated,
         }
     }
 
@@ -256,7 +290,10 @@ impl Row {
             Figure::Errors => "error rate",
             Figure::Cpu => "cpu",
             Figure::Memory => "memory",
-            Figure::LatencyOverhead | Figure::CpuOverhead | Figure::MemoryOverhead => "overhead",
+            Figure::LatencyOverhead
+            | Figure::CpuOverhead
+            | Figure::MemoryOverhead
+            | Figure::ErrorsOverhead => "overhead",
         };
         let unit = self.figure.value_unit();
         match &self.subject {
@@ -274,8 +311,16 @@ pub struct Comparison {
     pub unmatched: Vec<String>,
 }
 
+/// How rows are judged: the thresholds, and whether absolute figures gate too.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Rule {
+    pub thresholds: Thresholds,
+    /// Absolute figures (p50, p99, throughput, CPU, memory) decide the exit code too.
+    pub gate_absolute: bool,
+}
+
 /// Compares every mode and rate the two analyses share.
-pub fn compare(baseline: &Analysis, candidate: &Analysis, thresholds: &Thresholds) -> Comparison {
+pub fn compare(baseline: &Analysis, candidate: &Analysis, thresholds: &Rule) -> Comparison {
     let mut rows = Vec::new();
     let mut unmatched = Vec::new();
     fn find<'a>(a: &'a Analysis, g: &GroupSummary) -> Option<&'a GroupSummary> {
@@ -305,13 +350,9 @@ pub fn compare(baseline: &Analysis, candidate: &Analysis, thresholds: &Threshold
     Comparison { rows, unmatched }
 }
 
-fn group_rows(base: &GroupSummary, cand: &GroupSummary, t: &Thresholds, rows: &mut Vec<Row>) {
+fn group_rows(base: &GroupSummary, cand: &GroupSummary, t: &Rule, rows: &mut Vec<Row>) {
     let key = (cand.mode.as_str(), cand.rate);
-    let percent = |e: Estimate| Estimate {
-        value: e.value * 100.0,
-        low: e.low * 100.0,
-        high: e.high * 100.0,
-    };
+    let percent = |e: Estimate| Estimate::new(e.value * 100.0, e.low * 100.0, e.high * 100.0);
     let (bl, cl) = (&base.latency_ms, &cand.latency_ms);
     rows.push(Row::new(key, Figure::P50, None, bl.p50, cl.p50, t));
     rows.push(Row::new(key, Figure::P99, None, bl.p99, cl.p99, t));
@@ -338,7 +379,7 @@ fn overhead_rows(
     baseline: &Analysis,
     candidate: &Analysis,
     g: &GroupSummary,
-    t: &Thresholds,
+    t: &Rule,
     rows: &mut Vec<Row>,
 ) {
     use crate::analysis::BudgetKind;
@@ -351,6 +392,7 @@ fn overhead_rows(
             BudgetKind::Latency { .. } => Figure::LatencyOverhead,
             BudgetKind::Cpu { .. } => Figure::CpuOverhead,
             BudgetKind::Memory { .. } => Figure::MemoryOverhead,
+            BudgetKind::Errors => Figure::ErrorsOverhead,
             BudgetKind::TraceVolume { .. } => continue,
         };
         let bb = baseline
@@ -365,6 +407,7 @@ fn overhead_rows(
 }
 
 impl Comparison {
+    /// Rows that decide the exit code and lie beyond their threshold.
     pub fn regressions(&self) -> usize {
         self.rows.iter().filter(|r| r.regression).count()
     }
@@ -389,19 +432,29 @@ impl Comparison {
                 names.join("; ")
             );
         }
-        md.push_str("| mode | rate (rps) | figure | baseline [95% CI] | candidate [95% CI] | change | threshold | result |\n");
+        md.push_str("| mode | rate (rps) | figure | baseline [95% CI] | candidate [95% CI] | change [95% CI] | threshold | result |\n");
         md.push_str("| --- | ---: | --- | ---: | ---: | ---: | ---: | --- |\n");
         for r in &self.rows {
-            let change = r.candidate.value - r.baseline.value;
+            let change = r.change.value;
             // A relative change of an overhead near zero says nothing.
             let relative = if r.baseline.value != 0.0 && !r.figure.is_overhead() {
                 format!(" ({:+.1}%)", change / r.baseline.value.abs() * 100.0)
             } else {
                 String::new()
             };
+            let change_interval = if r.change.se.is_some() {
+                format!(" [{:+}, {:+}]", round(r.change.low), round(r.change.high))
+            } else {
+                String::new()
+            };
+            let result = match (r.regression, r.beyond) {
+                (true, _) => "**regression**",
+                (false, true) => "beyond, not gated (absolute figure)",
+                (false, false) => "ok",
+            };
             let _ = writeln!(
                 md,
-                "| {} | {} | {} | {} | {} | {:+}{relative} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {:+}{change_interval}{relative} | {} | {result} |",
                 r.mode,
                 round(r.rate),
                 r.label(),
@@ -409,15 +462,17 @@ impl Comparison {
                 interval(r.candidate),
                 round(change),
                 r.limit.describe(r.figure.unit()),
-                if r.regression { "**regression**" } else { "ok" },
             );
         }
         for u in &self.unmatched {
             let _ = writeln!(md, "\nNot compared: {u}.");
         }
         md.push_str(
-            "\nA figure regresses only when the candidate's 95% interval lies entirely beyond \
-             the baseline's interval widened by the threshold.\n",
+            "\nA figure is beyond its threshold when the 95% interval of its change (Welch, from \
+             the variation between rounds of both runs) lies entirely beyond the threshold. \
+             Overheads (mode minus baseline mode in the same run) and the error rate decide the \
+             result; absolute latency, throughput, CPU and memory also carry the drift of the \
+             machine between the two runs, so they decide it only with --gate-absolute.\n",
         );
         md
     }
@@ -503,28 +558,33 @@ mod tests {
     }
 
     #[test]
-    fn regression_needs_the_whole_interval_beyond_the_widened_baseline() {
-        let e = |value, low, high| Estimate { value, low, high };
-        let t = Thresholds::default();
+    fn a_change_regresses_when_its_welch_interval_lies_beyond_the_threshold() {
+        let t = Rule::default();
         let key = ("on", 100.0);
-        let base = e(10.0, 9.0, 11.0);
-        // 10% of 10 ms = 1 ms: beyond 12 ms only.
-        assert!(Row::new(key, Figure::P99, None, base, e(13.0, 12.1, 14.0), &t).regression);
-        assert!(!Row::new(key, Figure::P99, None, base, e(13.0, 11.9, 14.0), &t).regression);
-        assert!(!Row::new(key, Figure::P99, None, base, base, &t).regression);
-        // Throughput regresses downwards: below 100 - 5% of 105.
-        let base = e(105.0, 100.0, 110.0);
-        assert!(Row::new(key, Figure::Throughput, None, base, e(90.0, 88.0, 94.0), &t).regression);
-        assert!(
-            !Row::new(
-                key,
-                Figure::Throughput,
-                None,
-                base,
-                e(130.0, 120.0, 140.0),
-                &t
-            )
-            .regression
-        );
+        // Four rounds each, se 0.2 ms: the change's se is 0.28 ms, df 6, t 2.447, so its
+        // interval is the change +- 0.69 ms; the threshold on a latency overhead is 0.5 ms.
+        let e = |value| Estimate::with_se(value, 0.2, 3.0);
+        let row = |base, cand| Row::new(key, Figure::LatencyOverhead, None, e(base), e(cand), &t);
+        assert!(row(0.1, 1.4).regression, "{:?}", row(0.1, 1.4).change);
+        assert!(!row(0.1, 1.1).regression);
+        assert!(!row(0.1, 0.1).regression);
+        // Without standard errors: the candidate's interval beyond the widened baseline's.
+        let p = |value, low, high| Estimate::new(value, low, high);
+        let base = p(10.0, 9.0, 11.0);
+        let abs = |cand| Row::new(key, Figure::P99, None, base, cand, &t);
+        assert!(abs(p(13.0, 12.1, 14.0)).beyond);
+        assert!(!abs(p(13.0, 11.9, 14.0)).beyond);
+        // Absolute figures are flagged but gate only when asked to.
+        assert!(!abs(p(13.0, 12.1, 14.0)).regression);
+        let gate = Rule {
+            gate_absolute: true,
+            ..Rule::default()
+        };
+        assert!(Row::new(key, Figure::P99, None, base, p(13.0, 12.1, 14.0), &gate).regression);
+        // Throughput regresses downwards.
+        let base = p(105.0, 100.0, 110.0);
+        let thr = |cand| Row::new(key, Figure::Throughput, None, base, cand, &gate).regression;
+        assert!(thr(p(90.0, 88.0, 94.0)));
+        assert!(!thr(p(130.0, 120.0, 140.0)));
     }
 }

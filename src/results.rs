@@ -10,7 +10,7 @@ use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 /// Version of the `summary.json` schema; bump on any incompatible change.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Everything one run measured. Appended to as cells finish; complete once `finished_unix_ms` is set.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -21,6 +21,9 @@ pub struct RunResults {
     pub scenario_path: String,
     pub started_unix_ms: i64,
     pub finished_unix_ms: Option<i64>,
+    /// Seed of the order of cells (given by `--seed` or `load.seed`, else drawn per run): the
+    /// same seed and scenario give the same order.
+    pub seed: u64,
     /// True when the run stopped early (Ctrl-C, error): the cells present are still valid.
     pub partial: bool,
     /// Why the run stopped early, when it did.
@@ -63,6 +66,10 @@ pub struct Budgets {
     /// Allowed relative shortfall or excess of observed traces against expected (0.0 = exact,
     /// judged against the binomial interval of the expectation).
     pub trace_volume_tolerance: Option<f64>,
+    /// Added errors (failed, timed-out, unexpected-status and dropped requests over requests
+    /// due) in percentage points.
+    #[serde(default)]
+    pub errors_pp: Option<f64>,
 }
 
 /// Where the run happened, for the report's header.
@@ -81,23 +88,36 @@ pub struct CellResult {
     pub mode: String,
     pub rate: f64,
     pub round: u32,
-    /// Position in the run's execution order (0-based), after shuffling.
+    /// 0; 1 for the baseline's second cell of a round (the A/A pair, as a restart of its own).
+    #[serde(default)]
+    pub replicate: u32,
+    /// Position in the run's execution order (0-based).
     pub order: u32,
     /// The measured window (warm-up excluded).
     pub window_start_unix_ms: i64,
     pub window_end_unix_ms: i64,
     pub achieved_rate: f64,
+    /// Requests due in the window (sent or dropped): error and drop rates divide by it.
+    pub due: u64,
     pub sent: u64,
+    /// Responses, whatever their status.
     pub completed: u64,
     /// Completed with an expected status.
     pub ok: u64,
+    /// Unexpected statuses plus requests without a response (timeouts, connection failures).
     pub errors: u64,
     pub dropped: u64,
+    /// Sent but neither answered nor timed out when the cell ended.
+    pub unfinished: u64,
     pub status_counts: BTreeMap<String, u64>,
+    /// Requests without a response, per kind (`no response within 1s`, `connect: ...`).
+    pub error_kinds: BTreeMap<String, u64>,
+    /// What the driver warned about (lag, drops, unfinished requests, error kinds).
+    pub warnings: Vec<String>,
     pub latency_ms: Percentiles,
     pub service_time_ms: Percentiles,
     pub driver_lag_ms: Percentiles,
-    /// The whole window's corrected latency histogram.
+    /// The whole window's corrected latency histogram (failed requests with the time they took).
     pub latency: SparseHistogram,
     /// One record per second of the window, for confidence intervals and timelines.
     pub seconds: Vec<SecondRecord>,
@@ -116,6 +136,23 @@ pub struct Percentiles {
     pub p999: f64,
     pub max: f64,
     pub mean: f64,
+}
+
+impl CellResult {
+    /// Requests that failed, timed out, got an unexpected status, were dropped at the in-flight
+    /// cap or never finished, as % of requests due (0 when nothing was due).
+    pub fn error_pct(&self) -> f64 {
+        let bad = self.errors + self.dropped + self.unfinished;
+        if self.due == 0 {
+            return 0.0;
+        }
+        bad as f64 / self.due as f64 * 100.0
+    }
+
+    /// True for the same (mode, rate, round, replicate) cell.
+    pub fn is(&self, mode: &str, rate: f64, round: u32, replicate: u32) -> bool {
+        self.mode == mode && self.rate == rate && self.round == round && self.replicate == replicate
+    }
 }
 
 impl Percentiles {
@@ -239,6 +276,8 @@ pub struct CellTraces {
     pub mode: String,
     pub rate: f64,
     pub round: u32,
+    #[serde(default)]
+    pub replicate: u32,
     pub service: String,
     pub observed: u64,
     pub per_minute: Vec<MinuteCount>,

@@ -94,6 +94,7 @@ fn http_spec(addr: SocketAddr, rate: f64, duration: Duration) -> LoadSpec {
         request_timeout: Duration::from_secs(10),
         drain_timeout: Duration::from_secs(5),
         run_id: load::new_run_id(),
+        first_seq: 0,
     }
 }
 
@@ -179,6 +180,24 @@ async fn achieved_rate_is_within_one_percent_and_lag_is_reported() {
     assert_eq!(out.driver_lag.len(), 1000, "one lag value per request sent");
     assert!(s.driver_lag_ms.max >= s.driver_lag_ms.p50);
     assert!(!s.partial);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_that_time_out_count_as_errors_with_the_time_they_took() {
+    // Every request hangs for 2 s against a 300 ms timeout: each is an error, and its latency
+    // (about 300 ms from its due time) is in the histogram, so a hanging target cannot look fast.
+    let addr = http_server(Arc::new(|_, _| (200, Duration::from_secs(2)))).await;
+    let mut spec = http_spec(addr, 20.0, Duration::from_secs(1));
+    spec.request_timeout = Duration::from_millis(300);
+    spec.first_seq = 1_000;
+    let out = drive(spec).await;
+    let s = &out.summary;
+    assert_eq!((s.due, s.completed, s.errors), (20, 0, 20), "{s:?}");
+    assert_eq!(out.latency.len(), 20, "a latency per timed-out request");
+    assert!(out.latency.min() >= 290_000, "min {} us", out.latency.min());
+    assert!(s.latency_ms.p50 >= 290.0, "{:?}", s.latency_ms);
+    // Request numbers continue from first_seq: the next load starts where this one ended.
+    assert_eq!(out.next_seq, 1_020);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

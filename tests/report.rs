@@ -97,8 +97,8 @@ fn read(name: &str) -> String {
 fn summary_json_parses_back_to_the_same_value_with_its_version() {
     let text = read("summary.json");
     let value: serde_json::Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(value["schema_version"], 1);
-    assert_eq!(value["results"]["schema_version"], 1);
+    assert_eq!(value["schema_version"], 2);
+    assert_eq!(value["results"]["schema_version"], 2);
     let back = load_summary(&rendered().dir.join("summary.json")).unwrap();
     // Exact, floats included (serde_json's float_roundtrip): compare relies on it.
     assert!(
@@ -254,10 +254,10 @@ fn report_command_rejects_a_missing_or_foreign_summary_with_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("summary.json"));
 
-    std::fs::write(dir.path().join("summary.json"), r#"{"schema_version": 2}"#).unwrap();
+    std::fs::write(dir.path().join("summary.json"), r#"{"schema_version": 1}"#).unwrap();
     let out = tracebench(&[dir.path()]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("schema_version 2"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("schema_version 1"));
 }
 
 #[test]

@@ -47,7 +47,7 @@ fn every_shipped_scenario_validates() {
         assert_eq!(s.baseline, "off");
         let ratios: Vec<f64> = s.modes.iter().map(|m| m.sampling_ratio).collect();
         assert_eq!(ratios, [0.0, 1.0, 0.1], "{name}");
-        assert!(!s.plan().is_empty());
+        assert!(!s.plan(1).is_empty());
     }
     let compose = Scenario::load(repo("scenarios/compose.toml")).unwrap();
     assert_eq!(compose.target_kind(), "docker");
@@ -81,9 +81,12 @@ fn the_embedded_default_runs_the_demo_binaries_it_builds() {
         ["build", "--release", "-p", "demo", "--bins"]
     );
     assert_eq!(builds[0].cwd, repo("scenarios/.."));
-    // The plan the file's header comment budgets for: 3 modes x 2 rates x 2 rounds.
-    assert_eq!(s.plan().len(), 12);
-    assert_eq!(s.load.duration, secs(10));
+    // The plan the file's header comment budgets for: one discarded cell, then 8 rounds of the
+    // 3 modes and the baseline's A/A pair at one rate, a whole number of balanced squares.
+    assert_eq!(s.plan(1).len(), 1 + 8 * 4);
+    assert_eq!(s.load.rounds % s.balanced_rounds(), 0);
+    assert_eq!(s.load.duration, secs(4));
+    assert_eq!(s.load.seed, None, "a new order every run");
 }
 
 /// The shipped process scenarios hard-code ports in several places; they must agree, or a run
@@ -228,10 +231,10 @@ fn every_key_of_a_process_scenario_is_read() {
     assert_eq!(s.load.warmup, secs(60));
     assert_eq!(s.load.duration, secs(90));
     assert_eq!(s.load.rounds, 5);
-    assert_eq!(s.load.seed, 99);
+    assert_eq!(s.load.seed, Some(99));
     assert_eq!(s.load.settle, Duration::from_millis(250));
     assert_eq!(s.load.ingestion_wait, secs(20));
-    assert_eq!(s.plan().len(), 3 * 2 * 5);
+    assert_eq!(s.plan(0).len(), 1 + (3 + 1) * 2 * 5);
 
     assert!(!s.traces.required);
     assert!(!s.traces.count);
@@ -252,6 +255,7 @@ fn every_key_of_a_process_scenario_is_read() {
     assert_eq!(b.memory_mb, Some(30.0));
     assert_eq!(b.memory_expected_mb, Some((5.0, 25.0)));
     assert_eq!(b.trace_volume_tolerance, Some(0.05));
+    assert_eq!(b.errors_pp, Some(0.5));
 }
 
 #[test]
@@ -377,7 +381,7 @@ fn every_key_of_an_external_scenario_is_read_and_defaults_apply() {
     let l = &s.load;
     assert_eq!(
         (l.warmup, l.duration, l.rounds, l.seed),
-        (secs(5), secs(15), 3, 1)
+        (secs(2), secs(5), 8, None)
     );
     assert_eq!((l.settle, l.ingestion_wait), (secs(1), secs(5)));
     let t = &s.traces;
@@ -405,9 +409,16 @@ fn every_key_of_an_external_scenario_is_read_and_defaults_apply() {
             b.cpu_pp,
             b.memory_mb,
             b.memory_expected_mb,
-            b.trace_volume_tolerance
+            b.trace_volume_tolerance,
+            b.errors_pp
         ),
-        (Some(1.0), Some(20.0), Some((10.0, 20.0)), Some(0.0))
+        (
+            Some(1.0),
+            Some(20.0),
+            Some((10.0, 20.0)),
+            Some(0.0),
+            Some(0.1)
+        )
     );
 }
 

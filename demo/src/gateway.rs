@@ -8,6 +8,7 @@
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -56,6 +57,8 @@ pub struct Config {
     pub auth_url: String,
     /// Fixed extra delay per register request, to inject a known latency regression.
     pub extra_delay: Duration,
+    /// Answer every n-th register request with 500 (0: never), to inject a known error rate.
+    pub fail_every: u64,
 }
 
 #[derive(serde::Deserialize)]
@@ -69,6 +72,9 @@ struct Gateway {
     users: UserServiceClient<Channel>,
     health: HealthClient<Channel>,
     extra_delay: Duration,
+    fail_every: u64,
+    /// Register requests seen, for `fail_every`.
+    registers: AtomicU64,
     tracer: BoxedTracer,
     /// The last health answer and when it was obtained.
     health_cache: Mutex<Option<(Instant, bool)>>,
@@ -94,6 +100,8 @@ pub async fn serve(
         users: UserServiceClient::new(channel.clone()),
         health: HealthClient::new(channel),
         extra_delay: config.extra_delay,
+        fail_every: config.fail_every,
+        registers: AtomicU64::new(0),
         tracer: telemetry::tracer("demo-gateway"),
         health_cache: Mutex::new(None),
     });
@@ -197,6 +205,10 @@ impl Gateway {
     async fn register(&self, request: Request<Incoming>, cx: &Context) -> Response<Full<Bytes>> {
         if !self.extra_delay.is_zero() {
             tokio::time::sleep(self.extra_delay).await;
+        }
+        let n = self.registers.fetch_add(1, Ordering::Relaxed) + 1;
+        if self.fail_every > 0 && n % self.fail_every == 0 {
+            return error(StatusCode::INTERNAL_SERVER_ERROR, "injected failure");
         }
         let body = match Limited::new(request.into_body(), MAX_BODY_BYTES)
             .collect()

@@ -1,74 +1,123 @@
-//! Budget verdicts: each overhead (mode minus baseline at the same rate) with its 95% interval
-//! against its limit, and the noise floor (the baseline's halves against each other, judged the
-//! same way). Pass when the whole interval is within the limit, fail when the whole interval is
-//! beyond it, inconclusive when it straddles the limit or there is no interval.
+//! Budget verdicts: each overhead (mode minus baseline at the same rate, paired by round) with its
+//! 95% interval against its limit. Pass when the whole interval is within the limit, fail when
+//! the whole interval is beyond it, inconclusive when it straddles the limit or there is no
+//! interval.
+//!
+//! Two rules sit above the intervals. The noise floor (the baseline's two cells of each round
+//! against each other, judged the same way) gates every budget: when that A/A difference itself
+//! reaches beyond the limit, noise alone can be as large as the budget, so no mode passes it and
+//! a mode fails it only when its whole interval clears the limit by more than the A/A's reach (a
+//! +20 ms overhead is not hidden by a 1.5 ms noise floor); every other verdict on it is
+//! inconclusive, saying the run cannot decide it at this size. And a mode whose requests fail cannot pass:
+//! any of its cells with errors, drops or unfinished requests beyond the baseline's by more than
+//! the errors budget fails it.
 
-use rand::rngs::StdRng;
+use std::collections::BTreeMap;
 
-use super::latency::{LatencySample, Stats, THROUGHPUT, stat_index};
-use super::resources::{self, CellSeries, Figure};
-use super::stats::percentile_interval;
+use super::rounds::{Measure, cell_value, difference, per_round};
 use super::{
-    BudgetKind, BudgetResult, Estimate, Group, GroupSummary, NoiseFloor, RESAMPLES, Verdict,
-    services, traces,
+    BudgetKind, BudgetResult, Estimate, Group, GroupSummary, NoiseFloor, Verdict, services, traces,
 };
-use crate::results::RunResults;
+use crate::results::{CellResult, RunResults};
 
-/// An overhead and whether it has a real interval; `None` when it could not be measured.
-type Overhead = Option<(Estimate, bool)>;
+/// What the noise floor compares.
+const SPLIT: &str = "the baseline's two cells (restarts) of each round";
 
 /// The verdict of an overhead against a limit, and a note when it is inconclusive for lack of
 /// data.
-fn verdict(overhead: Overhead, limit: f64) -> (Verdict, Option<String>) {
+fn verdict(overhead: Option<Estimate>, limit: f64) -> (Verdict, Option<String>) {
     match overhead {
         None => (
             Verdict::Inconclusive,
             Some("not measured in both modes".into()),
         ),
-        Some((_, false)) => (
+        Some(e) if !e.has_interval() => (
             Verdict::Inconclusive,
-            Some("too few samples for an interval".into()),
+            Some("one round: no interval between restarts; run 2 or more rounds".into()),
         ),
-        Some((e, true)) if e.high <= limit => (Verdict::Pass, None),
-        Some((e, true)) if e.low > limit => (Verdict::Fail, None),
+        Some(e) if e.high <= limit => (Verdict::Pass, None),
+        Some(e) if e.low > limit => (Verdict::Fail, None),
         Some(_) => (Verdict::Inconclusive, None),
     }
 }
 
-/// Statistic `index` of `a` minus that of `b`, with the percentile interval of the paired
-/// differences of their (independent) bootstrap replicates.
-fn latency_difference(a: (&Stats, &[Stats]), b: (&Stats, &[Stats]), index: usize) -> Overhead {
-    let point = a.0[index] - b.0[index];
-    if a.1.is_empty() || b.1.is_empty() {
-        let e = Estimate {
-            value: point,
-            low: point,
-            high: point,
-        };
-        return Some((e, false));
+/// The verdict of an A/A difference: it has no direction, so it passes only when the whole
+/// interval lies within +-limit and fails when it lies wholly outside.
+fn aa_verdict(e: &Estimate, limit: f64) -> Verdict {
+    if !e.has_interval() {
+        Verdict::Inconclusive
+    } else if -limit <= e.low && e.high <= limit {
+        Verdict::Pass
+    } else if e.low > limit || e.high < -limit {
+        Verdict::Fail
+    } else {
+        Verdict::Inconclusive
     }
-    let mut diffs: Vec<f64> =
-        a.1.iter()
-            .zip(b.1)
-            .map(|(x, y)| x[index] - y[index])
-            .collect();
-    Some((percentile_interval(point, &mut diffs), true))
 }
 
-/// The budgets of every group, then the noise floor of every baseline group.
+/// The budgets the scenario sets, for a group's services: kind, limit and the measure behind it.
+fn budget_list<'a>(
+    results: &'a RunResults,
+    services: &[&'a str],
+) -> Vec<(BudgetKind, f64, Measure<'a>)> {
+    let b = &results.budgets;
+    let mut out = Vec::new();
+    for (percentile, &limit) in &b.latency_ms {
+        let kind = BudgetKind::Latency {
+            percentile: percentile.clone(),
+        };
+        out.push((kind, limit, Measure::Latency(percentile)));
+    }
+    if let Some(limit) = b.errors_pp {
+        out.push((BudgetKind::Errors, limit, Measure::ErrorPct));
+    }
+    for &service in services {
+        if let Some(limit) = b.cpu_pp {
+            let kind = BudgetKind::Cpu {
+                service: service.to_string(),
+            };
+            out.push((kind, limit, Measure::Cpu(service)));
+        }
+    }
+    for &service in services {
+        if let Some(limit) = b.memory_mb {
+            let kind = BudgetKind::Memory {
+                service: service.to_string(),
+            };
+            out.push((kind, limit, Measure::Memory(service)));
+        }
+    }
+    out
+}
+
+/// The budgets of every group, and the noise floor of every baseline group.
 pub(super) fn judge(
     results: &RunResults,
     groups: &[Group],
     summaries: &[GroupSummary],
-    rng: &mut StdRng,
     warnings: &mut Vec<String>,
 ) -> (Vec<BudgetResult>, Vec<NoiseFloor>) {
     let budgets = &results.budgets;
     for percentile in budgets.latency_ms.keys() {
-        if !matches!(stat_index(percentile), Some(i) if i < THROUGHPUT) {
+        if !super::LATENCY_STATS.contains(&percentile.as_str()) {
             warnings.push(format!(
-                "latency budget `{percentile}`: unknown percentile (expected p50, p90, p99, \
-                 p999 or mean), so it is never judged"
+                "latency budget `{percentile}`: unknown statistic (expected one of {}), so it is \
+                 never judged",
+                super::LATENCY_STATS.join(", ")
+            ));
+        }
+    }
+    let noise: Vec<NoiseFloor> = groups
+        .iter()
+        .filter(|g| g.mode == results.baseline)
+        .flat_map(|g| noise_floor(results, g))
+        .collect();
+    for g in groups.iter().filter(|g| g.mode == results.baseline) {
+        if !g.cells.iter().any(|c| c.replicate == 1) {
+            warnings.push(format!(
+                "the baseline ({}) at {} rps has no second cell in any round: no A/A noise \
+                 floor, so no budget there is checked against it",
+                g.mode, g.rate
             ));
         }
     }
@@ -94,10 +143,50 @@ pub(super) fn judge(
                 results.baseline, g.rate, g.mode
             ));
         }
-        let mut push = |budget: BudgetKind, limit: f64, overhead: Overhead| {
-            let (verdict, note) = verdict(overhead, limit);
+        for (budget, limit, measure) in budget_list(results, &services(&g.cells)) {
+            let overhead = base.and_then(|b| {
+                difference(
+                    &per_round(&g.cells, measure, None),
+                    &per_round(&b.cells, measure, None),
+                )
+            });
+            let (mut verdict, mut note) = verdict(overhead, limit);
+            // An A/A pair without an interval (fewer than 2 rounds) says nothing either way; the
+            // warnings say it is missing.
+            let floor = noise
+                .iter()
+                .find(|n| n.rate == g.rate && n.budget == budget && n.estimate.has_interval());
+            if let Some(n) = floor.filter(|n| n.verdict != Verdict::Pass) {
+                // Noise alone reaches past the limit: no pass can be claimed, and a fail only
+                // when the overhead clears the limit by more than that noise.
+                let reach = n.estimate.low.abs().max(n.estimate.high.abs());
+                let clear = overhead.is_some_and(|e| e.low - reach > limit);
+                let aa = format!(
+                    "the baseline against itself measured {:+.3} [{:+.3}, {:+.3}] {}",
+                    n.estimate.value,
+                    n.estimate.low,
+                    n.estimate.high,
+                    budget.unit()
+                );
+                (verdict, note) = if verdict == Verdict::Fail && clear {
+                    let why = format!("{aa}; the overhead exceeds the limit by more than that");
+                    (Verdict::Fail, Some(why))
+                } else {
+                    let why = format!(
+                        "{aa}, reaching beyond the limit of {limit} {}: this run cannot decide \
+                         it at this size (more rounds or a quieter machine)",
+                        budget.unit()
+                    );
+                    (Verdict::Inconclusive, Some(why))
+                };
+            } else if let (BudgetKind::Errors, Some(b)) = (&budget, base) {
+                if let Some(failing) = failing_cell(&g.cells, &b.cells, limit) {
+                    verdict = Verdict::Fail;
+                    note = Some(failing);
+                }
+            }
             let in_expected_range = match (&budget, budgets.memory_expected_mb, overhead) {
-                (BudgetKind::Memory { .. }, Some((lo, hi)), Some((e, _))) => {
+                (BudgetKind::Memory { .. }, Some((lo, hi)), Some(e)) => {
                     Some((lo..=hi).contains(&e.value))
                 }
                 _ => None,
@@ -107,111 +196,95 @@ pub(super) fn judge(
                 rate: g.rate,
                 budget,
                 limit,
-                overhead: overhead.map(|(e, _)| e),
+                overhead,
                 verdict,
                 in_expected_range,
                 traces: None,
                 note,
             });
-        };
-        for (percentile, &limit) in &budgets.latency_ms {
-            let overhead = match (base, stat_index(percentile)) {
-                (Some(b), Some(i)) if i < THROUGHPUT => {
-                    latency_difference((&g.point, &g.replicates), (&b.point, &b.replicates), i)
-                }
-                _ => None,
-            };
-            let budget = BudgetKind::Latency {
-                percentile: percentile.clone(),
-            };
-            push(budget, limit, overhead);
-        }
-        for (figure, limit) in resource_budgets(results) {
-            for service in services(&g.cells) {
-                let overhead = base.and_then(|b| {
-                    let mode = resources::series(&g.cells, service, figure);
-                    let baseline = resources::series(&b.cells, service, figure);
-                    resources::difference(rng, RESAMPLES, &mode, &baseline)
-                });
-                push(resource_kind(figure, service), limit, overhead);
-            }
         }
     }
-    let noise = groups
-        .iter()
-        .filter(|g| g.mode == results.baseline)
-        .flat_map(|g| noise_floor(results, g, rng))
-        .collect();
     (out, noise)
 }
 
-/// The CPU and memory budgets the scenario sets.
-fn resource_budgets(results: &RunResults) -> Vec<(Figure, f64)> {
-    let b = &results.budgets;
-    let cpu = b.cpu_pp.map(|l| (Figure::Cpu, l));
-    let memory = b.memory_mb.map(|l| (Figure::Memory, l));
-    cpu.into_iter().chain(memory).collect()
-}
-
-fn resource_kind(figure: Figure, service: &str) -> BudgetKind {
-    let service = service.to_string();
-    match figure {
-        Figure::Cpu => BudgetKind::Cpu { service },
-        Figure::Memory => BudgetKind::Memory { service },
+/// The first cell of a mode whose error share exceeds the baseline's mean by more than `limit`
+/// percentage points, described; `None` when there is none.
+fn failing_cell(mode: &[&CellResult], baseline: &[&CellResult], limit: f64) -> Option<String> {
+    let base: Vec<f64> = baseline
+        .iter()
+        .filter_map(|c| cell_value(c, Measure::ErrorPct))
+        .collect();
+    let base_pct = if base.is_empty() {
+        0.0
+    } else {
+        base.iter().sum::<f64>() / base.len() as f64
+    };
+    let c = mode
+        .iter()
+        .find(|c| cell_value(c, Measure::ErrorPct).is_some_and(|v| v - base_pct > limit))?;
+    let mut kinds: Vec<String> = c
+        .error_kinds
+        .iter()
+        .map(|(kind, n)| format!("{n} x {kind}"))
+        .collect();
+    if c.dropped > 0 {
+        kinds.push(format!("{} dropped at the in-flight cap", c.dropped));
     }
+    let unexpected = c.errors - c.error_kinds.values().sum::<u64>().min(c.errors);
+    if unexpected > 0 {
+        kinds.push(format!("{unexpected} unexpected statuses"));
+    }
+    Some(format!(
+        "round {}: {:.1}% of {} requests due failed, timed out or were dropped (baseline \
+         {base_pct:.2}%): {}",
+        c.round + 1,
+        c.error_pct(),
+        c.due,
+        kinds.join(", ")
+    ))
 }
 
-/// The baseline group's halves against each other, per latency, CPU and memory budget.
-fn noise_floor(results: &RunResults, g: &Group, rng: &mut StdRng) -> Vec<NoiseFloor> {
+/// The baseline group's two cells of each round against each other, per budget.
+fn noise_floor(results: &RunResults, g: &Group) -> Vec<NoiseFloor> {
     let mut out = Vec::new();
-    let mut push = |budget: BudgetKind, limit: f64, overhead: Overhead, split: &str| {
-        if let Some((estimate, _)) = overhead {
+    for (budget, limit, measure) in budget_list(results, &services(&g.cells)) {
+        let first: BTreeMap<u32, f64> = per_round(&g.cells, measure, Some(0));
+        let second: BTreeMap<u32, f64> = per_round(&g.cells, measure, Some(1));
+        if let Some(estimate) = difference(&first, &second) {
             out.push(NoiseFloor {
                 rate: g.rate,
                 budget,
+                verdict: aa_verdict(&estimate, limit),
                 estimate,
-                verdict: verdict(overhead, limit).0,
-                split: split.to_string(),
+                split: SPLIT.to_string(),
             });
-        }
-    };
-    let halves = [0, 1].map(|parity| {
-        let half = LatencySample::new(&g.cells, |s| s % 2 == parity);
-        let replicates = if half.seconds() >= 2 {
-            half.bootstrap(rng, RESAMPLES)
-        } else {
-            vec![]
-        };
-        (half.point().0, replicates)
-    });
-    for (percentile, &limit) in &results.budgets.latency_ms {
-        let i = match stat_index(percentile) {
-            Some(i) if i < THROUGHPUT => i,
-            _ => continue,
-        };
-        let overhead = latency_difference(
-            (&halves[0].0, &halves[0].1),
-            (&halves[1].0, &halves[1].1),
-            i,
-        );
-        let budget = BudgetKind::Latency {
-            percentile: percentile.clone(),
-        };
-        push(
-            budget,
-            limit,
-            overhead,
-            "even against odd seconds of every round",
-        );
-    }
-    for (figure, limit) in resource_budgets(results) {
-        for service in services(&g.cells) {
-            let series: Vec<CellSeries> = resources::series(&g.cells, service, figure);
-            let (a, b) = resources::split_halves(&series);
-            let overhead = resources::difference(rng, RESAMPLES, &a, &b);
-            let split = "alternate 5 s blocks of every round";
-            push(resource_kind(figure, service), limit, overhead, split);
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_a_a_interval_passes_only_within_plus_or_minus_the_limit() {
+        let e = |low, high| Estimate {
+            se: Some(0.1),
+            df: Some(5.0),
+            ..Estimate::new(0.0, low, high)
+        };
+        assert_eq!(aa_verdict(&e(-0.5, 0.5), 1.0), Verdict::Pass);
+        assert_eq!(aa_verdict(&e(-1.5, 0.5), 1.0), Verdict::Inconclusive);
+        assert_eq!(aa_verdict(&e(-3.0, -1.5), 1.0), Verdict::Fail);
+        assert_eq!(
+            aa_verdict(&Estimate::point(0.0), 1.0),
+            Verdict::Inconclusive
+        );
+        assert_eq!(verdict(Some(e(-3.0, -1.5)), 1.0).0, Verdict::Pass);
+        assert_eq!(
+            verdict(Some(Estimate::point(0.0)), 1.0).0,
+            Verdict::Inconclusive
+        );
+    }
 }

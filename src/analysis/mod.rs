@@ -3,49 +3,35 @@
 //! exporter. Any `RunResults` is accepted, partial ones included: what cannot be judged is
 //! `inconclusive` with a note, never an error.
 //!
-//! - [`latency`]: stratified bootstrap over per-second histograms (latency, throughput).
-//! - [`resources`]: CPU and memory per service, block bootstrap of one-second samples.
+//! - [`rounds`]: figures per cell, and means and differences over rounds (the replicates) with
+//!   t intervals: the method, and why, is in its doc.
 //! - [`traces`]: trace volume against the binomial interval of the expectation.
-//! - [`budgets`]: overhead against the baseline per budget, verdicts, the noise floor.
+//! - [`budgets`]: overhead against the baseline per budget, the A/A noise floor that gates them,
+//!   verdicts.
 
 mod budgets;
-mod latency;
 mod model;
-mod resources;
+mod rounds;
 mod stats;
 mod traces;
 
 pub use model::*;
-
-use rand::SeedableRng;
-use rand::rngs::StdRng;
+pub use rounds::LATENCY_STATS;
+pub use stats::welch_difference;
 
 use crate::results::{CellResult, RunResults};
-use latency::{LatencySample, MEAN, Stats, THROUGHPUT};
-use resources::Figure;
-use stats::{percentile_interval, wilson};
+use rounds::{Measure, level};
+use stats::wilson;
 
-/// Bootstrap resamples per interval: enough for stable 2.5%/97.5% quantiles (their Monte Carlo
-/// error is a few percent of the interval's width), cheap enough to run in well under a second.
-pub const RESAMPLES: u32 = 1000;
-/// The bootstrap's seed: the same results always give the same intervals.
-pub const SEED: u64 = 0x7472_6163_6562_656e;
-
-/// One mode at one rate: its cells (rounds) and their latency resamples.
+/// One mode at one rate: its cells, every round and replicate.
 struct Group<'a> {
     mode: &'a str,
     rate: f64,
     cells: Vec<&'a CellResult>,
-    latency: LatencySample,
-    point: Stats,
-    max_ms: f64,
-    /// Bootstrap replicates; empty when the group has fewer than two seconds.
-    replicates: Vec<Stats>,
 }
 
 /// Analyses a run: per-group figures, overheads and verdicts per budget, the noise floor.
 pub fn analyze(results: &RunResults) -> Analysis {
-    let mut rng = StdRng::seed_from_u64(SEED);
     let mut warnings = Vec::new();
     if results.partial {
         warnings.push(format!(
@@ -56,13 +42,29 @@ pub fn analyze(results: &RunResults) -> Analysis {
                 .unwrap_or("no reason recorded")
         ));
     }
-    let groups = group_cells(results, &mut rng, &mut warnings);
-    let summaries: Vec<GroupSummary> = groups
-        .iter()
-        .map(|g| summarize(results, g, &mut rng))
-        .collect();
-    let (budgets, noise_floor) =
-        budgets::judge(results, &groups, &summaries, &mut rng, &mut warnings);
+    let groups = group_cells(results);
+    for g in &groups {
+        let rounds = rounds_of(&g.cells);
+        if rounds < 2 {
+            warnings.push(format!(
+                "{} at {} rps was measured in {rounds} round(s): an interval needs at least 2 \
+                 rounds (restarts), so its budgets are inconclusive",
+                g.mode, g.rate
+            ));
+        }
+    }
+    for c in &results.cells {
+        for w in &c.warnings {
+            warnings.push(format!(
+                "{} at {} rps, round {}: {w}",
+                c.mode,
+                c.rate,
+                c.round + 1
+            ));
+        }
+    }
+    let summaries: Vec<GroupSummary> = groups.iter().map(|g| summarize(results, g)).collect();
+    let (budgets, noise_floor) = budgets::judge(results, &groups, &summaries, &mut warnings);
     let mut outcome = budgets
         .iter()
         .map(|b| b.verdict)
@@ -90,38 +92,47 @@ pub fn analyze(results: &RunResults) -> Analysis {
 fn methods() -> Methods {
     Methods {
         confidence: 0.95,
-        resamples: RESAMPLES,
-        seed: SEED,
-        latency: "stratified bootstrap over per-second latency histograms: seconds resampled \
-                  with replacement within each round, percentiles recomputed from the merged \
-                  buckets; 95% percentile interval of mode minus baseline"
+        intervals: "rounds are the replicates: every figure is computed once per cell (one \
+                    restart of every service, one whole window), an overhead is the per-round \
+                    difference mode minus baseline (the baseline's two cells of the round \
+                    averaged), and its 95% interval is the mean difference +- t(rounds - 1) x \
+                    its standard error, which holds both the variation between restarts and \
+                    the within-window spread of the cells compared; one round gives no interval"
             .into(),
-        cpu: "mean over rounds of the window CPU (cumulative CPU time / window); interval from a \
-              moving-block bootstrap (blocks of at least 5 s) of one-second samples within each \
-              round, +- t x its standard deviation"
+        latency: "per cell, the percentile of its corrected latency histogram (from each \
+                  request's due time; timed-out and failed requests count with the time they \
+                  took)"
             .into(),
-        memory: "mean over rounds of each window's mean memory; interval from a moving-block \
-                 bootstrap (blocks of at least 5 s) of one-second samples within each round, +- t x \
-                 its standard deviation"
+        cpu: "per cell, the window CPU of each service: cumulative CPU time over the window / \
+              its length, % of one core; the overhead in percentage points"
+            .into(),
+        memory: "per cell, the mean of each service's one-second memory samples over the \
+                 window, MB (10^6 bytes)"
+            .into(),
+        errors: "per cell, failed, timed-out, unexpected-status, dropped and unfinished requests \
+                 over requests due; the overhead in percentage points, and any cell of a mode \
+                 beyond the baseline by more than the budget fails the mode"
             .into(),
         trace_volume: "expected = ok requests x sampling ratio; pass when observed lies within \
                        the 99% binomial (Wilson score) interval of expected, widened by the \
                        tolerance"
             .into(),
-        noise_floor: "the baseline against itself: even against odd seconds (latency) or \
-                      alternate 5 s blocks of samples (CPU, memory) of every round, by the same \
-                      method as the budget"
+        order: "each round measures, per rate, every mode once and the baseline twice, in a row \
+                of a Williams design (each treatment follows every other equally often over a \
+                whole number of squares) drawn from the run's seed, after one discarded cell"
+            .into(),
+        noise_floor: "the baseline against itself: its two cells of each round, compared by \
+                      the same method as every budget; where that A/A interval reaches beyond \
+                      +- the limit, no mode passes the budget, and one fails it only when its \
+                      interval clears the limit by more than the A/A reach: otherwise \
+                      inconclusive (the run cannot decide it at this size)"
             .into(),
     }
 }
 
 /// Cells grouped by mode and rate: modes in the scenario's order (unknown modes after them),
 /// rates ascending.
-fn group_cells<'a>(
-    results: &'a RunResults,
-    rng: &mut StdRng,
-    warnings: &mut Vec<String>,
-) -> Vec<Group<'a>> {
+fn group_cells(results: &RunResults) -> Vec<Group<'_>> {
     let mut modes: Vec<&str> = results.modes.iter().map(|m| m.name.as_str()).collect();
     let mut rates: Vec<f64> = Vec::new();
     for c in &results.cells {
@@ -141,37 +152,19 @@ fn group_cells<'a>(
                 .iter()
                 .filter(|c| c.mode == mode && c.rate == rate)
                 .collect();
-            if cells.is_empty() {
-                continue;
+            if !cells.is_empty() {
+                groups.push(Group { mode, rate, cells });
             }
-            let latency = LatencySample::new(&cells, |_| true);
-            let (point, max_ms) = latency.point();
-            let replicates = if latency.seconds() >= 2 {
-                latency.bootstrap(rng, RESAMPLES)
-            } else {
-                warnings.push(format!(
-                    "{mode} at {rate} rps has fewer than 2 per-second records: no latency interval"
-                ));
-                vec![]
-            };
-            groups.push(Group {
-                mode,
-                rate,
-                cells,
-                latency,
-                point,
-                max_ms,
-                replicates,
-            });
         }
     }
     groups
 }
 
-/// The point and 95% interval of statistic `index` of a group (point only without replicates).
-fn stat_estimate(g: &Group, index: usize) -> Estimate {
-    let mut column: Vec<f64> = g.replicates.iter().map(|r| r[index]).collect();
-    percentile_interval(g.point[index], &mut column)
+fn rounds_of(cells: &[&CellResult]) -> usize {
+    let mut rounds: Vec<u32> = cells.iter().map(|c| c.round).collect();
+    rounds.sort_unstable();
+    rounds.dedup();
+    rounds.len()
 }
 
 /// Service names in the order the group's cells list them.
@@ -193,48 +186,52 @@ fn sampling_ratio(results: &RunResults, mode: &str) -> Option<f64> {
         .map(|m| m.sampling_ratio)
 }
 
-fn summarize(results: &RunResults, g: &Group, rng: &mut StdRng) -> GroupSummary {
+fn summarize(results: &RunResults, g: &Group) -> GroupSummary {
     let sum = |f: fn(&CellResult) -> u64| g.cells.iter().map(|c| f(c)).sum::<u64>();
-    let (completed, errors) = (sum(|c| c.completed), sum(|c| c.errors));
+    let due = sum(|c| c.due);
+    let bad = sum(|c| c.errors + c.dropped + c.unfinished);
+    let latency = |name| level(&g.cells, Measure::Latency(name)).unwrap_or_default();
     let services = services(&g.cells)
         .into_iter()
-        .map(|service| {
-            let cpu = resources::series(&g.cells, service, Figure::Cpu);
-            let memory = resources::series(&g.cells, service, Figure::Memory);
-            ServiceSummary {
-                service: service.to_string(),
-                cpu_pct: resources::mean(rng, RESAMPLES, &cpu).map(|(e, _)| e),
-                cpu_seconds_per_1k_requests: cpu_per_1k(&g.cells, service),
-                memory_mean_mb: resources::mean(rng, RESAMPLES, &memory).map(|(e, _)| e),
-                memory_max_mb: memory
-                    .iter()
-                    .flat_map(|c| c.samples.iter().copied())
-                    .max_by(f64::total_cmp),
-            }
+        .map(|service| ServiceSummary {
+            service: service.to_string(),
+            cpu_pct: level(&g.cells, Measure::Cpu(service)),
+            cpu_seconds_per_1k_requests: cpu_per_1k(&g.cells, service),
+            memory_mean_mb: level(&g.cells, Measure::Memory(service)),
+            memory_max_mb: g
+                .cells
+                .iter()
+                .filter_map(|c| c.resources.iter().find(|r| r.service == service))
+                .flat_map(|r| r.samples.iter().filter_map(|s| s.mem_bytes))
+                .max()
+                .map(|b| b as f64 / 1e6),
         })
         .collect();
     let ratio = sampling_ratio(results, g.mode).unwrap_or(0.0);
     GroupSummary {
         mode: g.mode.to_string(),
         rate: g.rate,
-        rounds: g.cells.len() as u32,
-        seconds: g.latency.seconds() as u32,
+        rounds: rounds_of(&g.cells) as u32,
+        cells: g.cells.len() as u32,
+        seconds: g.cells.iter().map(|c| c.seconds.len() as u32).sum(),
         latency_ms: LatencySummary {
-            p50: stat_estimate(g, 0),
-            p90: stat_estimate(g, 1),
-            p99: stat_estimate(g, 2),
-            p999: stat_estimate(g, 3),
-            mean: stat_estimate(g, MEAN),
-            max: g.max_ms,
+            p50: latency("p50"),
+            p90: latency("p90"),
+            p99: latency("p99"),
+            p999: latency("p999"),
+            mean: latency("mean"),
+            max: g.cells.iter().map(|c| c.latency_ms.max).fold(0.0, f64::max),
         },
-        throughput_rps: stat_estimate(g, THROUGHPUT),
+        throughput_rps: level(&g.cells, Measure::Throughput).unwrap_or_default(),
         achieved_rate: g.cells.iter().map(|c| c.achieved_rate).sum::<f64>() / g.cells.len() as f64,
+        due,
         sent: sum(|c| c.sent),
-        completed,
+        completed: sum(|c| c.completed),
         ok: sum(|c| c.ok),
-        errors,
+        errors: sum(|c| c.errors),
         dropped: sum(|c| c.dropped),
-        error_rate: wilson(errors, completed),
+        unfinished: sum(|c| c.unfinished),
+        error_rate: wilson(bad, due),
         services,
         traces: traces::summaries(results, &g.cells, ratio),
         partial: g.cells.iter().any(|c| c.partial),

@@ -22,15 +22,16 @@ pub struct Summary {
 /// Everything the analysis derived from one run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Analysis {
-    /// How the intervals were computed (level, resamples, seed, method per figure).
+    /// How the intervals were computed and the cells ordered, one sentence per figure.
     pub methods: Methods,
     /// One entry per mode and rate (pooled over rounds), modes in scenario order, rates ascending.
     pub groups: Vec<GroupSummary>,
     /// Budgets judged, group by group in the order of `groups`: trace volume for every mode
     /// (per counted service), latency, CPU and memory (per service) for every non-baseline mode.
     pub budgets: Vec<BudgetResult>,
-    /// The baseline against itself, per rate and budget (trace volume excluded): how large an
-    /// overhead the method reports when there is none.
+    /// The baseline against itself (its two cells of each round), per rate and budget (trace
+    /// volume excluded), judged like the budgets: how large an overhead the method reports when
+    /// there is none. A budget whose A/A difference is not a pass cannot be decided by the run.
     pub noise_floor: Vec<NoiseFloor>,
     /// The worst verdict over `budgets` (pass when there are no budgets to judge).
     pub outcome: Verdict,
@@ -82,6 +83,48 @@ pub struct Estimate {
     pub value: f64,
     pub low: f64,
     pub high: f64,
+    /// Standard error of `value`, for a t interval (`low`/`high` = value +- t(df) x se); `None`
+    /// for other intervals and for a point without an interval.
+    #[serde(default)]
+    pub se: Option<f64>,
+    /// Degrees of freedom of the t interval.
+    #[serde(default)]
+    pub df: Option<f64>,
+}
+
+impl Estimate {
+    /// An interval that is not a t interval (binomial, Wilson).
+    pub fn new(value: f64, low: f64, high: f64) -> Estimate {
+        Estimate {
+            value,
+            low,
+            high,
+            se: None,
+            df: None,
+        }
+    }
+
+    /// A point with no interval.
+    pub fn point(value: f64) -> Estimate {
+        Estimate::new(value, value, value)
+    }
+
+    /// `value` +- t(df) x `se`, the 95% t interval.
+    pub fn with_se(value: f64, se: f64, df: f64) -> Estimate {
+        let half = super::stats::t975(df) * se;
+        Estimate {
+            value,
+            low: value - half,
+            high: value + half,
+            se: Some(se),
+            df: Some(df),
+        }
+    }
+
+    /// True when there is an interval around the point (a t interval, or a non-degenerate one).
+    pub fn has_interval(&self) -> bool {
+        self.se.is_some() || self.low < self.high
+    }
 }
 
 /// The statistical methods used, so a report can state them next to the figures.
@@ -89,15 +132,15 @@ pub struct Estimate {
 pub struct Methods {
     /// Confidence level of every interval except trace volume's (0.95).
     pub confidence: f64,
-    /// Bootstrap resamples per interval.
-    pub resamples: u32,
-    /// Seed of the bootstrap's random generator: the same results give the same intervals.
-    pub seed: u64,
-    /// One sentence each: how latency, CPU, memory, trace volume and the noise floor are judged.
+    /// One sentence each: how intervals are formed (rounds as replicates), how latency, CPU,
+    /// memory, errors and trace volume are judged, how cells are ordered, and the A/A noise floor.
+    pub intervals: String,
     pub latency: String,
     pub cpu: String,
     pub memory: String,
+    pub errors: String,
     pub trace_volume: String,
+    pub order: String,
     pub noise_floor: String,
 }
 
@@ -107,22 +150,28 @@ pub struct GroupSummary {
     pub mode: String,
     /// The target rate in requests per second.
     pub rate: f64,
-    /// Rounds (cells) pooled here.
+    /// Rounds measured here.
     pub rounds: u32,
+    /// Cells pooled here (the baseline has two per round).
+    pub cells: u32,
     /// Seconds of measured window pooled here (sum of the cells' per-second records).
     pub seconds: u32,
-    /// Latency from the merged histograms, with bootstrap intervals.
+    /// Latency: the mean over rounds of each round's percentile, with its t interval.
     pub latency_ms: LatencySummary,
-    /// Completed requests per second of measured window (sum completed / sum seconds).
+    /// Responses per second of measured window, mean over rounds with its t interval (at most
+    /// the requested rate: only requests due in the window are counted).
     pub throughput_rps: Estimate,
-    /// Mean of the cells' achieved send rates.
+    /// Mean of the cells' achieved rates (responses over the window extended to the last one).
     pub achieved_rate: f64,
+    /// Requests due in the windows: sent or dropped.
+    pub due: u64,
     pub sent: u64,
     pub completed: u64,
     pub ok: u64,
     pub errors: u64,
     pub dropped: u64,
-    /// errors / completed, with a Wilson score interval.
+    pub unfinished: u64,
+    /// (errors + dropped + unfinished) / due, with a Wilson score interval.
     pub error_rate: Estimate,
     /// One entry per service, in the order the cells list them.
     pub services: Vec<ServiceSummary>,
@@ -132,7 +181,8 @@ pub struct GroupSummary {
     pub partial: bool,
 }
 
-/// Latency of a group in milliseconds: percentiles of the histogram merged over rounds.
+/// Latency of a group in milliseconds: per-round percentiles (failed requests included with the
+/// time they took), averaged over rounds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct LatencySummary {
     pub p50: Estimate,
@@ -140,6 +190,7 @@ pub struct LatencySummary {
     pub p99: Estimate,
     pub p999: Estimate,
     pub mean: Estimate,
+    /// The largest latency of any cell.
     pub max: f64,
 }
 
@@ -147,12 +198,13 @@ pub struct LatencySummary {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ServiceSummary {
     pub service: String,
-    /// Mean over rounds of the window CPU (cumulative CPU time / window), % of one core.
-    /// Falls back to the mean of the per-second samples when the window figure is missing.
+    /// Mean over rounds of the window CPU (cumulative CPU time / window), % of one core, with
+    /// its t interval. Falls back to the mean of the per-second samples when the window figure
+    /// is missing.
     pub cpu_pct: Option<Estimate>,
     /// CPU seconds per 1,000 completed requests (total CPU time over total completed).
     pub cpu_seconds_per_1k_requests: Option<f64>,
-    /// Mean of the memory samples over the measured windows, MB.
+    /// Mean over rounds of each window's mean memory, MB, with its t interval.
     pub memory_mean_mb: Option<Estimate>,
     /// Largest memory sample, MB.
     pub memory_max_mb: Option<f64>,
@@ -182,6 +234,9 @@ pub enum BudgetKind {
     Memory { service: String },
     /// Traces observed for a service against expected.
     TraceVolume { service: String },
+    /// Added errors: failed, timed-out, unexpected-status, dropped and unfinished requests as a
+    /// share of requests due, percentage points.
+    Errors,
 }
 
 impl BudgetKind {
@@ -192,6 +247,7 @@ impl BudgetKind {
             BudgetKind::Cpu { service } => format!("cpu {service}"),
             BudgetKind::Memory { service } => format!("memory {service}"),
             BudgetKind::TraceVolume { service } => format!("traces {service}"),
+            BudgetKind::Errors => "errors".to_string(),
         }
     }
 
@@ -199,7 +255,7 @@ impl BudgetKind {
     pub fn unit(&self) -> &'static str {
         match self {
             BudgetKind::Latency { .. } => "ms",
-            BudgetKind::Cpu { .. } => "pp",
+            BudgetKind::Cpu { .. } | BudgetKind::Errors => "pp",
             BudgetKind::Memory { .. } => "MB",
             BudgetKind::TraceVolume { .. } => "ratio",
         }
@@ -249,7 +305,7 @@ pub struct NoiseFloor {
     pub estimate: Estimate,
     /// The verdict this A/A difference gets against the budget's limit (should be pass).
     pub verdict: Verdict,
-    /// How the baseline was split (`even against odd seconds of every round`, ...).
+    /// What was compared with what (`the baseline's two restarts in each round`).
     pub split: String,
 }
 

@@ -1,9 +1,6 @@
-//! Small statistical building blocks: interval formulas and resampling helpers. Written out here
+//! Small statistical building blocks: interval formulas. Written out here
 //! (a few dozen lines) rather than pulled in from a statistics crate, so every formula the report
 //! cites is visible and tested.
-
-use rand::Rng;
-use rand::rngs::StdRng;
 
 use super::Estimate;
 
@@ -12,49 +9,18 @@ pub const Z95: f64 = 1.959_963_984_540_054;
 /// Two-sided 99%: the normal quantile for the trace-volume acceptance interval.
 pub const Z99: f64 = 2.575_829_303_548_901;
 
-/// The `q`-quantile (0..=1) of `values` by linear interpolation between order statistics
-/// (type 7, as R and numpy do by default). Sorts `values` in place. `None` when empty.
-pub fn quantile(values: &mut [f64], q: f64) -> Option<f64> {
-    if values.is_empty() {
-        return None;
-    }
-    values.sort_by(f64::total_cmp);
-    let pos = q.clamp(0.0, 1.0) * (values.len() - 1) as f64;
-    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
-    Some(values[lo] + (values[hi] - values[lo]) * (pos - lo as f64))
-}
-
-/// The percentile interval (2.5% and 97.5% quantiles) of bootstrap replicates around `point`.
-pub fn percentile_interval(point: f64, replicates: &mut [f64]) -> Estimate {
-    let low = quantile(replicates, 0.025).unwrap_or(point);
-    let high = quantile(replicates, 0.975).unwrap_or(point);
-    Estimate {
-        value: point,
-        low,
-        high,
-    }
-}
-
 /// Wilson score interval (95%) of a proportion `successes / trials`. With no trials the
 /// proportion is unknown: 0 within [0, 1].
 pub fn wilson(successes: u64, trials: u64) -> Estimate {
     if trials == 0 {
-        return Estimate {
-            value: 0.0,
-            low: 0.0,
-            high: 1.0,
-        };
+        return Estimate::new(0.0, 0.0, 1.0);
     }
     let n = trials as f64;
     let p = successes as f64 / n;
     let z2 = Z95 * Z95;
     let centre = (p + z2 / (2.0 * n)) / (1.0 + z2 / n);
     let half = Z95 / (1.0 + z2 / n) * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
-    Estimate {
-        value: p,
-        low: (centre - half).max(0.0),
-        high: (centre + half).min(1.0),
-    }
+    Estimate::new(p, (centre - half).max(0.0), (centre + half).min(1.0))
 }
 
 /// The two-sided 95% quantile of Student's t with `df` degrees of freedom (rounded down, which
@@ -85,52 +51,41 @@ pub fn std_dev(values: &[f64]) -> f64 {
     (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
 }
 
-/// How many times each of `n` items is drawn when drawing `n` with replacement (a bootstrap
-/// resample as multiplicities, so the caller adds each item once, times its weight).
-pub fn draw_weights(rng: &mut StdRng, n: usize, weights: &mut Vec<u32>) {
-    weights.clear();
-    weights.resize(n, 0);
-    for _ in 0..n {
-        weights[rng.random_range(0..n)] += 1;
+/// The mean of `values` with its 95% t interval (mean +- t(n - 1) x sd / sqrt(n)), carrying its
+/// standard error and degrees of freedom so two estimates can be compared (Welch). One value
+/// gives the point alone (`se` `None`); none gives `None`.
+pub fn mean_interval(values: &[f64]) -> Option<Estimate> {
+    if values.is_empty() {
+        return None;
     }
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    if values.len() < 2 {
+        return Some(Estimate::point(mean));
+    }
+    let se = std_dev(values) / n.sqrt();
+    Some(Estimate::with_se(mean, se, n - 1.0))
 }
 
-/// Block length of the moving-block bootstrap for `n` one-second samples: at least 5 s (CPU and
-/// memory samples stay correlated over a few seconds), growing as n^(1/3).
-pub fn block_len(n: usize) -> usize {
-    ((n as f64).cbrt().ceil() as usize)
-        .max(5)
-        .min((n / 2).max(1))
-}
-
-/// The mean of one moving-block bootstrap resample of `samples` (non-empty).
-pub fn block_resample_mean(rng: &mut StdRng, samples: &[f64]) -> f64 {
-    let n = samples.len();
-    let len = block_len(n);
-    let (mut sum, mut taken) = (0.0, 0);
-    while taken < n {
-        let start = rng.random_range(0..=n - len);
-        for v in &samples[start..start + len.min(n - taken)] {
-            sum += v;
-        }
-        taken += len.min(n - taken);
+/// `a - b` for two independent estimates, with Welch's interval (standard errors added in
+/// quadrature, Welch-Satterthwaite degrees of freedom). The point alone when either has no `se`.
+pub fn welch_difference(a: &Estimate, b: &Estimate) -> Estimate {
+    let value = a.value - b.value;
+    let (Some(sa), Some(sb), Some(da), Some(db)) = (a.se, b.se, a.df, b.df) else {
+        return Estimate::point(value);
+    };
+    let (va, vb) = (sa * sa, sb * sb);
+    let se = (va + vb).sqrt();
+    if se == 0.0 {
+        return Estimate::with_se(value, 0.0, da + db);
     }
-    sum / n as f64
+    let df = (va + vb).powi(2) / (va * va / da.max(1.0) + vb * vb / db.max(1.0));
+    Estimate::with_se(value, se, df)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand::SeedableRng;
-
-    #[test]
-    fn quantile_interpolates_between_order_statistics() {
-        let mut v = vec![4.0, 1.0, 3.0, 2.0];
-        assert_eq!(quantile(&mut v, 0.0), Some(1.0));
-        assert_eq!(quantile(&mut v, 1.0), Some(4.0));
-        assert_eq!(quantile(&mut v, 0.5), Some(2.5));
-        assert_eq!(quantile(&mut [], 0.5), None);
-    }
 
     #[test]
     fn wilson_matches_a_published_value() {
@@ -153,16 +108,23 @@ mod tests {
     }
 
     #[test]
-    fn weights_sum_to_n_and_block_means_stay_in_range() {
-        let mut rng = StdRng::seed_from_u64(1);
-        let mut w = Vec::new();
-        draw_weights(&mut rng, 60, &mut w);
-        assert_eq!(w.iter().sum::<u32>(), 60);
-        let samples: Vec<f64> = (0..60).map(f64::from).collect();
-        for _ in 0..100 {
-            let m = block_resample_mean(&mut rng, &samples);
-            assert!((0.0..=59.0).contains(&m));
-        }
-        assert_eq!(block_resample_mean(&mut rng, &[3.0]), 3.0);
+    fn mean_intervals_use_t_and_welch_combines_two() {
+        assert!(mean_interval(&[]).is_none());
+        let one = mean_interval(&[2.0]).unwrap();
+        assert_eq!(
+            (one.value, one.low, one.high, one.se),
+            (2.0, 2.0, 2.0, None)
+        );
+        let e = mean_interval(&[1.0, 2.0, 3.0, 4.0]).unwrap();
+        let se = std_dev(&[1.0, 2.0, 3.0, 4.0]) / 2.0;
+        assert!((e.high - 2.5 - 3.182 * se).abs() < 1e-9, "{e:?}");
+        assert_eq!(e.df, Some(3.0));
+        // Equal variances and sizes: Welch's df is 2(n - 1).
+        let d = welch_difference(&e, &e);
+        assert_eq!(d.value, 0.0);
+        assert!(
+            (d.df.unwrap() - 6.0).abs() < 1e-9 && (d.se.unwrap() - se * 2f64.sqrt()).abs() < 1e-12
+        );
+        assert_eq!(welch_difference(&e, &one).se, None);
     }
 }

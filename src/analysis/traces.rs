@@ -30,10 +30,7 @@ pub fn summaries(results: &RunResults, cells: &[&CellResult], ratio: f64) -> Vec
                 .iter()
                 .filter_map(|c| {
                     let t = traces.cells.iter().find(|t| {
-                        t.service == service
-                            && t.mode == c.mode
-                            && t.rate == c.rate
-                            && t.round == c.round
+                        t.service == service && c.is(&t.mode, t.rate, t.round, t.replicate)
                     })?;
                     Some((*c, t.observed))
                 })
@@ -65,11 +62,7 @@ fn expected_count(n: u64, p: f64) -> Estimate {
     let n = n as f64;
     let p = p.clamp(0.0, 1.0);
     let half = Z99 * (n * p * (1.0 - p)).sqrt();
-    Estimate {
-        value: n * p,
-        low: (n * p - half).max(0.0),
-        high: (n * p + half).min(n),
-    }
+    Estimate::new(n * p, (n * p - half).max(0.0), (n * p + half).min(n))
 }
 
 /// The trace-volume verdict of one service in a group.
@@ -79,10 +72,12 @@ pub fn check(mode: &str, rate: f64, summary: &TraceSummary, tolerance: f64) -> B
     let accept_high = e.high + tolerance * e.value;
     let observed = summary.observed;
     let inside = (accept_low..=accept_high).contains(&(observed as f64));
-    let overhead = (e.value > 0.0).then(|| Estimate {
-        value: observed as f64 / e.value,
-        low: accept_low / e.value,
-        high: accept_high / e.value,
+    let overhead = (e.value > 0.0).then(|| {
+        Estimate::new(
+            observed as f64 / e.value,
+            accept_low / e.value,
+            accept_high / e.value,
+        )
     });
     BudgetResult {
         mode: mode.to_string(),

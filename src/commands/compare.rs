@@ -6,14 +6,17 @@ use std::io::Write;
 use anyhow::Context;
 
 use crate::cli::CompareArgs;
-use crate::compare::{Thresholds, compare, load_summary};
+use crate::compare::{Rule, Thresholds, compare, load_summary};
 use crate::exit::Exit;
 
 pub async fn run(args: CompareArgs) -> anyhow::Result<Exit> {
-    let thresholds = Thresholds::parse(&args.thresholds)?;
+    let rule = Rule {
+        thresholds: Thresholds::parse(&args.thresholds)?,
+        gate_absolute: args.gate_absolute,
+    };
     let baseline = load_summary(&args.baseline)?;
     let candidate = load_summary(&args.candidate)?;
-    let comparison = compare(&baseline.analysis, &candidate.analysis, &thresholds);
+    let comparison = compare(&baseline.analysis, &candidate.analysis, &rule);
     let markdown = comparison.to_markdown(
         &args.baseline.display().to_string(),
         &args.candidate.display().to_string(),

@@ -126,6 +126,7 @@ fn spec_from(args: &DriveArgs) -> Result<LoadSpec> {
         request_timeout: args.timeout,
         drain_timeout: load::DEFAULT_DRAIN_TIMEOUT,
         run_id: load::new_run_id(),
+        first_seq: 0,
     })
 }
 

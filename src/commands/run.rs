@@ -18,6 +18,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Exit> {
     let options = Options {
         out: args.out.unwrap_or_else(|| run::default_dir(&scenario)),
         quiet: args.quiet,
+        seed: args.seed,
     };
     run::run(&scenario, &options).await
 }

@@ -78,6 +78,9 @@ pub struct LoadSpec {
     pub drain_timeout: Duration,
     /// The `{run}` placeholder; also seeds Poisson arrivals. See [`new_run_id`].
     pub run_id: String,
+    /// The `{seq}` of the first request; a run continues it across warm-ups and cells so that
+    /// no two requests of one run share a body (see [`LoadOutcome::next_seq`]).
+    pub first_seq: u64,
 }
 
 /// A short random identifier for a run: 8 hex digits.
@@ -94,6 +97,8 @@ pub struct LoadOutcome {
     /// Actual send minus due time, µs.
     pub driver_lag: Histogram<u64>,
     pub summary: LoadSummary,
+    /// The `{seq}` after the last request scheduled: the next load's `first_seq`.
+    pub next_seq: u64,
 }
 
 impl LoadSpec {
@@ -192,6 +197,7 @@ pub async fn run(
     let seed = u64::from_str_radix(&spec.run_id, 16).unwrap_or_default();
     let scheduler = Scheduler {
         schedule: Schedule::new(spec.rate, spec.arrivals, seed),
+        first_seq: spec.first_seq,
         start,
         measure_start,
         end,
@@ -232,6 +238,7 @@ pub async fn run(
         service_time: recorder.service_time,
         driver_lag: recorder.driver_lag,
         summary,
+        next_seq: report.next_seq,
     })
 }
 
@@ -259,6 +266,7 @@ fn summarize(
         arrivals: spec.arrivals,
         connections: spec.connections,
         max_in_flight: spec.max_in_flight,
+        due: sent + counts.dropped,
         sent,
         completed: counts.completed,
         errors: counts.errors,

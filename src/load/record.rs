@@ -93,7 +93,8 @@ pub struct Interval {
     /// Start of this interval, from the beginning of the measured window.
     pub start: Duration,
     pub length: Duration,
-    /// Corrected latency (from the due time) of the responses completed in this interval, µs.
+    /// Corrected latency (from the due time) of the requests that ended in this interval, with
+    /// or without a response, µs.
     pub latency: Histogram<u64>,
     /// Responses received in this interval (any status).
     pub completed: u64,
@@ -165,13 +166,16 @@ impl Recorder {
         self.last_done = Some(self.last_done.map_or(c.done, |last| last.max(c.done)));
         self.driver_lag
             .saturating_record(micros(c.sent.saturating_duration_since(c.due)));
+        // A request that got no response (timeout, refused, reset) is recorded with the time it
+        // took too: a hang costs its user up to the timeout, and leaving it out would make a
+        // broken mode look fast.
+        let latency = micros(c.done.saturating_duration_since(c.due));
+        self.latency.saturating_record(latency);
+        self.interval.saturating_record(latency);
+        self.service_time
+            .saturating_record(micros(c.done.saturating_duration_since(c.sent)));
         match &c.outcome {
             Outcome::Response { code, ok } => {
-                let latency = micros(c.done.saturating_duration_since(c.due));
-                self.latency.saturating_record(latency);
-                self.interval.saturating_record(latency);
-                self.service_time
-                    .saturating_record(micros(c.done.saturating_duration_since(c.sent)));
                 self.counts.completed += 1;
                 self.interval_completed += 1;
                 *self.counts.status_counts.entry(*code).or_default() += 1;
@@ -312,19 +316,22 @@ mod tests {
         r.record(Event::Done(completion(
             start,
             0,
-            1,
-            Outcome::Failed("refused".into()),
+            1_000,
+            Outcome::Failed("no response within 1s".into()),
         )));
         r.record(Event::Dropped);
         assert_eq!(r.counts.completed, 4);
         assert_eq!(r.counts.errors, 2);
         assert_eq!(r.counts.dropped, 1);
         assert_eq!(r.counts.status_counts[&ResponseCode::Http(200)], 2);
-        assert_eq!(r.counts.error_kinds["refused"], 1);
+        assert_eq!(r.counts.error_kinds["no response within 1s"], 1);
+        // The timed-out request counts with the second it took, not as a missing value.
+        assert_eq!(r.latency.max(), r.latency.highest_equivalent(1_000_000));
         let first = r.close_interval(start + Duration::from_secs(1));
         assert_eq!(
             (first.completed, first.errors, first.latency.len()),
-            (4, 2, 4)
+            (4, 2, 5),
+            "the failure's latency is recorded too"
         );
         assert_eq!(first.length, Duration::from_secs(1));
         let second = r.close_interval(start + Duration::from_millis(1500));

@@ -91,6 +91,8 @@ pub struct Ticket {
 pub struct SchedulerReport {
     /// Requests due in the measured window that were handed to a connection (not dropped).
     pub sent_measured: u64,
+    /// The request number after the last one scheduled (sent or dropped, warm-up included).
+    pub next_seq: u64,
     /// When scheduling stopped: the end of the schedule, or the shutdown.
     pub stopped_at: Instant,
     pub cancelled: bool,
@@ -99,6 +101,9 @@ pub struct SchedulerReport {
 /// Where the scheduler sends its work and what it needs to decide.
 pub struct Scheduler {
     pub schedule: Schedule,
+    /// The number (`{seq}`) of the schedule's first request: numbers continue across runs that
+    /// must not repeat a request body (a run's warm-up, cells and rounds).
+    pub first_seq: u64,
     pub start: Instant,
     pub measure_start: Instant,
     pub end: Instant,
@@ -113,7 +118,8 @@ impl Scheduler {
     pub fn run(self) -> SchedulerReport {
         precise_sleeps();
         let mut sent_measured = 0;
-        for (seq, offset) in self.schedule {
+        let mut next_seq = self.first_seq;
+        for (index, offset) in self.schedule {
             let due = self.start + offset;
             if due >= self.end {
                 break;
@@ -121,10 +127,13 @@ impl Scheduler {
             if !sleep_until(due, &self.shutdown) {
                 return SchedulerReport {
                     sent_measured,
+                    next_seq,
                     stopped_at: Instant::now(),
                     cancelled: true,
                 };
             }
+            let seq = self.first_seq + index;
+            next_seq = seq + 1;
             let measured = due >= self.measure_start;
             let Ok(permit) = self.in_flight.clone().try_acquire_owned() else {
                 // At the cap: count it and keep the schedule, rather than slowing down.
@@ -140,6 +149,7 @@ impl Scheduler {
         }
         SchedulerReport {
             sent_measured,
+            next_seq,
             stopped_at: Instant::now().min(self.end),
             cancelled: false,
         }

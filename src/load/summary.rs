@@ -25,11 +25,14 @@ pub struct LoadSummary {
     pub arrivals: Arrivals,
     pub connections: usize,
     pub max_in_flight: usize,
+    /// Requests due in the measured window: sent or dropped. Error and drop rates divide by it.
+    pub due: u64,
     /// Requests due in the measured window that were handed to a connection.
     pub sent: u64,
     /// Responses received, whatever their status.
     pub completed: u64,
-    /// Responses with an unexpected status, plus requests that got no response.
+    /// Responses with an unexpected status, plus requests that got no response (whose latency,
+    /// the time they took up to the timeout, is in the histograms).
     pub errors: u64,
     /// Requests not sent because `max_in_flight` were outstanding.
     pub dropped: u64,
@@ -135,8 +138,8 @@ impl fmt::Display for LoadSummary {
         )?;
         writeln!(
             f,
-            "requests: {} sent, {} completed, {} errors, {} dropped, {} unfinished",
-            self.sent, self.completed, self.errors, self.dropped, self.unfinished
+            "requests: {} due, {} sent, {} completed, {} errors, {} dropped, {} unfinished",
+            self.due, self.sent, self.completed, self.errors, self.dropped, self.unfinished
         )?;
         let statuses: Vec<String> = self
             .status_counts

@@ -61,8 +61,13 @@ impl Exporter for Hlog {
 
         let mut log = IntervalLogWriterBuilder::new().begin_log_with(&mut out, &mut serializer)?;
         for cell in cells {
+            let replicate = if cell.replicate > 0 {
+                " (the baseline's second cell)"
+            } else {
+                ""
+            };
             log.write_comment(&format!(
-                "round {} (cell {} of the run)",
+                "round {}{replicate} (cell {} of the run)",
                 cell.round, cell.order
             ))?;
             for second in &cell.seconds {

@@ -95,7 +95,7 @@ fn fmt_level(e: &Estimate, decimals: usize) -> String {
 fn decimals(kind: &BudgetKind) -> usize {
     match kind {
         BudgetKind::Latency { .. } | BudgetKind::TraceVolume { .. } => 3,
-        BudgetKind::Cpu { .. } | BudgetKind::Memory { .. } => 2,
+        BudgetKind::Cpu { .. } | BudgetKind::Memory { .. } | BudgetKind::Errors => 2,
     }
 }
 
@@ -417,16 +417,21 @@ fn methods(summary: &Summary) -> Section {
     let m = &summary.analysis.methods;
     let mut s = Section::new(Topic::Methods, "Methods");
     s.paragraphs.push(format!(
-        "Confidence level {:.0}%, {} bootstrap resamples, seed {}.",
+        "Confidence level {:.0}%. Intervals: {}.",
         m.confidence * 100.0,
-        m.resamples,
-        m.seed
+        m.intervals
     ));
     s.items = vec![
         format!("Latency: {}", m.latency),
         format!("CPU: {}", m.cpu),
         format!("Memory: {}", m.memory),
+        format!("Errors: {}", m.errors),
         format!("Trace volume: {}", m.trace_volume),
+        format!(
+            "Order: {}; this run's seed {} (`--seed {}` repeats the order).",
+            m.order, summary.results.seed, summary.results.seed
+        ),
+        format!("Noise floor: {}", m.noise_floor),
     ];
     s
 }
@@ -481,11 +486,7 @@ mod tests {
 
     #[test]
     fn estimates_are_signed_with_their_interval() {
-        let e = Estimate {
-            value: 0.3125,
-            low: -0.1,
-            high: 0.5,
-        };
+        let e = Estimate::new(0.3125, -0.1, 0.5);
         assert_eq!(fmt_estimate(&e, 3), "+0.312 [-0.100, +0.500]");
         assert_eq!(fmt_level(&e, 1), "0.3 [-0.1, 0.5]");
     }

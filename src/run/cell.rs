@@ -2,10 +2,11 @@
 //! the samplers saw into a [`CellResult`].
 //!
 //! The warm-up is a load run of its own, and the measured window starts on the next whole second
-//! after it has drained; after the window, the cell returns only once the whole second after its
-//! end has begun. Trace stores count by whole seconds of the root span's start, so the counted
-//! seconds of a cell (`store`: from the second of its start to the second after its end) hold
-//! the traces of its measured requests and of nothing else: no warm-up, no other cell.
+//! after it has drained; after the window, no load starts (the next warm-up, the probes wait for
+//! the ingestion) before the whole second after its end has begun. Trace stores count by whole
+//! seconds of the root span's start, so the counted seconds of a cell (`store`: from the second
+//! of its start to the second after its end) hold the traces of its measured requests and of
+//! nothing else: no warm-up, no other cell.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -15,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::progress::Progress;
 use super::spec::load_spec;
+use super::store::Store;
 use crate::load::{self, Interval, LoadOutcome};
 use crate::resources::{Sampler, Series, Source, summary::service_resources};
 use crate::results::{CellResult, SecondRecord, SparseHistogram};
@@ -28,11 +30,25 @@ const MIN_GAP: Duration = Duration::from_millis(50);
 
 /// Runs one cell. `None` when `cancel` fired before the measured window began (nothing worth
 /// keeping); a cell cancelled during its window comes back marked partial.
+/// Where a run is between cells.
+#[derive(Debug, Default)]
+pub struct Cursor {
+    /// `{seq}` of the next request: it continues across warm-ups, cells and rounds, so every
+    /// request of the run is new (a repeated registration would take the cheap 409 path).
+    pub next_seq: u64,
+    /// No load before this (Unix ms): the whole second after the last window, which its trace
+    /// count covers.
+    pub load_not_before_ms: i64,
+}
+
+#[allow(clippy::too_many_arguments)] // the run's state, passed down rather than bundled twice
 pub async fn run_cell(
     scenario: &Scenario,
     cell: &Cell,
     target: &mut Target,
+    store: &Store,
     run_id: &str,
+    cursor: &mut Cursor,
     cancel: &CancellationToken,
     progress: &Progress,
 ) -> Result<Option<CellResult>> {
@@ -46,15 +62,31 @@ pub async fn run_cell(
             .with_context(|| format!("applying mode {} to the target", cell.mode))?,
         () = cancel.cancelled() => return Ok(None),
     }
+    // The previous services have exited (flushing their spans); their spans must be in the
+    // store before this cell loads anything, or their ingestion lands in this cell.
     progress.cell_started(cell, "settling and warming up");
-    if !pause(scenario.load.settle, cancel).await {
+    tokio::select! {
+        () = store.settle() => {}
+        () = cancel.cancelled() => return Ok(None),
+    }
+    let quiet = Duration::from_millis(
+        (cursor.load_not_before_ms - unix_ms(SystemTime::now())).max(0) as u64,
+    );
+    if !pause(scenario.load.settle.max(quiet), cancel).await {
         return Ok(None);
     }
     if !scenario.load.warmup.is_zero() {
-        let warmup = load_spec(scenario, cell.rate, scenario.load.warmup, run_id)?;
-        load::run(warmup, None, cancel.clone())
+        let warmup = load_spec(
+            scenario,
+            cell.rate,
+            scenario.load.warmup,
+            run_id,
+            cursor.next_seq,
+        )?;
+        let outcome = load::run(warmup, None, cancel.clone())
             .await
             .context("warming up")?;
+        cursor.next_seq = outcome.next_seq;
     }
     if !pause(until_next_second(), cancel).await {
         return Ok(None);
@@ -74,7 +106,13 @@ pub async fn run_cell(
         _ => Some(crate::target::docker::connect().await?),
     };
     let sampler = Sampler::start(&sources, SAMPLE_INTERVAL, docker.as_ref())?;
-    let spec = load_spec(scenario, cell.rate, scenario.load.duration, run_id)?;
+    let spec = load_spec(
+        scenario,
+        cell.rate,
+        scenario.load.duration,
+        run_id,
+        cursor.next_seq,
+    )?;
     let (tx, mut rx) = mpsc::unbounded_channel::<Interval>();
     let live = progress.clone();
     let collector = tokio::spawn(async move {
@@ -90,15 +128,12 @@ pub async fn run_cell(
     let series = sampler.stop().await;
     let intervals = collector.await.context("the progress task failed")?;
     let outcome = outcome.context("driving the load")?;
+    cursor.next_seq = outcome.next_seq;
     let series = series.context("sampling CPU and memory")?;
     let result = cell_result(cell, &outcome, &intervals, &series);
     // Nothing loads the services again before the whole second after the window (the end of
-    // its trace-counting window).
-    let counted_until_ms = (result.window_end_unix_ms / 1000 + 1) * 1000;
-    let now_ms = unix_ms(SystemTime::now());
-    if counted_until_ms > now_ms {
-        tokio::time::sleep(Duration::from_millis((counted_until_ms - now_ms) as u64)).await;
-    }
+    // its trace-counting window) has begun; the next cell's restart overlaps that wait.
+    cursor.load_not_before_ms = (result.window_end_unix_ms / 1000 + 1) * 1000;
     Ok(Some(result))
 }
 
@@ -146,20 +181,31 @@ fn cell_result(
     // `errors` counts failures (no response) and unexpected statuses; only the latter completed.
     let failed: u64 = s.error_kinds.values().sum();
     let ok = s.completed.saturating_sub(s.errors.saturating_sub(failed));
+    let mut warnings: Vec<String> = s.warnings().iter().map(ToString::to_string).collect();
+    warnings.extend(
+        s.error_kinds
+            .iter()
+            .map(|(kind, n)| format!("{n} requests got no response: {kind}")),
+    );
     CellResult {
         mode: cell.mode.clone(),
         rate: cell.rate,
         round: cell.round,
+        replicate: cell.replicate,
         order: cell.order,
         window_start_unix_ms: start_ms,
         window_end_unix_ms: end_ms,
         achieved_rate: s.achieved_rate,
+        due: s.due,
         sent: s.sent,
         completed: s.completed,
         ok,
         errors: s.errors,
         dropped: s.dropped,
+        unfinished: s.unfinished,
         status_counts: s.status_counts.clone(),
+        error_kinds: s.error_kinds.clone(),
+        warnings,
         latency_ms: s.latency_ms,
         service_time_ms: s.service_time_ms,
         driver_lag_ms: s.driver_lag_ms,

@@ -20,8 +20,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::exit::Exit;
 use crate::results::RunResults;
-use crate::scenario::Scenario;
+use crate::scenario::{Cell, Scenario};
 use crate::target::{ModeEnv, Target, shutdown_signal};
+use cell::Cursor;
 pub use progress::Progress;
 pub use rundir::default_dir;
 use store::Store;
@@ -33,21 +34,38 @@ pub struct Options {
     pub out: PathBuf,
     /// Print only the verdict table.
     pub quiet: bool,
+    /// The order's seed; `None`: the scenario's `load.seed`, else a new one.
+    pub seed: Option<u64>,
 }
 
 /// Runs the scenario; returns the exit code once every report is written. An `Err` means the
 /// run broke before any cell (build failed, store unreachable, bad directory, target not found)
 /// or after writing a partial report (the error says where).
 pub async fn run(scenario: &Scenario, options: &Options) -> Result<Exit> {
-    let plan = scenario.plan();
+    let seed = options
+        .seed
+        .or(scenario.load.seed)
+        .unwrap_or_else(rand::random);
+    let plan = scenario.plan(seed);
     let progress = Progress::new(plan.len(), scenario.load.duration.as_secs(), options.quiet);
+    progress.note(&format!(
+        "order seed {seed} (reproduce the order with --seed {seed}); {} cells, the first one \
+         discarded",
+        plan.len()
+    ));
+    if scenario.load.rounds % scenario.balanced_rounds() != 0 {
+        progress.note(&format!(
+            "note: the order is fully balanced when load.rounds is a multiple of {}",
+            scenario.balanced_rounds()
+        ));
+    }
     build(scenario, options.quiet).await?;
     let (store, warning) = Store::open(scenario).await?;
     if let Some(warning) = warning {
         eprintln!("tracebench: warning: {warning}");
     }
     let dir = options.out.as_path();
-    let mut results = rundir::new_results(scenario);
+    let mut results = rundir::new_results(scenario, seed);
     let prompt = !options.quiet && std::io::IsTerminal::is_terminal(&std::io::stdin());
     let prepared = async {
         rundir::create(dir)?;
@@ -81,8 +99,9 @@ pub async fn run(scenario: &Scenario, options: &Options) -> Result<Exit> {
         cancel: &cancel,
         progress: &progress,
         run_id: crate::load::new_run_id(),
+        cursor: Cursor::default(),
     };
-    let measured = ctx.measure(&mut target, &mut results).await;
+    let measured = ctx.measure(&plan, &mut target, &store, &mut results).await;
     let checked = if measured.is_ok() && !cancel.is_cancelled() && store.available() {
         ctx.check_traces(&mut target, &store, &mut results).await
     } else {
@@ -133,21 +152,32 @@ struct Ctx<'a> {
     dir: &'a Path,
     cancel: &'a CancellationToken,
     progress: &'a Progress,
+    /// `{run}`: new per run, so no two runs send the same bodies.
     run_id: String,
+    cursor: Cursor,
 }
 
 impl Ctx<'_> {
-    /// Every cell of the plan, each persisted as soon as it is measured.
-    async fn measure(&mut self, target: &mut Target, results: &mut RunResults) -> Result<()> {
-        for cell in self.scenario.plan() {
+    /// Every cell of the plan, each persisted as soon as it is measured (the discarded first
+    /// cell is measured like the others, then dropped).
+    async fn measure(
+        &mut self,
+        plan: &[Cell],
+        target: &mut Target,
+        store: &Store,
+        results: &mut RunResults,
+    ) -> Result<()> {
+        for cell in plan {
             if self.cancel.is_cancelled() {
                 break;
             }
             let measured = cell::run_cell(
                 self.scenario,
-                &cell,
+                cell,
                 target,
+                store,
                 &self.run_id,
+                &mut self.cursor,
                 self.cancel,
                 self.progress,
             )
@@ -162,7 +192,10 @@ impl Ctx<'_> {
                 )
             })?;
             let Some(result) = measured else { break };
-            self.progress.cell_done(&result);
+            self.progress.cell_done(&result, cell.discard);
+            if cell.discard {
+                continue;
+            }
             results.cells.push(result);
             rundir::persist(self.dir, results)?;
         }

@@ -49,12 +49,12 @@ impl Progress {
     }
 
     pub fn cell_started(&self, cell: &Cell, stage: &str) {
-        let name = format!(
-            "{} @ {} rps, round {}",
-            cell.mode,
-            cell.rate,
-            cell.round + 1
-        );
+        let round = if cell.discard {
+            "discarded first cell".to_string()
+        } else {
+            format!("round {}", cell.round + 1)
+        };
+        let name = format!("{} @ {} rps, {round}", cell.mode, cell.rate);
         match self {
             Progress::Bars(b) => {
                 b.cell.set_position(0);
@@ -82,12 +82,17 @@ impl Progress {
         }
     }
 
-    pub fn cell_done(&self, result: &CellResult) {
+    /// A finished cell; `discarded` for the run's first cell, which is not analysed.
+    pub fn cell_done(&self, result: &CellResult, discarded: bool) {
+        let round = if discarded {
+            "discarded first cell".to_string()
+        } else {
+            format!("round {}", result.round + 1)
+        };
         let line = format!(
-            "{} @ {} rps, round {}: {:.1} rps, p50 {:.2} ms, p99 {:.2} ms, {} errors{}",
+            "{} @ {} rps, {round}: {:.1} rps, p50 {:.2} ms, p99 {:.2} ms, {} errors{}",
             result.mode,
             result.rate,
-            result.round + 1,
             result.achieved_rate,
             result.latency_ms.p50,
             result.latency_ms.p99,

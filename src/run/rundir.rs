@@ -28,14 +28,15 @@ pub fn create(dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))
 }
 
-/// Results with no cell yet.
-pub fn new_results(scenario: &Scenario) -> RunResults {
+/// Results with no cell yet, for a run ordered by `seed`.
+pub fn new_results(scenario: &Scenario, seed: u64) -> RunResults {
     RunResults {
         schema_version: SCHEMA_VERSION,
         scenario_name: scenario.name.clone(),
         scenario_path: scenario.path.display().to_string(),
         started_unix_ms: chrono::Utc::now().timestamp_millis(),
         finished_unix_ms: None,
+        seed,
         partial: false,
         stop_reason: None,
         modes: scenario.modes.clone(),

@@ -10,12 +10,13 @@ use crate::load::{self, GrpcTarget, HttpTarget, LoadSpec};
 use crate::scenario::{RequestKind, Scenario};
 
 /// The load of one cell at `rate` for `duration`, warm-up excluded (the run warms up separately,
-/// see `cell`). `run_id` fills the `{run}` placeholder.
+/// see `cell`). `run_id` fills the `{run}` placeholder, and request numbers start at `first_seq`.
 pub fn load_spec(
     scenario: &Scenario,
     rate: f64,
     duration: Duration,
     run_id: &str,
+    first_seq: u64,
 ) -> Result<LoadSpec> {
     let request = &scenario.request;
     let target = match &request.kind {
@@ -67,7 +68,9 @@ pub fn load_spec(
         max_in_flight: request.max_in_flight as usize,
         arrivals: request.arrivals,
         request_timeout: request.timeout,
-        drain_timeout: load::DEFAULT_DRAIN_TIMEOUT,
+        // Every request sent either answers or times out (and is recorded) before the cell ends.
+        drain_timeout: request.timeout + Duration::from_secs(1),
         run_id: run_id.to_string(),
+        first_seq,
     })
 }

@@ -17,6 +17,10 @@ use crate::traces::verify::{self, Outcome, VerifyRequest};
 const STEP_S: u64 = 60;
 /// How long the probes' traces may take to become queryable.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(30);
+/// The sink counts as idle after this long without a span ([`Store::settle`]).
+const QUIET: Duration = Duration::from_millis(300);
+/// The longest [`Store::settle`] waits for the sink to go idle.
+const QUIET_MAX: Duration = Duration::from_secs(10);
 
 /// The store, open for the run.
 pub struct Store {
@@ -108,6 +112,27 @@ impl Store {
         self.client.is_some()
     }
 
+    /// Waits until the built-in sink has received no span for [`QUIET`] (at most [`QUIET_MAX`]),
+    /// so that the spans a previous cell's services exported are ingested before the next cell
+    /// warms up. Tempo's ingestion cannot be observed from outside: there the previous services
+    /// having exited (flushing their spans) and the pause after each window are all there is.
+    pub async fn settle(&self) {
+        let Some(sink) = &self.sink else { return };
+        let deadline = tokio::time::Instant::now() + QUIET_MAX;
+        let mut last = sink.store().stats().received_spans;
+        let mut quiet_since = tokio::time::Instant::now();
+        while tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let now = sink.store().stats().received_spans;
+            if now != last {
+                last = now;
+                quiet_since = tokio::time::Instant::now();
+            } else if quiet_since.elapsed() >= QUIET {
+                return;
+            }
+        }
+    }
+
     /// Traces rooted at the counted service(s) in each cell's window. The window runs from the
     /// whole second holding its start to the whole second after its end (see `cell`: no other
     /// load reaches the services in between).
@@ -138,6 +163,7 @@ impl Store {
                     mode: cell.mode.clone(),
                     rate: cell.rate,
                     round: cell.round,
+                    replicate: cell.replicate,
                     service: service.service,
                     observed: service.total,
                     per_minute: service

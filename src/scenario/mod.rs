@@ -2,12 +2,13 @@
 //! costs a second and names its file, line and key instead of surfacing minutes into a run.
 //!
 //! `file` holds the serde shape of the file (`deny_unknown_fields` everywhere) and turns it into
-//! the validated [`Scenario`] below; `locate` maps errors to lines; [`plan`](Scenario::plan)
-//! orders the cells. Relative paths in a scenario (programs, `cwd`) are resolved against the
+//! the validated [`Scenario`] below; `locate` maps errors to lines; `plan` orders the cells
+//! (a balanced design, see there). Relative paths in a scenario (programs, `cwd`) are resolved against the
 //! directory of the scenario file, never against the current directory.
 
 mod file;
 mod locate;
+mod plan;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -15,13 +16,10 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rand::SeedableRng;
-use rand::rngs::StdRng;
-use rand::seq::SliceRandom;
-
 use crate::results::{Budgets, ModeInfo};
 
 pub use crate::load::{Arrivals, BodyTemplate};
+pub use plan::{Cell, williams};
 
 /// The embedded default scenario (`scenarios/quick.toml`).
 pub const QUICK: &str = include_str!("../../scenarios/quick.toml");
@@ -166,8 +164,8 @@ pub struct Load {
     /// The measured window of each cell.
     pub duration: Duration,
     pub rounds: u32,
-    /// Seeds the shuffling of cells within rounds.
-    pub seed: u64,
+    /// Seeds the order of cells ([`plan`](Scenario::plan)); `None`: a new seed every run.
+    pub seed: Option<u64>,
     /// Pause after a restart, once ready, before the warm-up.
     pub settle: Duration,
     /// Wait after the last cell before counting traces, so the store has ingested them.
@@ -205,16 +203,6 @@ pub enum TraceStore {
         /// Name of the environment variable holding a bearer token (never the token itself).
         token_env: Option<String>,
     },
-}
-
-/// One measurement of the plan.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Cell {
-    pub mode: String,
-    pub rate: f64,
-    pub round: u32,
-    /// Position in execution order, 0-based.
-    pub order: u32,
 }
 
 /// A scenario that cannot be used, with where and why.
@@ -309,97 +297,5 @@ impl Scenario {
             }
         }
         out
-    }
-
-    /// Every cell (mode x rate x round) once, rounds in order, cells shuffled within each round
-    /// by a RNG seeded with `load.seed`: the same seed gives the same plan, and no two
-    /// consecutive rounds share an order (when a round has two cells or more), so drift over
-    /// time does not land on the same mode every round.
-    pub fn plan(&self) -> Vec<Cell> {
-        let mut rng = StdRng::seed_from_u64(self.load.seed);
-        let pairs: Vec<(&str, f64)> = self
-            .modes
-            .iter()
-            .flat_map(|m| self.load.rates.iter().map(move |&r| (m.name.as_str(), r)))
-            .collect();
-        let mut cells = Vec::with_capacity(pairs.len() * self.load.rounds as usize);
-        let mut previous: Vec<(&str, f64)> = Vec::new();
-        for round in 0..self.load.rounds {
-            let mut order = pairs.clone();
-            order.shuffle(&mut rng);
-            if order == previous && order.len() > 1 {
-                order.rotate_left(1);
-            }
-            for &(mode, rate) in &order {
-                cells.push(Cell {
-                    mode: mode.to_string(),
-                    rate,
-                    round,
-                    order: cells.len() as u32,
-                });
-            }
-            previous = order;
-        }
-        cells
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn scenario(seed: u64, rounds: u32, rates: &str) -> Scenario {
-        let text = format!(
-            "[target]\nkind = \"external\"\n[[target.services]]\nname = \"svc\"\n\
-             [request]\nurl = \"http://127.0.0.1:8080/\"\n\
-             [load]\nrates = {rates}\nrounds = {rounds}\nseed = {seed}\n"
-        );
-        Scenario::from_str(&text, "t.toml").unwrap()
-    }
-
-    #[test]
-    fn the_plan_has_every_cell_once_per_round() {
-        let s = scenario(1, 4, "[10, 20]");
-        let plan = s.plan();
-        assert_eq!(plan.len(), 3 * 2 * 4);
-        for round in 0..4 {
-            let mut cells: Vec<(String, u64)> = plan
-                .iter()
-                .filter(|c| c.round == round)
-                .map(|c| (c.mode.clone(), c.rate as u64))
-                .collect();
-            cells.sort();
-            let mut expected: Vec<(String, u64)> = ["off", "on", "sampled"]
-                .iter()
-                .flat_map(|m| [(m.to_string(), 10), (m.to_string(), 20)])
-                .collect();
-            expected.sort();
-            assert_eq!(cells, expected, "round {round}");
-        }
-        assert!(plan.iter().enumerate().all(|(i, c)| c.order == i as u32));
-    }
-
-    #[test]
-    fn the_order_differs_between_rounds_and_follows_the_seed() {
-        for seed in 0..50 {
-            let plan = scenario(seed, 3, "[10]").plan();
-            let rounds: Vec<Vec<&str>> = plan
-                .chunks(3)
-                .map(|c| c.iter().map(|c| c.mode.as_str()).collect())
-                .collect();
-            assert_ne!(rounds[0], rounds[1], "seed {seed}");
-            assert_ne!(rounds[1], rounds[2], "seed {seed}");
-            assert_eq!(plan, scenario(seed, 3, "[10]").plan());
-        }
-        let orders: std::collections::BTreeSet<Vec<String>> = (0..20)
-            .map(|seed| {
-                scenario(seed, 1, "[10]")
-                    .plan()
-                    .into_iter()
-                    .map(|c| c.mode)
-                    .collect()
-            })
-            .collect();
-        assert!(orders.len() > 1, "the seed must change the order");
     }
 }

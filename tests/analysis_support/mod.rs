@@ -1,7 +1,9 @@
 //! A generator of synthetic `RunResults` with known effects, for the analysis and compare tests
-//! and the analysis bench. Latency per request is a floor plus an exponential tail plus the mode's
-//! added delay; CPU and memory are per-round levels plus one-second noise; trace counts follow the
-//! sampling ratio minus a chosen shortfall. Everything is drawn from one seeded generator.
+//! and the analysis bench. Latency per request is a floor plus a per-cell shift (restart-to-restart
+//! variation) plus an exponential tail plus the mode's added delay; CPU and memory are per-cell
+//! levels plus one-second noise; a mode may fail a share of its requests; trace counts follow the
+//! sampling ratio minus a chosen shortfall. Each round measures every mode once and the baseline
+//! (the first mode) twice, as a run does. Everything is drawn from one seeded generator.
 #![allow(dead_code)] // each test binary uses part of it
 
 use std::collections::BTreeMap;
@@ -19,6 +21,8 @@ pub struct ModeSpec {
     pub added_latency_ms: f64,
     pub added_cpu_pct: f64,
     pub added_memory_mb: f64,
+    /// Share of requests that fail (counted as errors, with their latency).
+    pub error_share: f64,
     /// Traces missing from the count, per cell and service.
     pub trace_shortfall: u64,
 }
@@ -31,6 +35,7 @@ impl ModeSpec {
             added_latency_ms: 0.0,
             added_cpu_pct: 0.0,
             added_memory_mb: 0.0,
+            error_share: 0.0,
             trace_shortfall: 0,
         }
     }
@@ -46,6 +51,8 @@ pub struct RunSpec {
     /// Latency floor and mean of its exponential tail, ms.
     pub latency_floor_ms: f64,
     pub latency_tail_ms: f64,
+    /// Standard deviation of a cell's latency shift, ms: the variation between restarts.
+    pub latency_cell_sd_ms: f64,
     /// CPU % and memory MB of each service in the baseline, their round-to-round and
     /// second-to-second standard deviations.
     pub cpu_pct: f64,
@@ -65,6 +72,7 @@ impl Default for RunSpec {
             seconds: 30,
             latency_floor_ms: 2.0,
             latency_tail_ms: 0.5,
+            latency_cell_sd_ms: 0.05,
             cpu_pct: 20.0,
             memory_mb: 50.0,
             round_sd: 0.1,
@@ -86,6 +94,7 @@ pub fn checklist_budgets() -> Budgets {
         memory_mb: Some(20.0),
         memory_expected_mb: Some((10.0, 20.0)),
         trace_volume_tolerance: Some(0.0),
+        errors_pp: Some(0.1),
     }
 }
 
@@ -104,17 +113,26 @@ pub fn generate(spec: &RunSpec) -> RunResults {
     let mut cells = Vec::new();
     let mut trace_cells = Vec::new();
     let mut order = 0;
+    // The baseline (first mode) a second time: its A/A cell.
+    let treatments: Vec<(&ModeSpec, u32)> = spec
+        .modes
+        .iter()
+        .map(|m| (m, 0))
+        .chain(spec.modes.first().map(|m| (m, 1)))
+        .collect();
     for round in 0..spec.rounds {
-        for mode in &spec.modes {
+        for &(mode, replicate) in &treatments {
             for &rate in &spec.rates {
                 let start = 1_700_000_000_000 + i64::from(order) * 100_000;
-                let cell = cell(spec, mode, rate, round, order, start, &mut rng);
+                let mut cell = cell(spec, mode, rate, round, order, start, &mut rng);
+                cell.replicate = replicate;
                 for service in SERVICES {
                     let expected = (cell.ok as f64 * mode.sampling_ratio).round() as u64;
                     trace_cells.push(CellTraces {
                         mode: mode.name.into(),
                         rate,
                         round,
+                        replicate,
                         service: service.into(),
                         observed: expected.saturating_sub(mode.trace_shortfall),
                         per_minute: vec![],
@@ -131,6 +149,7 @@ pub fn generate(spec: &RunSpec) -> RunResults {
         scenario_path: "synthetic.toml".into(),
         started_unix_ms: 1_700_000_000_000,
         finished_unix_ms: Some(1_700_000_000_000 + i64::from(order) * 100_000),
+        seed: spec.seed,
         partial: false,
         stop_reason: None,
         modes: spec
@@ -169,18 +188,25 @@ fn cell(
     let per_second = rate.round() as u64;
     let mut whole = hist();
     let mut seconds = Vec::new();
+    let mut failed = 0;
+    let shift = normal(rng, spec.latency_cell_sd_ms);
     for s in 0..spec.seconds {
         let mut h = hist();
+        let mut errors = 0;
         for _ in 0..per_second {
             let tail = -rng.random_range(f64::EPSILON..1.0f64).ln() * spec.latency_tail_ms;
-            let ms = spec.latency_floor_ms + tail + mode.added_latency_ms;
+            let ms = (spec.latency_floor_ms + shift + tail + mode.added_latency_ms).max(0.001);
             h.record((ms * 1000.0).round() as u64).unwrap();
+            if rng.random::<f64>() < mode.error_share {
+                errors += 1;
+            }
         }
         whole.add(&h).unwrap();
+        failed += errors;
         seconds.push(SecondRecord {
             offset_s: s,
-            completed: per_second,
-            errors: 0,
+            completed: per_second - errors,
+            errors,
             latency_us: SparseHistogram::from_hdr(&h),
         });
     }
@@ -215,16 +241,25 @@ fn cell(
         mode: mode.name.into(),
         rate,
         round,
+        replicate: 0,
         order,
         window_start_unix_ms: start,
         window_end_unix_ms: start + i64::from(spec.seconds) * 1000,
         achieved_rate: rate,
+        due: n,
         sent: n,
-        completed: n,
-        ok: n,
-        errors: 0,
+        completed: n - failed,
+        ok: n - failed,
+        errors: failed,
         dropped: 0,
-        status_counts: BTreeMap::from([("200".into(), n)]),
+        unfinished: 0,
+        status_counts: BTreeMap::from([("200".into(), n - failed)]),
+        error_kinds: if failed > 0 {
+            BTreeMap::from([("no response within 1s".into(), failed)])
+        } else {
+            BTreeMap::new()
+        },
+        warnings: vec![],
         latency_ms: Percentiles::from_hdr_us(&whole),
         service_time_ms: Percentiles::from_hdr_us(&whole),
         driver_lag_ms: Percentiles::default(),

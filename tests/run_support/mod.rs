@@ -18,6 +18,8 @@ pub struct Spec<'a> {
     /// Extra `env` entries of the gateway, TOML inline-table items (`K = "V", ...`), or "".
     pub gateway_env: &'a str,
     pub duration: &'a str,
+    /// The request timeout.
+    pub timeout: &'a str,
 }
 
 impl Default for Spec<'_> {
@@ -29,6 +31,7 @@ impl Default for Spec<'_> {
             rounds: 1,
             gateway_env: "",
             duration: "3s",
+            timeout: "5s",
         }
     }
 }
@@ -88,7 +91,8 @@ url = "http://127.0.0.1:{gateway}/api/auth/register"
 body = '{{"username":"t{{seq}}-{{run}}","email":"{{uuid}}@example.test","password":"tracebench"}}'
 headers = {{ "content-type" = "application/json" }}
 connections = 4
-timeout = "5s"
+timeout = "{timeout}"
+expect = [200, 201]
 [modes]
 baseline = "off"
 {modes}
@@ -116,6 +120,7 @@ api = "127.0.0.1:{api}"
             rates = spec.rates,
             rounds = spec.rounds,
             duration = spec.duration,
+            timeout = spec.timeout,
         );
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(format!("{}.toml", spec.name));

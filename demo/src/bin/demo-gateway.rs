@@ -25,6 +25,9 @@ struct Args {
     /// regression).
     #[arg(long, env = "DEMO_EXTRA_DELAY_MS", default_value_t = 0)]
     delay_ms: u64,
+    /// Answer every N-th register request with 500 (0: never; injects a known error rate).
+    #[arg(long, env = "DEMO_FAIL_EVERY", default_value_t = 0)]
+    fail_every: u64,
 }
 
 #[tokio::main]
@@ -43,6 +46,7 @@ async fn main() -> anyhow::Result<()> {
     let config = demo::gateway::Config {
         auth_url: args.auth_url,
         extra_delay: Duration::from_millis(args.delay_ms),
+        fail_every: args.fail_every,
     };
     let served = demo::gateway::serve(listener, config, demo::shutdown::signal()).await;
     telemetry.shutdown().await;

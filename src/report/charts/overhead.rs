@@ -97,6 +97,7 @@ impl Overhead {
             BudgetKind::Memory { service } => {
                 format!("Added memory of {service} against the baseline")
             }
+            BudgetKind::Errors => "Added errors against the baseline".to_string(),
         }
     }
 
@@ -115,6 +116,9 @@ impl Overhead {
                 "added CPU (percentage points of one core), 95% interval".to_string()
             }
             BudgetKind::Memory { .. } => "added memory (MB), 95% interval".to_string(),
+            BudgetKind::Errors => {
+                "added errors (percentage points of requests due), 95% interval".to_string()
+            }
             BudgetKind::TraceVolume { .. } => {
                 "observed / expected traces, 99% interval".to_string()
             }

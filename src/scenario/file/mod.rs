@@ -124,25 +124,24 @@ impl ScenarioFile {
 #[serde(deny_unknown_fields)]
 struct LoadFile {
     rates: Vec<f64>,
-    #[serde(default = "secs::<5>", deserialize_with = "duration")]
+    #[serde(default = "secs::<2>", deserialize_with = "duration")]
     warmup: Duration,
-    #[serde(default = "secs::<15>", deserialize_with = "duration")]
+    #[serde(default = "secs::<5>", deserialize_with = "duration")]
     duration: Duration,
     #[serde(default = "rounds")]
     rounds: u32,
-    #[serde(default = "seed")]
-    seed: u64,
+    #[serde(default)]
+    seed: Option<u64>,
     #[serde(default = "secs::<1>", deserialize_with = "duration")]
     settle: Duration,
     #[serde(default = "secs::<5>", deserialize_with = "duration")]
     ingestion_wait: Duration,
 }
 
+/// Eight short rounds rather than a few long ones: the intervals rest on the rounds (restarts),
+/// and eight is a whole number of balanced squares for the default three modes plus the A/A pair.
 fn rounds() -> u32 {
-    3
-}
-fn seed() -> u64 {
-    1
+    8
 }
 
 impl LoadFile {
@@ -201,6 +200,7 @@ struct BudgetsFile {
     memory_mb: f64,
     memory_expected_mb: [f64; 2],
     trace_volume_tolerance: f64,
+    errors_pp: f64,
 }
 
 /// The deployment checklist's limits.
@@ -212,6 +212,7 @@ impl Default for BudgetsFile {
             memory_mb: 20.0,
             memory_expected_mb: [10.0, 20.0],
             trace_volume_tolerance: 0.0,
+            errors_pp: 0.1,
         }
     }
 }
@@ -243,7 +244,9 @@ impl BudgetsFile {
             self.trace_volume_tolerance,
             "(a fraction)",
         )?;
+        at_least_zero("budgets.errors_pp", self.errors_pp, "percentage points")?;
         Ok(Budgets {
+            errors_pp: Some(self.errors_pp),
             latency_ms: self.latency_ms,
             cpu_pp: Some(self.cpu_pp),
             memory_mb: Some(self.memory_mb),
