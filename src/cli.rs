@@ -256,7 +256,9 @@ or a number in the figure's unit):
   p50=10%  p99=10%  throughput=5%  errors=1pp  cpu=0.5pp  memory=5MB
   latency-overhead=0.5ms  cpu-overhead=0.5pp  memory-overhead=5MB  errors-overhead=0.5pp
 A figure is beyond its threshold when the 95% interval of its change (candidate minus baseline,
-Welch, from the variation between rounds of both runs) lies entirely beyond the threshold.
+Welch, from the variation between rounds of both runs) lies entirely beyond the threshold (an
+error rate: its interval beyond the baseline's widened by the threshold; a one-round figure,
+without an interval, never is).
 Overheads (mode minus baseline mode, measured in the same run: machine drift cancels) and the
 error rate decide the exit code; absolute p50, p99, throughput, CPU and memory carry the drift
 between the two runs too, so they are shown and flagged but decide only with --gate-absolute.

@@ -5,8 +5,9 @@
 //! errors, which rest on their rounds (restarts), so the variation between rounds of both runs is
 //! inside it; a figure regresses only when that whole interval lies beyond the threshold (for a
 //! figure where higher is worse: `change.low > threshold`; for throughput, mirrored). A figure
-//! without a standard error (an error rate's Wilson interval, a one-round run) falls back to
-//! "the candidate's interval lies entirely beyond the baseline's, widened by the threshold".
+//! without a standard error (an error rate's Wilson interval) falls back to "the candidate's
+//! interval lies entirely beyond the baseline's, widened by the threshold"; a figure without any
+//! interval (a one-round run) is never beyond.
 //!
 //! What gates the exit code: the overheads (mode minus baseline mode, measured in the same run),
 //! because drift of the machine between the two runs cancels in them, and the error rate. Absolute
@@ -261,11 +262,14 @@ impl Row {
         let limit = rule.thresholds.get(figure);
         let margin = limit.amount(baseline.value);
         let change = welch_difference(&candidate, &baseline);
+        // Without a standard error, the two runs' own intervals (an error rate's Wilson interval)
+        // must both exist: two bare points (a one-round run) say nothing about noise.
+        let intervals = baseline.has_interval() && candidate.has_interval();
         let beyond = match (change.se.is_some(), figure.higher_is_worse()) {
             (true, true) => change.low > margin,
             (true, false) => change.high < -margin,
-            (false, true) => candidate.low > baseline.high + margin,
-            (false, false) => candidate.high < baseline.low - margin,
+            (false, true) => intervals && candidate.low > baseline.high + margin,
+            (false, false) => intervals && candidate.high < baseline.low - margin,
         };
         let gated = rule.gate_absolute || figure.gates_by_default();
         Row {
@@ -469,7 +473,9 @@ impl Comparison {
         }
         md.push_str(
             "\nA figure is beyond its threshold when the 95% interval of its change (Welch, from \
-             the variation between rounds of both runs) lies entirely beyond the threshold. \
+             the variation between rounds of both runs) lies entirely beyond the threshold; an \
+             error rate, which has no standard error, when the candidate's interval lies beyond \
+             the baseline's widened by it; a figure without an interval (one round) never is. \
              Overheads (mode minus baseline mode in the same run) and the error rate decide the \
              result; absolute latency, throughput, CPU and memory also carry the drift of the \
              machine between the two runs, so they decide it only with --gate-absolute.\n",
@@ -574,6 +580,9 @@ mod tests {
         let abs = |cand| Row::new(key, Figure::P99, None, base, cand, &t);
         assert!(abs(p(13.0, 12.1, 14.0)).beyond);
         assert!(!abs(p(13.0, 11.9, 14.0)).beyond);
+        // Two bare points (one-round runs) are never beyond, however far apart.
+        let point = Estimate::point;
+        assert!(!Row::new(key, Figure::P99, None, point(10.0), point(50.0), &t).beyond);
         // Absolute figures are flagged but gate only when asked to.
         assert!(!abs(p(13.0, 12.1, 14.0)).regression);
         let gate = Rule {

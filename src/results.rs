@@ -55,7 +55,7 @@ pub struct ModeInfo {
 /// The limits a mode's overhead against the baseline must stay within.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Budgets {
-    /// Added latency in ms, per percentile name (`p50`, `p90`, `p99`, `p999`).
+    /// Added latency in ms, per statistic name (`p50`, `p90`, `p99`, `p999`, `max`, `mean`).
     pub latency_ms: BTreeMap<String, f64>,
     /// Added CPU in percentage points of one core, per service.
     pub cpu_pp: Option<f64>,
@@ -66,8 +66,8 @@ pub struct Budgets {
     /// Allowed relative shortfall or excess of observed traces against expected (0.0 = exact,
     /// judged against the binomial interval of the expectation).
     pub trace_volume_tolerance: Option<f64>,
-    /// Added errors (failed, timed-out, unexpected-status and dropped requests over requests
-    /// due) in percentage points.
+    /// Added errors (failed, timed-out, unexpected-status, dropped and unfinished requests over
+    /// requests due) in percentage points.
     #[serde(default)]
     pub errors_pp: Option<f64>,
 }
@@ -119,7 +119,7 @@ pub struct CellResult {
     pub driver_lag_ms: Percentiles,
     /// The whole window's corrected latency histogram (failed requests with the time they took).
     pub latency: SparseHistogram,
-    /// One record per second of the window, for confidence intervals and timelines.
+    /// One record per second of the window, for timelines and interval logs.
     pub seconds: Vec<SecondRecord>,
     /// One series per service.
     pub resources: Vec<ServiceResources>,
@@ -176,7 +176,7 @@ impl Percentiles {
 /// An HDR histogram reduced to its recorded buckets: `(value_us, count)` pairs in increasing
 /// value order, where `value_us` is the highest value equivalent to the bucket. Exact to the
 /// histogram's precision (3 significant digits), compact (one pair per distinct bucket hit) and
-/// mergeable, so per-second histograms can be resampled cheaply.
+/// mergeable.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SparseHistogram {
     pub buckets: Vec<(u64, u64)>,
@@ -220,7 +220,7 @@ pub struct SecondRecord {
     pub offset_s: u32,
     pub completed: u64,
     pub errors: u64,
-    /// Corrected latency of the requests completed in this second.
+    /// Corrected latency of the requests that ended in this second, failed ones included.
     pub latency_us: SparseHistogram,
 }
 

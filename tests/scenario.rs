@@ -343,7 +343,7 @@ fn every_key_of_an_external_scenario_is_read_and_defaults_apply() {
     };
     assert_eq!(
         (method.as_str(), body, &expect[..]),
-        ("GET", &None, &[200, 201, 409][..])
+        ("GET", &None, &[200, 201][..])
     );
     assert_eq!((s.request.connections, s.request.max_in_flight), (8, 256));
     assert_eq!(

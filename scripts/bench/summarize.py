@@ -326,7 +326,7 @@ def cmd_aa(manifest: str) -> int:
     out.append("")
     out.append(table(["mode", "pass", "inconclusive", "fail"],
                      [[m, c["pass"], c["inconclusive"], c["fail"]] for m, c in sorted(ctx.items())]
-                     + [["noise floor (baseline split in halves)", nf["pass"], nf["inconclusive"],
+                     + [["noise floor (the baseline's two cells per round)", nf["pass"], nf["inconclusive"],
                          nf["fail"]]]))
     out.append("")
 

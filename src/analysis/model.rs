@@ -24,19 +24,21 @@ pub struct Summary {
 pub struct Analysis {
     /// How the intervals were computed and the cells ordered, one sentence per figure.
     pub methods: Methods,
-    /// One entry per mode and rate (pooled over rounds), modes in scenario order, rates ascending.
+    /// One entry per mode and rate (means over rounds), modes in scenario order, rates ascending.
     pub groups: Vec<GroupSummary>,
     /// Budgets judged, group by group in the order of `groups`: trace volume for every mode
-    /// (per counted service), latency, CPU and memory (per service) for every non-baseline mode.
+    /// (per counted service), latency, errors, CPU and memory (per service) for every
+    /// non-baseline mode.
     pub budgets: Vec<BudgetResult>,
     /// The baseline against itself (its two cells of each round), per rate and budget (trace
     /// volume excluded), judged like the budgets: how large an overhead the method reports when
-    /// there is none. A budget whose A/A difference is not a pass cannot be decided by the run.
+    /// there is none. Where it is not a pass, no mode passes the budget, and a mode fails it only
+    /// when its overhead clears the limit by more than the A/A's reach.
     pub noise_floor: Vec<NoiseFloor>,
     /// The worst verdict over `budgets` (pass when there are no budgets to judge).
     pub outcome: Verdict,
     /// Things a reader should know before trusting the figures (missing baseline cells, partial
-    /// run, too few seconds for an interval, ...).
+    /// run, too few rounds for an interval, the driver's own warnings, ...).
     pub warnings: Vec<String>,
 }
 
@@ -53,7 +55,8 @@ impl Analysis {
 pub enum Verdict {
     /// The whole confidence interval lies within the budget.
     Pass,
-    /// The interval straddles the limit, or the figure could not be measured.
+    /// The interval straddles the limit, the figure could not be measured or has no interval
+    /// (one round), or the baseline's A/A noise floor reaches beyond the limit.
     Inconclusive,
     /// The whole confidence interval lies beyond the budget.
     Fail,
@@ -301,11 +304,13 @@ pub struct TraceCheck {
 pub struct NoiseFloor {
     pub rate: f64,
     pub budget: BudgetKind,
-    /// The same statistic as the budget's overhead, between two halves of the baseline.
+    /// The same statistic as the budget's overhead, between the baseline's two cells of each
+    /// round.
     pub estimate: Estimate,
-    /// The verdict this A/A difference gets against the budget's limit (should be pass).
+    /// The verdict this A/A difference gets against +-the budget's limit: pass when the whole
+    /// interval lies within it; anything else gates the budget (see [`Analysis::noise_floor`]).
     pub verdict: Verdict,
-    /// What was compared with what (`the baseline's two restarts in each round`).
+    /// What was compared with what (`the baseline's two cells (restarts) of each round`).
     pub split: String,
 }
 

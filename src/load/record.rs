@@ -118,7 +118,8 @@ pub struct Recorder {
     window_start: SystemTime,
     /// Completion minus due time: what a user waiting on the schedule saw (corrected).
     pub latency: Histogram<u64>,
-    /// Completion minus actual send time: what the server (and the connection) took.
+    /// Completion minus actual send time: what the server (and the connection) took, up to the
+    /// timeout for a request that got no response.
     pub service_time: Histogram<u64>,
     /// Actual send minus due time: how late the driver was, waiting for timer or connection.
     pub driver_lag: Histogram<u64>,

@@ -1,5 +1,5 @@
 //! One HdrHistogram interval log (V2, compressed) per mode and rate: the per-second latency
-//! histograms of every round, in time order, so HdrHistogram's own tools (Java's
+//! histograms of every cell, in time order, so HdrHistogram's own tools (Java's
 //! HistogramLogProcessor, Python's `hdrh`, this crate's reader) can re-analyse a run or merge
 //! several. Rebuilt from the cells' sparse per-second histograms, which are exact.
 
@@ -50,7 +50,7 @@ impl Exporter for Hlog {
                  Interval_Max is in us too.",
             )
             .add_comment(
-                "One interval per second of each round's measured window; warm-up excluded.",
+                "One interval per second of each cell's measured window; warm-up excluded.",
             )
             .with_start_time(base)
             .with_base_time(base);

@@ -135,8 +135,11 @@ fn verdicts(summary: &Summary) -> Section {
     let count = |v: Verdict| a.budgets.iter().filter(|b| b.verdict == v).count();
     s.paragraphs.push(format!(
         "Outcome: {} ({} fail, {} inconclusive, {} pass; failures first). Each overhead is the mode minus the baseline ({}) at the same rate, \
-         with its {:.0}% confidence interval; pass when the whole interval lies within the \
-         budget, fail when it lies beyond, inconclusive when it straddles the limit.",
+         with its {:.0}% confidence interval over rounds; pass when the whole interval lies \
+         within the budget, fail when it lies beyond, inconclusive when it straddles the limit. \
+         Where the baseline against itself (the noise floor below) reaches beyond a limit, no \
+         mode passes that budget and one fails it only by clearing the limit by more than that \
+         noise; a mode with a cell clearly beyond the errors budget fails it.",
         a.outcome.as_str(),
         count(Verdict::Fail),
         count(Verdict::Inconclusive),
@@ -240,7 +243,9 @@ fn latency(summary: &Summary) -> Section {
     let mut s = Section::new(Topic::Latency, "Latency and throughput per mode and rate");
     s.paragraphs.push(
         "Corrected latency (from each request's due time, so a stalled service cannot hide \
-         queued requests), in ms, pooled over rounds, with 95% intervals."
+         queued requests; failed and timed-out requests count with the time they took), in ms: \
+         the mean over rounds of each cell's figure, with 95% intervals. Errors and drops are \
+         counted against requests due (the error rate also counts unfinished requests)."
             .to_string(),
     );
     s.table = Some(Table {
@@ -248,7 +253,7 @@ fn latency(summary: &Summary) -> Section {
             "mode",
             "rate (req/s)",
             "rounds",
-            "seconds",
+            "cells",
             "throughput (req/s)",
             "p50 (ms)",
             "p90 (ms)",
@@ -258,6 +263,7 @@ fn latency(summary: &Summary) -> Section {
             "ok",
             "errors",
             "dropped",
+            "error rate",
         ],
         rows: summary
             .analysis
@@ -269,7 +275,7 @@ fn latency(summary: &Summary) -> Section {
                     g.mode.clone(),
                     fmt_rate(g.rate),
                     g.rounds.to_string(),
-                    g.seconds.to_string(),
+                    g.cells.to_string(),
                     fmt_level(&g.throughput_rps, 1),
                     fmt_level(&l.p50, 3),
                     fmt_level(&l.p90, 3),
@@ -277,8 +283,9 @@ fn latency(summary: &Summary) -> Section {
                     fmt_level(&l.p999, 3),
                     format!("{:.3}", l.max),
                     g.ok.to_string(),
-                    format!("{} ({:.2}%)", g.errors, g.error_rate.value * 100.0),
+                    g.errors.to_string(),
                     g.dropped.to_string(),
+                    format!("{:.2}% of {} due", g.error_rate.value * 100.0, g.due),
                 ]
             })
             .collect(),

@@ -28,8 +28,6 @@ const SAMPLE_INTERVAL: Duration = Duration::from_secs(1);
 /// Least pause between the warm-up's drain and the measured window.
 const MIN_GAP: Duration = Duration::from_millis(50);
 
-/// Runs one cell. `None` when `cancel` fired before the measured window began (nothing worth
-/// keeping); a cell cancelled during its window comes back marked partial.
 /// Where a run is between cells.
 #[derive(Debug, Default)]
 pub struct Cursor {
@@ -41,6 +39,8 @@ pub struct Cursor {
     pub load_not_before_ms: i64,
 }
 
+/// Runs one cell. `None` when `cancel` fired before the measured window began (nothing worth
+/// keeping); a cell cancelled during its window comes back marked partial.
 #[allow(clippy::too_many_arguments)] // the run's state, passed down rather than bundled twice
 pub async fn run_cell(
     scenario: &Scenario,

@@ -45,7 +45,8 @@ pub async fn run(scenario: &Scenario, options: &Options) -> Result<Exit> {
     let seed = options
         .seed
         .or(scenario.load.seed)
-        .unwrap_or_else(rand::random);
+        // Below 2^53, so a JSON reader that holds numbers as doubles reads it back exactly.
+        .unwrap_or_else(|| rand::random::<u64>() >> 11);
     let plan = scenario.plan(seed);
     let progress = Progress::new(plan.len(), scenario.load.duration.as_secs(), options.quiet);
     progress.note(&format!(

@@ -95,7 +95,7 @@ impl RequestFile {
                     }
                     headers.push((name, value));
                 }
-                let expect = self.expect.unwrap_or_else(|| vec![200, 201, 409]);
+                let expect = self.expect.unwrap_or_else(|| vec![200, 201]);
                 if expect.is_empty() {
                     return Err(issue("request.expect", "expected at least one HTTP status"));
                 }
