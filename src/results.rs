@@ -140,13 +140,17 @@ pub struct Percentiles {
 
 impl CellResult {
     /// Requests that failed, timed out, got an unexpected status, were dropped at the in-flight
-    /// cap or never finished, as % of requests due (0 when nothing was due).
+    /// cap or never finished: what error rates count against requests due.
+    pub fn failed_requests(&self) -> u64 {
+        self.errors + self.dropped + self.unfinished
+    }
+
+    /// [`failed_requests`](Self::failed_requests) as % of requests due (0 when nothing was due).
     pub fn error_pct(&self) -> f64 {
-        let bad = self.errors + self.dropped + self.unfinished;
         if self.due == 0 {
             return 0.0;
         }
-        bad as f64 / self.due as f64 * 100.0
+        self.failed_requests() as f64 / self.due as f64 * 100.0
     }
 
     /// True for the same (mode, rate, round, replicate) cell.

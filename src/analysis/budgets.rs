@@ -238,8 +238,7 @@ fn failing_cell(mode: &[&CellResult], baseline: &[&CellResult], limit: f64) -> O
         base.iter().sum::<f64>() / base.len() as f64
     };
     let clearly_beyond = |c: &CellResult| {
-        let bad = c.errors + c.dropped + c.unfinished;
-        c.due > 0 && wilson(bad.min(c.due), c.due).low * 100.0 - base_pct > limit
+        c.due > 0 && wilson(c.failed_requests().min(c.due), c.due).low * 100.0 - base_pct > limit
     };
     let c = mode.iter().find(|c| clearly_beyond(c))?;
     let mut kinds: Vec<String> = c

@@ -111,7 +111,8 @@ fn methods() -> Methods {
             .into(),
         errors: "per cell, failed, timed-out, unexpected-status, dropped and unfinished requests \
                  over requests due; the overhead in percentage points, and any cell of a mode \
-                 beyond the baseline by more than the budget fails the mode"
+                 clearly beyond the baseline by more than the budget (the lower end of its 95% \
+                 Wilson interval) fails the mode"
             .into(),
         trace_volume: "expected = ok requests x sampling ratio; pass when observed lies within \
                        the 99% binomial (Wilson score) interval of expected, widened by the \
@@ -189,7 +190,7 @@ fn sampling_ratio(results: &RunResults, mode: &str) -> Option<f64> {
 fn summarize(results: &RunResults, g: &Group) -> GroupSummary {
     let sum = |f: fn(&CellResult) -> u64| g.cells.iter().map(|c| f(c)).sum::<u64>();
     let due = sum(|c| c.due);
-    let bad = sum(|c| c.errors + c.dropped + c.unfinished);
+    let bad = sum(CellResult::failed_requests);
     let latency = |name| level(&g.cells, Measure::Latency(name)).unwrap_or_default();
     let services = services(&g.cells)
         .into_iter()
