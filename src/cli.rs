@@ -134,7 +134,7 @@ pub struct TracesCountArgs {
     /// Service whose traces (rooted at it) are counted; repeatable.
     #[arg(long = "service", default_values_t = ["api-gateway".to_string()])]
     pub services: Vec<String>,
-    /// Window ending now, e.g. `10m` (the default when no --start is given).
+    /// Window ending with the running second, e.g. `10m` (default `10m` when no --start).
     #[arg(long, value_parser = humantime::parse_duration, conflicts_with_all = ["start", "end"])]
     pub since: Option<Duration>,
     /// Window start: RFC 3339 (`2026-11-25T16:00:00Z`) or unix seconds.
@@ -146,11 +146,17 @@ pub struct TracesCountArgs {
     /// Width of one row of the table.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "1m")]
     pub step: Duration,
-    /// Traces asked for per search; a full answer splits the time slice.
-    #[arg(long, default_value_t = 500)]
+    /// Traces asked for per search at first; a full answer splits the time slice, and a full
+    /// one-second slice is asked again with four times the limit.
+    #[arg(long, default_value_t = 1000)]
     pub search_limit: usize,
-    /// How to count: TraceQL metrics where offered (auto), or force one way.
-    #[arg(long, value_enum, default_value_t = CountMethodArg::Auto)]
+    /// Services a complete trace holds spans of (comma-separated): also reports how many
+    /// counted traces miss one.
+    #[arg(long, value_delimiter = ',')]
+    pub complete_with: Vec<String>,
+    /// How to count: search (exact on every Tempo version), or TraceQL metrics (one request,
+    /// placed by the version Tempo reports; refuses a window it cannot count exactly).
+    #[arg(long, value_enum, default_value_t = CountMethodArg::Search)]
     pub method: CountMethodArg,
     /// Also write the counts as JSON to this file.
     #[arg(long)]
@@ -159,9 +165,8 @@ pub struct TracesCountArgs {
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum CountMethodArg {
-    Auto,
-    Metrics,
     Search,
+    Metrics,
 }
 
 #[derive(Debug, Args)]

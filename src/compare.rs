@@ -397,7 +397,7 @@ fn overhead_rows(
             BudgetKind::Cpu { .. } => Figure::CpuOverhead,
             BudgetKind::Memory { .. } => Figure::MemoryOverhead,
             BudgetKind::Errors => Figure::ErrorsOverhead,
-            BudgetKind::TraceVolume { .. } => continue,
+            BudgetKind::TraceVolume { .. } | BudgetKind::Completeness { .. } => continue,
         };
         let bb = baseline
             .budgets

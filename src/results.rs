@@ -70,6 +70,10 @@ pub struct Budgets {
     /// requests due) in percentage points.
     #[serde(default)]
     pub errors_pp: Option<f64>,
+    /// Counted traces allowed to be incomplete (a service of `traces.services` missing), % of
+    /// the counted traces.
+    #[serde(default)]
+    pub incomplete_traces_pct: Option<f64>,
 }
 
 /// Where the run happened, for the report's header.
@@ -262,7 +266,7 @@ pub struct ResourceSample {
     pub cpu_seconds: Option<f64>,
 }
 
-/// Traces counted in the trace store after the run.
+/// Traces counted in the trace store, cell by cell as the run goes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TraceResults {
     /// `tempo <url>` or `built-in sink`.
@@ -285,6 +289,12 @@ pub struct CellTraces {
     pub service: String,
     pub observed: u64,
     pub per_minute: Vec<MinuteCount>,
+    /// Of `observed`, traces holding a span of every service in `traces.services`, and traces
+    /// missing one; `None` when the store does not say (or no services are listed).
+    #[serde(default)]
+    pub complete: Option<u64>,
+    #[serde(default)]
+    pub incomplete: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

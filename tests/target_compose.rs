@@ -152,11 +152,12 @@ async fn compose_stack_at_always_on_sends_one_trace_per_request_to_the_sink() {
         &tempo,
         &CountRequest {
             services: vec!["api-gateway".into(), "user-auth-service".into()],
+            complete_with: vec![],
             start_s,
             end_s: now_s() + 1,
             step_s: 60,
             search_limit: 5000,
-            method: CountMethod::Auto,
+            method: CountMethod::Search,
         },
     )
     .await

@@ -66,12 +66,13 @@ async fn gateway_traces(sink: &Sink, start_s: u64) -> u64 {
         &client,
         &CountRequest {
             services: vec!["api-gateway".into()],
+            complete_with: vec![],
             start_s,
             end_s: now_s() + 2,
             step_s: 60,
             // The stack answers hundreds of requests a second here: one slice can hold them all.
             search_limit: 5000,
-            method: CountMethod::Auto,
+            method: CountMethod::Search,
         },
     )
     .await

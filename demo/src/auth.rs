@@ -4,6 +4,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use opentelemetry::KeyValue;
 use opentelemetry::trace::{SpanKind, Status as SpanStatus, TraceContextExt as _, Tracer as _};
@@ -24,6 +25,10 @@ pub const REGISTER_SPAN: &str = "user.UserService/Register";
 struct Auth {
     store: UserStore,
     tracer: opentelemetry::global::BoxedTracer,
+    /// Reject every n-th call as invalid (0: never): a known share of 400s whose traces are
+    /// whole (the rejection happens here, after the gateway called).
+    reject_every: u64,
+    calls: AtomicU64,
 }
 
 #[tonic::async_trait]
@@ -42,14 +47,18 @@ impl UserService for Auth {
         let cx = parent.with_span(span);
 
         let user = request.into_inner();
-        let result = self
-            .store
-            .register(&user.username, &user.email, &user.password)
-            .map(|user_id| Response::new(RegisterResponse { user_id }))
-            .map_err(|err| match err {
-                RegisterError::Invalid(message) => Status::invalid_argument(message),
-                RegisterError::Duplicate(_) => Status::already_exists(err.to_string()),
-            });
+        let n = self.calls.fetch_add(1, Ordering::Relaxed) + 1;
+        let result = if self.reject_every > 0 && n % self.reject_every == 0 {
+            Err(Status::invalid_argument("injected rejection"))
+        } else {
+            self.store
+                .register(&user.username, &user.email, &user.password)
+                .map(|user_id| Response::new(RegisterResponse { user_id }))
+                .map_err(|err| match err {
+                    RegisterError::Invalid(message) => Status::invalid_argument(message),
+                    RegisterError::Duplicate(_) => Status::already_exists(err.to_string()),
+                })
+        };
 
         let code = result.as_ref().map_or_else(Status::code, |_| Code::Ok);
         end_rpc_span(&cx, code, SpanKind::Server);
@@ -92,14 +101,18 @@ pub fn end_rpc_span(cx: &opentelemetry::Context, code: Code, kind: SpanKind) {
 }
 
 /// Serves until `shutdown` completes, then lets in-flight calls finish.
+/// `reject_every`: answer every n-th call `INVALID_ARGUMENT` (0: never).
 pub async fn serve(
     listener: TcpListener,
     max_users: usize,
+    reject_every: u64,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let auth = Auth {
         store: UserStore::new(max_users),
         tracer: telemetry::tracer("demo-auth"),
+        reject_every,
+        calls: AtomicU64::new(0),
     };
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<UserServiceServer<Auth>>().await;

@@ -132,6 +132,14 @@ pub(super) fn judge(
                 out.push(traces::check(g.mode, g.rate, t, tolerance));
             }
         }
+        if let Some(limit) = budgets.incomplete_traces_pct {
+            out.extend(
+                summary
+                    .traces
+                    .iter()
+                    .filter_map(|t| traces::check_complete(g.mode, g.rate, t, limit)),
+            );
+        }
         if g.mode == results.baseline {
             continue;
         }

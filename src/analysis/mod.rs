@@ -114,7 +114,9 @@ fn methods() -> Methods {
                  clearly beyond the baseline by more than the budget (the lower end of its 95% \
                  Wilson interval) fails the mode"
             .into(),
-        trace_volume: "expected = ok requests x sampling ratio; pass when observed lies within \
+        trace_volume: "expected = requests answered (any status: each roots a trace) x sampling \
+                       ratio, requests without an answer widening the upper end only; pass when \
+                       observed lies within \
                        the 99% binomial (Wilson score) interval of expected, widened by the \
                        tolerance"
             .into(),

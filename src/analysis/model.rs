@@ -223,6 +223,12 @@ pub struct TraceSummary {
     pub expected: Estimate,
     pub observed_per_minute: f64,
     pub expected_per_minute: f64,
+    /// Counted traces holding every service of `traces.services`, and the others; `None` when
+    /// the store did not say.
+    #[serde(default)]
+    pub complete: Option<u64>,
+    #[serde(default)]
+    pub incomplete: Option<u64>,
 }
 
 /// What a budget limits. Serialised with a `kind` tag: `{"kind":"latency","percentile":"p99"}`.
@@ -237,6 +243,8 @@ pub enum BudgetKind {
     Memory { service: String },
     /// Traces observed for a service against expected.
     TraceVolume { service: String },
+    /// Counted traces of a service missing a span of a listed service, % of them.
+    Completeness { service: String },
     /// Added errors: failed, timed-out, unexpected-status, dropped and unfinished requests as a
     /// share of requests due, percentage points.
     Errors,
@@ -250,6 +258,7 @@ impl BudgetKind {
             BudgetKind::Cpu { service } => format!("cpu {service}"),
             BudgetKind::Memory { service } => format!("memory {service}"),
             BudgetKind::TraceVolume { service } => format!("traces {service}"),
+            BudgetKind::Completeness { service } => format!("complete traces {service}"),
             BudgetKind::Errors => "errors".to_string(),
         }
     }
@@ -261,6 +270,7 @@ impl BudgetKind {
             BudgetKind::Cpu { .. } | BudgetKind::Errors => "pp",
             BudgetKind::Memory { .. } => "MB",
             BudgetKind::TraceVolume { .. } => "ratio",
+            BudgetKind::Completeness { .. } => "%",
         }
     }
 }

@@ -1,8 +1,10 @@
-//! Traces observed against traces expected.
+//! Traces observed against traces expected, and how many of them are complete.
 //!
-//! Each ok request starts one root trace, which a sampler with ratio p keeps independently with
+//! Every request that reaches the root service starts one root trace, whatever its answer (a
+//! 400 or a 500 is traced like a 200), which a sampler with ratio p keeps independently with
 //! probability p (trace IDs are random), so the count kept of n requests is Binomial(n, p).
-//! Expected = n p. The acceptance interval is n p +- z99 sqrt(n p (1 - p)), widened by the
+//! n is the requests that got an answer; requests that got none (timeouts, refused connections)
+//! may or may not have reached it, so they widen the upper end only. Expected = n p. The acceptance interval is n p +- z99 sqrt(n p (1 - p)), widened by the
 //! configured relative tolerance. An observed count lies inside it exactly when p lies inside the
 //! 99% Wilson score interval of observed / n (Wilson's interval is the inversion of this score
 //! test), so "within the binomial 99% interval" and "the Wilson interval covers the ratio" are the
@@ -10,7 +12,7 @@
 
 use super::stats::Z99;
 use super::{BudgetKind, BudgetResult, Estimate, TraceCheck, TraceSummary, Verdict};
-use crate::results::{CellResult, RunResults};
+use crate::results::{CellResult, CellTraces, RunResults};
 
 /// Counted traces per service for a group's cells; empty when traces were not counted.
 pub fn summaries(results: &RunResults, cells: &[&CellResult], ratio: f64) -> Vec<TraceSummary> {
@@ -26,25 +28,29 @@ pub fn summaries(results: &RunResults, cells: &[&CellResult], ratio: f64) -> Vec
     services
         .into_iter()
         .filter_map(|service| {
-            let counted: Vec<(&CellResult, u64)> = cells
+            let counted: Vec<(&CellResult, &CellTraces)> = cells
                 .iter()
                 .filter_map(|c| {
                     let t = traces.cells.iter().find(|t| {
                         t.service == service && c.is(&t.mode, t.rate, t.round, t.replicate)
                     })?;
-                    Some((*c, t.observed))
+                    Some((*c, t))
                 })
                 .collect();
             if counted.is_empty() {
                 return None;
             }
-            let ok: u64 = counted.iter().map(|(c, _)| c.ok).sum();
-            let observed: u64 = counted.iter().map(|&(_, n)| n).sum();
+            let answered: u64 = counted.iter().map(|(c, _)| c.completed).sum();
+            let unanswered: u64 = counted.iter().map(|(c, _)| c.failed_requests()).sum();
+            let observed: u64 = counted.iter().map(|(_, t)| t.observed).sum();
+            let sum = |f: fn(&CellTraces) -> Option<u64>| -> Option<u64> {
+                counted.iter().map(|(_, t)| f(t)).sum()
+            };
             let minutes: f64 = counted
                 .iter()
                 .map(|(c, _)| (c.window_end_unix_ms - c.window_start_unix_ms) as f64 / 60_000.0)
                 .sum();
-            let expected = expected_count(ok, ratio);
+            let expected = expected_count(answered, unanswered, ratio);
             let per_minute = |n: f64| if minutes > 0.0 { n / minutes } else { 0.0 };
             Some(TraceSummary {
                 service: service.to_string(),
@@ -52,17 +58,24 @@ pub fn summaries(results: &RunResults, cells: &[&CellResult], ratio: f64) -> Vec
                 expected,
                 observed_per_minute: per_minute(observed as f64),
                 expected_per_minute: per_minute(expected.value),
+                complete: sum(|t| t.complete),
+                incomplete: sum(|t| t.incomplete),
             })
         })
         .collect()
 }
 
-/// n p with its 99% binomial interval, clamped to [0, n].
-fn expected_count(n: u64, p: f64) -> Estimate {
-    let n = n as f64;
+/// n p with its 99% binomial interval, clamped to [0, n]; the `maybe` requests that got no
+/// answer raise only the upper end (as if all of them had been traced).
+fn expected_count(n: u64, maybe: u64, p: f64) -> Estimate {
     let p = p.clamp(0.0, 1.0);
-    let half = Z99 * (n * p * (1.0 - p)).sqrt();
-    Estimate::new(n * p, (n * p - half).max(0.0), (n * p + half).min(n))
+    let bounds = |n: f64| {
+        let half = Z99 * (n * p * (1.0 - p)).sqrt();
+        ((n * p - half).max(0.0), (n * p + half).min(n))
+    };
+    let (low, _) = bounds(n as f64);
+    let (_, high) = bounds((n + maybe) as f64);
+    Estimate::new(n as f64 * p, low, high)
 }
 
 /// The trace-volume verdict of one service in a group.
@@ -102,6 +115,42 @@ pub fn check(mode: &str, rate: f64, summary: &TraceSummary, tolerance: f64) -> B
     }
 }
 
+/// The completeness verdict of one service's traces in a group: the share of counted traces
+/// missing a service must stay within `limit_pct`. `None` when the store did not say, or no
+/// trace was counted (nothing to judge: a mode that samples nothing).
+pub fn check_complete(
+    mode: &str,
+    rate: f64,
+    summary: &TraceSummary,
+    limit_pct: f64,
+) -> Option<BudgetResult> {
+    let (complete, incomplete) = (summary.complete?, summary.incomplete?);
+    let total = complete + incomplete;
+    if total == 0 {
+        return None;
+    }
+    let pct = 100.0 * incomplete as f64 / total as f64;
+    Some(BudgetResult {
+        mode: mode.to_string(),
+        rate,
+        budget: BudgetKind::Completeness {
+            service: summary.service.clone(),
+        },
+        limit: limit_pct,
+        overhead: Some(Estimate::point(pct)),
+        verdict: if pct <= limit_pct {
+            Verdict::Pass
+        } else {
+            Verdict::Fail
+        },
+        in_expected_range: None,
+        traces: None,
+        note: Some(format!(
+            "{incomplete} of {total} traces miss a service ({pct:.2}%)"
+        )),
+    })
+}
+
 /// The verdict when traces were not counted for a group.
 pub fn not_counted(mode: &str, rate: f64, tolerance: f64) -> BudgetResult {
     BudgetResult {
@@ -127,9 +176,11 @@ mod tests {
         TraceSummary {
             service: "gateway".into(),
             observed,
-            expected: expected_count(ok, ratio),
+            expected: expected_count(ok, 0, ratio),
             observed_per_minute: 0.0,
             expected_per_minute: 0.0,
+            complete: None,
+            incomplete: None,
         }
     }
 
@@ -157,5 +208,42 @@ mod tests {
         let r = check("s", 1.0, &summary(1000, 10_000, 0.1), 0.0);
         let o = r.overhead.unwrap();
         assert!(o.value == 1.0 && (o.high - 1.0773).abs() < 1e-3, "{o:?}");
+    }
+
+    #[test]
+    fn unanswered_requests_widen_only_the_upper_end() {
+        let e = expected_count(600, 10, 1.0);
+        assert_eq!((e.value, e.low, e.high), (600.0, 600.0, 610.0));
+        let mut s = summary(605, 600, 1.0);
+        s.expected = e;
+        assert_eq!(check("m", 1.0, &s, 0.0).verdict, Verdict::Pass);
+        s.observed = 599;
+        assert_eq!(check("m", 1.0, &s, 0.0).verdict, Verdict::Fail);
+    }
+
+    #[test]
+    fn completeness_fails_on_any_broken_trace_at_zero_tolerance() {
+        let mut s = summary(100, 100, 1.0);
+        assert!(
+            check_complete("on", 1.0, &s, 0.0).is_none(),
+            "unknown: not judged"
+        );
+        (s.complete, s.incomplete) = (Some(100), Some(0));
+        assert_eq!(
+            check_complete("on", 1.0, &s, 0.0).unwrap().verdict,
+            Verdict::Pass
+        );
+        (s.complete, s.incomplete) = (Some(99), Some(1));
+        let r = check_complete("on", 1.0, &s, 0.0).unwrap();
+        assert_eq!((r.verdict, r.overhead.unwrap().value), (Verdict::Fail, 1.0));
+        assert_eq!(
+            check_complete("on", 1.0, &s, 1.0).unwrap().verdict,
+            Verdict::Pass
+        );
+        (s.complete, s.incomplete) = (Some(0), Some(0));
+        assert!(
+            check_complete("off", 1.0, &s, 0.0).is_none(),
+            "nothing counted"
+        );
     }
 }

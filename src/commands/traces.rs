@@ -18,11 +18,13 @@ pub async fn run(cmd: TracesCommand) -> anyhow::Result<Exit> {
 }
 
 async fn count(args: TracesCountArgs) -> anyhow::Result<Exit> {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
+    // Windows are half-open; one ending "now" takes in the running second.
+    let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs() + 1;
+    let since = |length: u64| (now.saturating_sub(length), now);
     let (start_s, end_s) = match (args.since, args.start, args.end) {
-        (Some(since), _, _) => (now.saturating_sub(since.as_secs()), now),
+        (Some(length), _, _) => since(length.as_secs()),
         (None, Some(start), end) => (start, end.unwrap_or(now)),
-        (None, None, _) => (now.saturating_sub(600), now),
+        (None, None, _) => since(600),
     };
     let step_s = args.step.as_secs();
     if start_s >= end_s || step_s == 0 {
@@ -34,12 +36,12 @@ async fn count(args: TracesCountArgs) -> anyhow::Result<Exit> {
     let client = tempo_client(&args.tempo)?;
     let request = CountRequest {
         services: args.services,
+        complete_with: args.complete_with,
         start_s,
         end_s,
         step_s,
         search_limit: args.search_limit.max(1),
         method: match args.method {
-            CountMethodArg::Auto => CountMethod::Auto,
             CountMethodArg::Metrics => CountMethod::Metrics,
             CountMethodArg::Search => CountMethod::Search,
         },
@@ -87,11 +89,18 @@ fn render_counts(counts: &TraceCounts) -> String {
     for s in &counts.services {
         out.push_str(&format!(" {:>20}", s.total));
     }
-    let method = match counts.method {
-        CountMethod::Metrics => "TraceQL metrics",
-        _ => "search",
-    };
-    out.push_str(&format!("\ncounted by {method}: {}\n", counts.counted));
+    if counts.services.iter().any(|s| s.incomplete.is_some()) {
+        out.push_str(&format!("\n{:<22}", "incomplete"));
+        for s in &counts.services {
+            let shown = s.incomplete.map_or("-".to_string(), |n| n.to_string());
+            out.push_str(&format!(" {shown:>20}"));
+        }
+    }
+    out.push_str(&format!(
+        "\ncounted by {}: {}\n",
+        counts.method.describe(),
+        counts.counted
+    ));
     out
 }
 

@@ -95,7 +95,10 @@ fn fmt_level(e: &Estimate, decimals: usize) -> String {
 fn decimals(kind: &BudgetKind) -> usize {
     match kind {
         BudgetKind::Latency { .. } | BudgetKind::TraceVolume { .. } => 3,
-        BudgetKind::Cpu { .. } | BudgetKind::Memory { .. } | BudgetKind::Errors => 2,
+        BudgetKind::Cpu { .. }
+        | BudgetKind::Memory { .. }
+        | BudgetKind::Errors
+        | BudgetKind::Completeness { .. } => 2,
     }
 }
 

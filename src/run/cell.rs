@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::progress::Progress;
 use super::spec::load_spec;
-use super::store::Store;
+use super::store::{Counter, Store};
 use crate::load::{self, Interval, LoadOutcome};
 use crate::resources::{Sampler, Series, Source, summary::service_resources};
 use crate::results::{CellResult, SecondRecord, SparseHistogram};
@@ -49,6 +49,7 @@ pub async fn run_cell(
     store: &Store,
     run_id: &str,
     cursor: &mut Cursor,
+    counter: &mut Counter,
     cancel: &CancellationToken,
     progress: &Progress,
 ) -> Result<Option<CellResult>> {
@@ -75,19 +76,25 @@ pub async fn run_cell(
     if !pause(scenario.load.settle.max(quiet), cancel).await {
         return Ok(None);
     }
-    if !scenario.load.warmup.is_zero() {
-        let warmup = load_spec(
-            scenario,
-            cell.rate,
-            scenario.load.warmup,
-            run_id,
-            cursor.next_seq,
-        )?;
-        let outcome = load::run(warmup, None, cancel.clone())
-            .await
-            .context("warming up")?;
-        cursor.next_seq = outcome.next_seq;
-    }
+    // Earlier cells whose ingestion wait has passed are counted while this one warms up.
+    let warmup = async {
+        if !scenario.load.warmup.is_zero() {
+            let spec = load_spec(
+                scenario,
+                cell.rate,
+                scenario.load.warmup,
+                run_id,
+                cursor.next_seq,
+            )?;
+            let outcome = load::run(spec, None, cancel.clone())
+                .await
+                .context("warming up")?;
+            cursor.next_seq = outcome.next_seq;
+        }
+        anyhow::Ok(())
+    };
+    let (warmed, ()) = tokio::join!(warmup, counter.count_due(store, scenario));
+    warmed?;
     if !pause(until_next_second(), cancel).await {
         return Ok(None);
     }

@@ -1,6 +1,7 @@
 //! `tracebench run`: the data flow of design.md, end to end. Build once, open the trace store,
-//! then every cell of the plan (`cell`), each persisted at once (`rundir`); after the last cell,
-//! trace counts and probes (`store`); then the target is restored (always: on success, on error,
+//! then every cell of the plan (`cell`), each persisted at once (`rundir`) and its traces
+//! counted once its ingestion wait has passed, while a later cell warms up (`store`); after the
+//! last cell, the remaining counts and the probes; then the target is restored (always: on success, on error,
 //! on Ctrl-C/SIGTERM), the reports are written and the verdict decides the exit code.
 //!
 //! An interrupted or broken run still writes every report, marked partial, from the cells it
@@ -25,7 +26,7 @@ use crate::target::{ModeEnv, Target, shutdown_signal};
 use cell::Cursor;
 pub use progress::Progress;
 pub use rundir::default_dir;
-use store::Store;
+use store::{Counter, Store};
 
 /// How a run reports.
 #[derive(Debug, Clone)]
@@ -101,10 +102,14 @@ pub async fn run(scenario: &Scenario, options: &Options) -> Result<Exit> {
         progress: &progress,
         run_id: crate::load::new_run_id(),
         cursor: Cursor::default(),
+        counter: Counter::default(),
     };
     let measured = ctx.measure(&plan, &mut target, &store, &mut results).await;
-    let checked = if measured.is_ok() && !cancel.is_cancelled() && store.available() {
-        ctx.check_traces(&mut target, &store, &mut results).await
+    // Every finished cell is counted, also when the run stopped early: bounded by the
+    // ingestion wait, and not cut short by Ctrl-C.
+    let counted = ctx.count_rest(&store, &mut results).await;
+    let checked = if measured.is_ok() && counted.is_ok() && !cancel.is_cancelled() {
+        ctx.probe(&mut target, &store, &mut results).await
     } else {
         Ok(())
     };
@@ -114,7 +119,7 @@ pub async fn run(scenario: &Scenario, options: &Options) -> Result<Exit> {
     watcher.abort();
     progress.finish();
 
-    let error = measured.and(checked).and(restored).err();
+    let error = measured.and(counted).and(checked).and(restored).err();
     if let Some(name) = signal.get() {
         results.partial = true;
         results.stop_reason = Some(format!("interrupted by {name}"));
@@ -156,6 +161,7 @@ struct Ctx<'a> {
     /// `{run}`: new per run, so no two runs send the same bodies.
     run_id: String,
     cursor: Cursor,
+    counter: Counter,
 }
 
 impl Ctx<'_> {
@@ -179,6 +185,7 @@ impl Ctx<'_> {
                 store,
                 &self.run_id,
                 &mut self.cursor,
+                &mut self.counter,
                 self.cancel,
                 self.progress,
             )
@@ -197,32 +204,43 @@ impl Ctx<'_> {
             if cell.discard {
                 continue;
             }
+            self.counter.push(store, self.scenario, &result);
             results.cells.push(result);
+            self.counter.collect(store, results);
             rundir::persist(self.dir, results)?;
         }
         Ok(())
     }
 
-    /// After the last cell: wait for ingestion, count traces per cell, then switch to the mode
-    /// that samples the most and send the probes (a probe needs its trace kept).
-    async fn check_traces(
+    /// Counts the cells still waiting for their ingestion wait, and persists them.
+    async fn count_rest(&mut self, store: &Store, results: &mut RunResults) -> Result<()> {
+        if self.counter.has_pending() {
+            self.progress.note(&format!(
+                "counting the last cells' traces (ingestion wait {})",
+                humantime::format_duration(self.scenario.load.ingestion_wait)
+            ));
+        }
+        self.counter.count_rest(store, self.scenario).await;
+        if self.counter.collect(store, results) {
+            rundir::persist(self.dir, results)?;
+        }
+        match self.counter.take_error() {
+            Some(err) => Err(err),
+            None => Ok(()),
+        }
+    }
+
+    /// After the last cell, switch to the mode that samples the most and send the probes (a
+    /// probe needs its trace kept).
+    async fn probe(
         &mut self,
         target: &mut Target,
         store: &Store,
         results: &mut RunResults,
     ) -> Result<()> {
         let scenario = self.scenario;
-        if scenario.traces.count {
-            self.progress.note(&format!(
-                "waiting {} for the trace store to ingest, then counting traces",
-                humantime::format_duration(scenario.load.ingestion_wait)
-            ));
-            tokio::select! {
-                () = tokio::time::sleep(scenario.load.ingestion_wait) => {}
-                () = self.cancel.cancelled() => return Ok(()),
-            }
-            results.traces = Some(store.count(scenario, &results.cells).await?);
-            rundir::persist(self.dir, results)?;
+        if !store.available() {
+            return Ok(());
         }
         let Some(mode) = scenario
             .modes

@@ -1,12 +1,12 @@
 //! The trace store of a run: the in-process sink or a Tempo, reached through the one Tempo client
-//! either way; after the last cell, traces counted per cell window and the probes checked.
+//! either way; traces counted per cell window as the run goes ([`Counter`]), and the probes.
 
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 
 use crate::exit::UsageError;
-use crate::results::{CellResult, CellTraces, MinuteCount, ProbeResults, TraceResults};
+use crate::results::{CellResult, CellTraces, MinuteCount, ProbeResults, RunResults, TraceResults};
 use crate::scenario::{RequestKind, Scenario, TraceStore};
 use crate::traces::count::{CountMethod, CountRequest, count_traces};
 use crate::traces::sink::{Sink, SinkConfig};
@@ -133,60 +133,50 @@ impl Store {
         }
     }
 
-    /// Traces rooted at the counted service(s) in each cell's window. The window runs from the
-    /// whole second holding its start to the whole second after its end (see `cell`: no other
-    /// load reaches the services in between).
-    pub async fn count(&self, scenario: &Scenario, cells: &[CellResult]) -> Result<TraceResults> {
+    /// Traces rooted at the counted service(s) in one cell's window, and how many of them are
+    /// complete. The window runs from the whole second holding its start to the whole second
+    /// after its end (see `cell`: no other load reaches the services in between). Counted by
+    /// search, exact on every Tempo version.
+    async fn count_cell(&self, scenario: &Scenario, cell: &CellResult) -> Result<Vec<CellTraces>> {
         let client = self.client.as_ref().context("no trace store")?;
-        let services = counted_services(scenario);
-        let max_rate = scenario.load.rates.iter().copied().fold(0.0, f64::max);
-        let mut out = Vec::new();
-        let mut method = CountMethod::Auto;
-        for cell in cells {
-            let start_s = u64::try_from(cell.window_start_unix_ms / 1000).unwrap_or(0);
-            let end_s = u64::try_from(cell.window_end_unix_ms / 1000).unwrap_or(0) + 1;
-            let request = CountRequest {
-                services: services.clone(),
-                start_s,
-                end_s,
-                step_s: STEP_S,
-                search_limit: (2.0 * max_rate).max(1000.0) as usize,
-                method,
-            };
-            let counts = count_traces(client, &request)
-                .await
-                .with_context(|| format!("counting the traces of cell {}", cell.order + 1))?;
-            // Once the server showed which way works, ask every other window the same way.
-            method = counts.method;
-            for service in counts.services {
-                out.push(CellTraces {
-                    mode: cell.mode.clone(),
-                    rate: cell.rate,
-                    round: cell.round,
-                    replicate: cell.replicate,
-                    service: service.service,
-                    observed: service.total,
-                    per_minute: service
-                        .per_step
-                        .iter()
-                        .enumerate()
-                        .map(|(i, &count)| MinuteCount {
-                            start_unix_s: (start_s + i as u64 * STEP_S) as i64,
-                            count,
-                        })
-                        .collect(),
-                });
-            }
-        }
-        Ok(TraceResults {
-            store: self.label.clone(),
-            method: match method {
-                CountMethod::Metrics => "traceql count_over_time".into(),
-                _ => "search over time slices".into(),
-            },
-            cells: out,
-            store_dropped_spans: self.sink.as_ref().map(|s| s.store().stats().evicted_spans),
-        })
+        let start_s = u64::try_from(cell.window_start_unix_ms / 1000).unwrap_or(0);
+        let end_s = u64::try_from(cell.window_end_unix_ms / 1000).unwrap_or(0) + 1;
+        let request = CountRequest {
+            services: counted_services(scenario),
+            complete_with: scenario.traces.services.clone(),
+            start_s,
+            end_s,
+            step_s: STEP_S,
+            // A slice's traces at the cell's rate, with room: a full answer costs a split.
+            search_limit: search_limit(cell.rate, STEP_S),
+            method: CountMethod::Search,
+        };
+        let counts = count_traces(client, &request)
+            .await
+            .with_context(|| format!("counting the traces of cell {}", cell.order + 1))?;
+        Ok(counts
+            .services
+            .into_iter()
+            .map(|service| CellTraces {
+                mode: cell.mode.clone(),
+                rate: cell.rate,
+                round: cell.round,
+                replicate: cell.replicate,
+                service: service.service,
+                observed: service.total,
+                per_minute: service
+                    .per_step
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &count)| MinuteCount {
+                        start_unix_s: (start_s + i as u64 * STEP_S) as i64,
+                        count,
+                    })
+                    .collect(),
+                complete: service.complete,
+                incomplete: service.incomplete,
+            })
+            .collect())
     }
 
     /// Probe requests with known sampled trace IDs, looked up in the store. `None` when the
@@ -230,6 +220,11 @@ impl Store {
         }))
     }
 
+    /// Spans the built-in sink dropped to stay within its bound; `None` for Tempo.
+    fn dropped_spans(&self) -> Option<u64> {
+        self.sink.as_ref().map(|s| s.store().stats().evicted_spans)
+    }
+
     /// Stops the sink, if any.
     pub async fn close(self) {
         if let Some(sink) = self.sink {
@@ -238,11 +233,85 @@ impl Store {
     }
 }
 
-/// The services whose root spans are counted: the scenario's root service, else every service
-/// every trace must contain.
+/// The services whose root spans are counted: the scenario's root service, else none, which
+/// counts every trace once whatever its root.
 fn counted_services(scenario: &Scenario) -> Vec<String> {
-    match &scenario.traces.root_service {
-        Some(root) => vec![root.clone()],
-        None => scenario.traces.services.clone(),
+    scenario.traces.root_service.iter().cloned().collect()
+}
+
+/// Search answers hold at most this many traces per request: room for three times a step of
+/// traffic at `rate` (a full answer is split, so this only saves requests).
+fn search_limit(rate: f64, step_s: u64) -> usize {
+    ((3.0 * rate * step_s as f64) as usize).clamp(1_000, 100_000)
+}
+
+/// Counting as the run goes: each measured cell waits here until its ingestion wait has passed,
+/// then is counted while a later cell warms up (never during a measured window), so a run that
+/// stops early keeps the counts of every cell it finished.
+#[derive(Default)]
+pub struct Counter {
+    pending: Vec<(CellResult, tokio::time::Instant)>,
+    /// Counted cells not yet moved into the results.
+    done: Vec<CellTraces>,
+    /// The first counting failure; no cell is counted after it.
+    failed: Option<anyhow::Error>,
+}
+
+impl Counter {
+    /// A measured cell, to count once `ingestion_wait` has passed.
+    pub fn push(&mut self, store: &Store, scenario: &Scenario, cell: &CellResult) {
+        if scenario.traces.count && store.available() {
+            let due = tokio::time::Instant::now() + scenario.load.ingestion_wait;
+            self.pending.push((cell.clone(), due));
+        }
+    }
+
+    /// Counts every pending cell whose wait has passed.
+    pub async fn count_due(&mut self, store: &Store, scenario: &Scenario) {
+        let now = tokio::time::Instant::now();
+        while self.failed.is_none() {
+            let Some(at) = self.pending.iter().position(|(_, due)| *due <= now) else {
+                return;
+            };
+            let (cell, _) = self.pending.remove(at);
+            match store.count_cell(scenario, &cell).await {
+                Ok(traces) => self.done.extend(traces),
+                Err(err) => self.failed = Some(err),
+            }
+        }
+    }
+
+    /// Waits for the last pending cell's wait, then counts them all.
+    pub async fn count_rest(&mut self, store: &Store, scenario: &Scenario) {
+        if let Some(last) = self.pending.iter().map(|(_, due)| *due).max() {
+            tokio::time::sleep_until(last).await;
+        }
+        self.count_due(store, scenario).await;
+    }
+
+    /// Moves what was counted into `results`; true when there was anything.
+    pub fn collect(&mut self, store: &Store, results: &mut RunResults) -> bool {
+        if self.done.is_empty() {
+            return false;
+        }
+        let traces = results.traces.get_or_insert_with(|| TraceResults {
+            store: store.label.clone(),
+            method: String::new(),
+            cells: Vec::new(),
+            store_dropped_spans: None,
+        });
+        traces.method = CountMethod::Search.describe().to_string();
+        traces.cells.append(&mut self.done);
+        traces.store_dropped_spans = store.dropped_spans();
+        true
+    }
+
+    pub fn has_pending(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    /// The counting failure, if any, for the run's outcome.
+    pub fn take_error(&mut self) -> Option<anyhow::Error> {
+        self.failed.take()
     }
 }

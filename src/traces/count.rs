@@ -1,39 +1,64 @@
-//! Counting traces per step (usually a minute) per service, over a window.
+//! Counting traces per step (usually a minute) over a window, and how many are complete.
 //!
-//! What is counted: traces **rooted** at the service, i.e. whose root span (the span without a
-//! parent) belongs to it, in the step holding the root span's start. That is one per request
-//! entering the system there, the figure "1 trace per request" is about. A downstream service
-//! (the demo's auth) roots no traces and counts 0: ask for the entry service.
+//! What is counted: traces **rooted** at a service, i.e. whose root span (the span without a
+//! parent) belongs to it, in the step holding the trace's start. That is one per request
+//! entering the system there, the figure "1 trace per request" is about. With no service named,
+//! every trace counts once whatever its root.
 //!
-//! Two ways, same answer: TraceQL metrics (`count_over_time` over root spans of the service) where
-//! the server offers it; otherwise search, over time slices one step long, splitting a slice in
-//! two when its answer is full (a full answer is a lower bound, not a count), keeping traces whose
-//! `rootServiceName` is the service and whose start lies in the slice, each trace id once.
+//! The default way is search, because it is exact on every Tempo version: the window is cut
+//! into half-open slices `[a, b)` (one step long, then split in two while an answer is full: a
+//! full answer is a lower bound, not a count; at one second, the limit grows instead), and a
+//! trace counts in the slice holding its `startTimeUnixNano`, each trace id once. Search answers
+//! also list each trace's services (`serviceStats`), which says whether a trace is complete.
+//!
+//! TraceQL metrics (`count_over_time`, [`metrics`]) answer in one request, but how samples map to
+//! time changed between Tempo versions: it is used only when asked for, reads the version from
+//! `/api/status/buildinfo` ([`Server`]), and refuses an answer it cannot place exactly.
+//!
+//! Tempo 3 answers nothing newer than 30 s before now (`query_end_cutoff`, its default): a
+//! window ending later is counted once that has passed ([`Server::ready_in`]).
+
+pub mod metrics;
+mod server;
 
 use std::collections::HashSet;
 
 use serde::Serialize;
 
-use super::model::pad_trace_id;
+use super::model::{TraceSummary, pad_trace_id};
 use super::tempo::{Search, TempoClient, TempoError};
+pub use server::Server;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CountMethod {
-    /// TraceQL metrics when the server answers them, else search.
-    Auto,
-    Metrics,
+    /// Search over half-open time slices: exact on every Tempo version.
+    #[default]
     Search,
+    /// TraceQL metrics, placed by the server's version.
+    Metrics,
+}
+
+impl CountMethod {
+    pub fn describe(self) -> &'static str {
+        match self {
+            CountMethod::Search => "search over half-open time slices",
+            CountMethod::Metrics => "traceql count_over_time, placed by the Tempo version",
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct CountRequest {
+    /// Services whose root traces are counted, each on its own; empty: every trace once.
     pub services: Vec<String>,
+    /// A trace is complete when it holds a span of each of these (empty: not judged).
+    pub complete_with: Vec<String>,
     /// Window `[start_s, end_s)` in unix seconds.
     pub start_s: u64,
     pub end_s: u64,
     pub step_s: u64,
-    /// Traces asked for per search; a slice whose answer holds this many is split.
+    /// Traces asked for per search at first; grows when a one-second slice is full.
     pub search_limit: usize,
     pub method: CountMethod,
 }
@@ -44,18 +69,25 @@ pub struct TraceCounts {
     pub start_s: u64,
     pub end_s: u64,
     pub step_s: u64,
-    /// `metrics` or `search`: how the counts were obtained.
     pub method: CountMethod,
     pub counted: &'static str,
     pub services: Vec<ServiceCounts>,
 }
 
+/// The label of the counts when no service is named.
+pub const ALL_TRACES: &str = "all";
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ServiceCounts {
+    /// The root service, or [`ALL_TRACES`].
     pub service: String,
     /// One count per step, the first starting at `start_s`.
     pub per_step: Vec<u64>,
     pub total: u64,
+    /// Of `total`, traces with a span of every service in `complete_with`, and the others;
+    /// `None` when not judged or the store does not list a trace's services.
+    pub complete: Option<u64>,
+    pub incomplete: Option<u64>,
     /// Requests it took (search splits show here).
     pub queries: u64,
 }
@@ -65,8 +97,8 @@ pub enum CountError {
     #[error(transparent)]
     Tempo(#[from] TempoError),
     #[error(
-        "more than {limit} traces of {service} in the second starting at {at_s}: \
-         raise the search limit to count them"
+        "more than {limit} traces of {service} in the second starting at {at_s}: the search \
+         limit cannot grow further"
     )]
     TooDense {
         service: String,
@@ -75,10 +107,27 @@ pub enum CountError {
     },
     #[error("invalid window: start {start_s} must be before end {end_s} and the step positive")]
     BadWindow { start_s: u64, end_s: u64 },
+    #[error("TraceQL metrics cannot count this window exactly: {0}")]
+    Metrics(String),
+    #[error(
+        "Tempo answered a search for [{start_s}, {end_s}] with trace {trace_id}, which starts at \
+         {trace_start_ns} ns and lasts {duration_ms} ms: it did not search the window asked for, \
+         so no count from it is trusted"
+    )]
+    Misplaced {
+        start_s: u64,
+        end_s: u64,
+        trace_id: String,
+        trace_start_ns: u64,
+        duration_ms: u64,
+    },
 }
 
+/// The largest search limit asked for before giving up on a one-second slice.
+const MAX_LIMIT: usize = 1_000_000;
+
 const COUNTED: &str =
-    "traces whose root span belongs to the service, in the step holding the root span's start";
+    "traces whose root span belongs to the service, in the step holding the trace's start";
 
 pub async fn count_traces(
     client: &TempoClient,
@@ -90,29 +139,28 @@ pub async fn count_traces(
             end_s: request.end_s,
         });
     }
-    let mut method = request.method;
+    let server = Server::read(client).await?;
+    let wait = server.ready_in(request.end_s);
+    if !wait.is_zero() {
+        tokio::time::sleep(wait).await;
+    }
+    let roots: Vec<Option<&str>> = if request.services.is_empty() {
+        vec![None]
+    } else {
+        request.services.iter().map(|s| Some(s.as_str())).collect()
+    };
     let mut services = Vec::new();
-    for service in &request.services {
-        if method != CountMethod::Search {
-            match by_metrics(client, request, service).await {
-                Ok(counts) => {
-                    method = CountMethod::Metrics;
-                    services.push(counts);
-                    continue;
-                }
-                Err(TempoError::Refused { .. }) if method == CountMethod::Auto => {
-                    method = CountMethod::Search;
-                }
-                Err(err) => return Err(err.into()),
-            }
-        }
-        services.push(by_search(client, request, service).await?);
+    for root in roots {
+        services.push(match request.method {
+            CountMethod::Search => by_search(client, request, root).await?,
+            CountMethod::Metrics => metrics::count(client, &server, request, root).await?,
+        });
     }
     Ok(TraceCounts {
         start_s: request.start_s,
         end_s: request.end_s,
         step_s: request.step_s,
-        method,
+        method: request.method,
         counted: COUNTED,
         services,
     })
@@ -126,43 +174,53 @@ fn quoted(service: &str) -> String {
     format!("\"{}\"", service.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
-async fn by_metrics(
-    client: &TempoClient,
-    request: &CountRequest,
-    service: &str,
-) -> Result<ServiceCounts, TempoError> {
-    let q = format!(
-        "{{ resource.service.name = {} && nestedSetParent = -1 }} | count_over_time()",
-        quoted(service)
-    );
-    let answer = client
-        .metrics_query_range(&q, request.start_s, request.end_s, request.step_s)
-        .await?;
-    let mut per_step = vec![0; steps(request)];
-    for sample in answer.series.iter().flat_map(|s| &s.samples) {
-        let at_s = sample.timestamp_ms / 1000;
-        if (request.start_s..request.end_s).contains(&at_s) {
-            let step = ((at_s - request.start_s) / request.step_s) as usize;
-            per_step[step] += sample.value.round().max(0.0) as u64;
+/// Completeness tallies: `None` once a trace came without its services listed.
+#[derive(Default)]
+struct Completeness {
+    complete: u64,
+    incomplete: u64,
+    unknown: bool,
+}
+
+impl Completeness {
+    fn add(&mut self, trace: &TraceSummary, services: &[String]) {
+        match &trace.service_stats {
+            Some(stats) => {
+                let has = |s: &String| stats.get(s).is_some_and(|st| st.span_count > 0);
+                if services.iter().all(has) {
+                    self.complete += 1;
+                } else {
+                    self.incomplete += 1;
+                }
+            }
+            None => self.unknown = true,
         }
     }
-    Ok(ServiceCounts {
-        service: service.to_string(),
-        total: per_step.iter().sum(),
-        per_step,
-        queries: 1,
-    })
+
+    fn result(&self, judged: bool) -> (Option<u64>, Option<u64>) {
+        if judged && !self.unknown {
+            (Some(self.complete), Some(self.incomplete))
+        } else {
+            (None, None)
+        }
+    }
 }
 
 async fn by_search(
     client: &TempoClient,
     request: &CountRequest,
-    service: &str,
+    root: Option<&str>,
 ) -> Result<ServiceCounts, CountError> {
-    let q = format!("{{ resource.service.name = {} }}", quoted(service));
+    let q = match root {
+        Some(service) => format!("{{ resource.service.name = {} }}", quoted(service)),
+        None => "{}".to_string(),
+    };
+    let label = root.unwrap_or(ALL_TRACES);
     let mut per_step = vec![0; steps(request)];
     let mut seen = HashSet::new();
+    let mut completeness = Completeness::default();
     let mut queries = 0;
+    let mut limit = request.search_limit.max(1);
     let mut slices: Vec<(u64, u64)> = (request.start_s..request.end_s)
         .step_by(request.step_s as usize)
         .map(|a| (a, (a + request.step_s).min(request.end_s)))
@@ -173,39 +231,61 @@ async fn by_search(
             q: q.clone(),
             start_s: a,
             end_s: b,
-            limit: request.search_limit,
+            limit,
         };
         let answer = client.search(&search).await?;
         queries += 1;
-        if answer.traces.len() >= request.search_limit {
-            if b - a <= 1 {
+        if answer.traces.len() >= limit {
+            if b - a > 1 {
+                let mid = a + (b - a) / 2;
+                slices.push((mid, b));
+                slices.push((a, mid));
+            } else if limit < MAX_LIMIT {
+                limit = (limit * 4).min(MAX_LIMIT);
+                slices.push((a, b));
+            } else {
                 return Err(CountError::TooDense {
-                    service: service.to_string(),
+                    service: label.to_string(),
                     at_s: a,
-                    limit: request.search_limit,
+                    limit,
                 });
             }
-            let mid = a + (b - a) / 2;
-            slices.push((mid, b));
-            slices.push((a, mid));
             continue;
         }
+        // Search returns every trace overlapping the slice (both ends inclusive); each counts
+        // in the slice holding its start.
         let (a_ns, b_ns) = (a * 1_000_000_000, b * 1_000_000_000);
         for trace in answer.traces {
             let start_ns = trace.start_time_unix_nano;
-            if trace.root_service_name == service
+            // `durationMs` is truncated: allow its last millisecond.
+            let end_ns = start_ns + (trace.duration_ms + 1) * 1_000_000;
+            if start_ns > b_ns || end_ns < a_ns {
+                return Err(CountError::Misplaced {
+                    start_s: a,
+                    end_s: b,
+                    trace_id: trace.trace_id,
+                    trace_start_ns: start_ns,
+                    duration_ms: trace.duration_ms,
+                });
+            }
+            let rooted = root.is_none_or(|s| trace.root_service_name == s);
+            if rooted
                 && (a_ns..b_ns).contains(&start_ns)
                 && seen.insert(pad_trace_id(&trace.trace_id))
             {
                 let step = ((start_ns / 1_000_000_000 - request.start_s) / request.step_s) as usize;
                 per_step[step] += 1;
+                completeness.add(&trace, &request.complete_with);
             }
         }
     }
+    let (complete, incomplete) = completeness.result(!request.complete_with.is_empty());
     Ok(ServiceCounts {
-        service: service.to_string(),
+        service: label.to_string(),
         total: per_step.iter().sum(),
         per_step,
+        complete,
+        incomplete,
         queries,
     })
 }
@@ -223,6 +303,7 @@ mod tests {
     fn a_partial_last_step_still_counts() {
         let request = CountRequest {
             services: vec![],
+            complete_with: vec![],
             start_s: 0,
             end_s: 150,
             step_s: 60,

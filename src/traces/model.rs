@@ -1,14 +1,19 @@
 //! Tempo's HTTP API response documents, as serde types shared by the sink (which writes them) and
 //! the Tempo client (which reads them), so both sides agree on one shape.
 //!
-//! Shapes follow the "Tempo HTTP API" page (<https://grafana.com/docs/tempo/latest/api_docs/>):
-//! 64-bit integers are JSON strings (read leniently: numbers too), ids in `/api/traces` are base64
-//! (read leniently: hex too), and trace ids in search results have their leading zeros trimmed.
+//! Shapes follow Tempo's protobuf messages as its JSON marshaller writes them
+//! (`pkg/tempopb/tempo.proto`, grafana/tempo v2.6.1 to v3.0.x; see `tests/tempo_double`):
+//! 64-bit integers are JSON strings and 32-bit ones numbers (both read leniently), fields at
+//! their zero value are left out, ids in `/api/traces` are base64 (read leniently: hex too), and
+//! trace ids in search results have their leading zeros trimmed.
+
+use std::collections::BTreeMap;
 
 use base64::Engine;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// What `GET /api/search` answers.
+/// What `GET /api/search` answers (`SearchResponse`): `"traces":[]` when nothing matched (the
+/// frontend's combiner hands the marshaller an empty, non-nil list); a missing key reads the same.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SearchResponse {
@@ -18,32 +23,47 @@ pub struct SearchResponse {
     pub metrics: SearchMetrics,
 }
 
-/// One trace in a search answer.
+/// One trace in a search answer (`TraceSearchMetadata`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TraceSummary {
     /// Hex, leading zeros trimmed as Tempo does: use [`pad_trace_id`] before comparing.
     #[serde(rename = "traceID")]
     pub trace_id: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub root_service_name: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub root_trace_name: String,
-    #[serde(default, with = "u64_string")]
+    #[serde(default, with = "u64_string", skip_serializing_if = "is_zero")]
     pub start_time_unix_nano: u64,
-    /// Left out by Tempo when zero (a sub-millisecond trace).
-    #[serde(default, skip_serializing_if = "is_zero")]
+    /// A uint32: a number, left out when zero (a sub-millisecond trace).
+    #[serde(default, with = "number", skip_serializing_if = "is_zero")]
     pub duration_ms: u64,
+    /// Deprecated by Tempo for `spanSets`, still written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub span_set: Option<SpanSet>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub span_sets: Vec<SpanSet>,
+    /// Spans (and errors) per service in the whole trace; `None` when the server left it out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_stats: Option<BTreeMap<String, ServiceStats>>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceStats {
+    #[serde(default, with = "number", skip_serializing_if = "is_zero")]
+    pub span_count: u64,
+    #[serde(default, with = "number", skip_serializing_if = "is_zero")]
+    pub error_count: u64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SpanSet {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub spans: Vec<SpanSetSpan>,
-    #[serde(default)]
+    #[serde(default, with = "number", skip_serializing_if = "is_zero")]
     pub matched: u64,
 }
 
@@ -52,24 +72,27 @@ pub struct SpanSet {
 pub struct SpanSetSpan {
     #[serde(rename = "spanID")]
     pub span_id: String,
-    #[serde(default, with = "u64_string")]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    #[serde(default, with = "u64_string", skip_serializing_if = "is_zero")]
     pub start_time_unix_nano: u64,
-    #[serde(default, with = "u64_string")]
+    #[serde(default, with = "u64_string", skip_serializing_if = "is_zero")]
     pub duration_nanos: u64,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attributes: Vec<KeyValue>,
 }
 
+/// `SearchMetrics`: uint32 fields are numbers, uint64 ones strings, zeros left out.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SearchMetrics {
-    #[serde(default, with = "u64_string")]
+    #[serde(default, with = "number", skip_serializing_if = "is_zero")]
     pub inspected_traces: u64,
-    #[serde(default, with = "u64_string")]
+    #[serde(default, with = "u64_string", skip_serializing_if = "is_zero")]
     pub inspected_bytes: u64,
-    #[serde(default, skip_serializing_if = "is_zero", with = "u64_string")]
+    #[serde(default, with = "number", skip_serializing_if = "is_zero")]
     pub completed_jobs: u64,
-    #[serde(default, skip_serializing_if = "is_zero", with = "u64_string")]
+    #[serde(default, with = "number", skip_serializing_if = "is_zero")]
     pub total_jobs: u64,
 }
 
@@ -168,11 +191,16 @@ pub struct AnyValue {
     pub bytes_value: Option<String>,
 }
 
-/// What `GET /api/metrics/query_range` answers (TraceQL metrics).
+/// What `GET /api/metrics/query_range` answers (TraceQL metrics, `QueryRangeResponse`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct MetricsResponse {
     #[serde(default)]
     pub series: Vec<Series>,
+    /// `PARTIAL` when the server cut the answer short (absent when complete).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub status: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -183,13 +211,28 @@ pub struct Series {
     pub samples: Vec<Sample>,
 }
 
+/// One sample: an int64 time as a string; a zero value is left out, NaN written `"NaN"`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Sample {
     #[serde(default, with = "u64_string")]
     pub timestamp_ms: u64,
-    #[serde(default)]
+    #[serde(
+        default,
+        deserialize_with = "lenient_f64",
+        skip_serializing_if = "is_zero_f64"
+    )]
     pub value: f64,
+}
+
+/// What `GET /api/status/buildinfo` answers (plain JSON, every key present).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BuildInfo {
+    #[serde(default)]
+    pub version: String,
+    #[serde(default)]
+    pub revision: String,
 }
 
 impl Resource {
@@ -256,6 +299,26 @@ fn is_zero(v: &u64) -> bool {
     *v == 0
 }
 
+fn is_zero_f64(v: &f64) -> bool {
+    *v == 0.0
+}
+
+/// A double as proto3 JSON writes it: a number, or `"NaN"`, `"Infinity"`, `"-Infinity"`.
+fn lenient_f64<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        Num(f64),
+        Str(String),
+    }
+    match Either::deserialize(d)? {
+        Either::Num(v) => Ok(v),
+        Either::Str(s) => s
+            .parse()
+            .map_err(|_| serde::de::Error::custom(format!("expected a number, got {s:?}"))),
+    }
+}
+
 /// proto3 JSON writes 64-bit integers as strings; read either a string or a number.
 mod u64_string {
     use super::*;
@@ -265,23 +328,41 @@ mod u64_string {
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Either {
-            Num(u64),
-            Float(f64),
-            Str(String),
-        }
-        match Either::deserialize(d)? {
-            Either::Num(n) => Ok(n),
-            Either::Float(f) if f >= 0.0 && f.fract() == 0.0 => Ok(f as u64),
-            Either::Float(f) => Err(serde::de::Error::custom(format!(
-                "expected a non-negative integer, got {f}"
-            ))),
-            Either::Str(s) => s.parse().map_err(|_| {
-                serde::de::Error::custom(format!("expected an integer in a string, got {s:?}"))
-            }),
-        }
+        super::lenient_u64(d)
+    }
+}
+
+/// proto3 JSON writes 32-bit integers as numbers; read either a number or a string.
+mod number {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(*v)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        super::lenient_u64(d)
+    }
+}
+
+/// A non-negative integer written as a number or as a string.
+fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        Num(u64),
+        Float(f64),
+        Str(String),
+    }
+    match Either::deserialize(d)? {
+        Either::Num(n) => Ok(n),
+        Either::Float(f) if f >= 0.0 && f.fract() == 0.0 => Ok(f as u64),
+        Either::Float(f) => Err(serde::de::Error::custom(format!(
+            "expected a non-negative integer, got {f}"
+        ))),
+        Either::Str(s) => s.parse().map_err(|_| {
+            serde::de::Error::custom(format!("expected an integer in a string, got {s:?}"))
+        }),
     }
 }
 
@@ -313,5 +394,23 @@ mod tests {
         let json = serde_json::to_string(&s).unwrap();
         assert!(json.contains(r#""timestampMs":"1700000000000""#), "{json}");
         assert!(serde_json::from_str::<Sample>(r#"{"timestampMs":"x"}"#).is_err());
+        let zero: Sample = serde_json::from_str(r#"{"timestampMs":"5"}"#).unwrap();
+        assert_eq!(zero.value, 0.0);
+        let nan: Sample = serde_json::from_str(r#"{"timestampMs":"5","value":"NaN"}"#).unwrap();
+        assert!(nan.value.is_nan());
+        let stats: TraceSummary = serde_json::from_str(
+            r#"{"traceID":"ab","durationMs":3,"serviceStats":{"a":{"spanCount":2}}}"#,
+        )
+        .unwrap();
+        assert_eq!(stats.service_stats.unwrap()["a"].span_count, 2);
+        let out = serde_json::to_value(TraceSummary {
+            trace_id: "ab".into(),
+            start_time_unix_nano: 7,
+            duration_ms: 3,
+            ..TraceSummary::default()
+        })
+        .unwrap();
+        assert_eq!(out["startTimeUnixNano"], "7");
+        assert_eq!(out["durationMs"], 3);
     }
 }

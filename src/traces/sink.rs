@@ -353,7 +353,12 @@ fn parse_search(query: &str) -> Result<SearchQuery, String> {
         }
     }
     if search.limit == 0 {
-        search.limit = SearchQuery::default().limit;
+        return Err("invalid limit: must be a positive number".into());
+    }
+    if let (Some(start), Some(end)) = (search.start_s, search.end_s)
+        && end <= start
+    {
+        return Err("http parameter start must be before end".into());
     }
     Ok(search)
 }

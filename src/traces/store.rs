@@ -67,7 +67,8 @@ pub struct StoreStats {
 }
 
 /// A search: traces with a span of `service` (any service when `None`) overlapping
-/// `[start_s, end_s]` (unix seconds, inclusive, open when `None`), newest first, at most `limit`.
+/// `[start_s, end_s]` (unix seconds, both ends inclusive as in Tempo, open when `None`), newest
+/// first, at most `limit`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SearchQuery {
     pub service: Option<String>,
@@ -197,10 +198,12 @@ impl Store {
 
     pub fn search(&self, query: &SearchQuery) -> model::SearchResponse {
         let inner = self.lock();
+        // Tempo's trace filter: first span start <= end and last span end >= start, both in
+        // whole seconds and inclusive (`tempodb/encoding/vparquet4/block_traceql.go`).
         let start_ns = query.start_s.map_or(0, |s| s.saturating_mul(1_000_000_000));
-        let end_ns = query.end_s.map_or(u64::MAX, |s| {
-            s.saturating_add(1).saturating_mul(1_000_000_000)
-        });
+        let end_ns = query
+            .end_s
+            .map_or(u64::MAX, |s| s.saturating_mul(1_000_000_000));
         let service_matches = |span: &StoredSpan| {
             query
                 .service
@@ -212,7 +215,7 @@ impl Store {
             .iter()
             .filter_map(|(id, trace)| {
                 let (first, last) = trace.bounds();
-                let overlaps = first < end_ns && last >= start_ns;
+                let overlaps = first <= end_ns && last >= start_ns;
                 (overlaps && trace.spans.iter().any(service_matches)).then_some((first, id, trace))
             })
             .collect();
@@ -225,6 +228,14 @@ impl Store {
                 let root = trace.spans.iter().find(|s| s.parent_span_id.is_none());
                 let matched: Vec<&StoredSpan> =
                     trace.spans.iter().filter(|s| service_matches(s)).collect();
+                let span_set = model::SpanSet {
+                    spans: matched
+                        .iter()
+                        .take(query.spss)
+                        .map(|s| span_set_span(s))
+                        .collect(),
+                    matched: matched.len() as u64,
+                };
                 model::TraceSummary {
                     trace_id: hex_encode(*id).trim_start_matches('0').to_string(),
                     root_service_name: root.map_or_else(
@@ -234,14 +245,9 @@ impl Store {
                     root_trace_name: root.map(|r| r.name.clone()).unwrap_or_default(),
                     start_time_unix_nano: *first,
                     duration_ms: last.saturating_sub(*first) / 1_000_000,
-                    span_set: Some(model::SpanSet {
-                        spans: matched
-                            .iter()
-                            .take(query.spss)
-                            .map(|s| span_set_span(s))
-                            .collect(),
-                        matched: matched.len() as u64,
-                    }),
+                    span_set: Some(span_set.clone()),
+                    span_sets: vec![span_set],
+                    service_stats: Some(service_stats(trace)),
                 }
             })
             .collect();
@@ -289,9 +295,21 @@ impl Trace {
     }
 }
 
+/// Spans and error spans (status code 2) per service, as Tempo's `serviceStats`.
+fn service_stats(trace: &Trace) -> std::collections::BTreeMap<String, model::ServiceStats> {
+    let mut stats = std::collections::BTreeMap::<String, model::ServiceStats>::new();
+    for span in &trace.spans {
+        let entry = stats.entry(span.origin.service.clone()).or_default();
+        entry.span_count += 1;
+        entry.error_count += u64::from(span.status_code == 2);
+    }
+    stats
+}
+
 fn span_set_span(span: &StoredSpan) -> model::SpanSetSpan {
     model::SpanSetSpan {
         span_id: hex_encode(&span.span_id),
+        name: span.name.clone(),
         start_time_unix_nano: span.start_ns,
         duration_nanos: span.end_ns.saturating_sub(span.start_ns),
         attributes: vec![model::KeyValue {

@@ -1,5 +1,5 @@
-//! A client for the part of Tempo's HTTP API tracebench uses: readiness, search, trace by id and
-//! TraceQL metrics. It works the same against a real Tempo and the built-in sink.
+//! A client for the part of Tempo's HTTP API tracebench uses: readiness, build info, search,
+//! trace by id and TraceQL metrics. It works the same against a real Tempo and the built-in sink.
 //!
 //! Plain HTTP only (hyper-util's legacy client, no TLS yet). Tenant and credentials come from the
 //! environment (`TEMPO_TENANT`, `TEMPO_TOKEN` or `TEMPO_USER`/`TEMPO_PASSWORD`) and are never
@@ -16,7 +16,7 @@ use hyper_util::client::legacy::{Client, connect::HttpConnector};
 use hyper_util::rt::TokioExecutor;
 use serde::de::DeserializeOwned;
 
-use super::model::{MetricsResponse, SearchResponse, TraceResponse, hex_encode};
+use super::model::{BuildInfo, MetricsResponse, SearchResponse, TraceResponse, hex_encode};
 
 /// What went wrong talking to Tempo, in the three ways a caller acts on differently.
 #[derive(Debug, thiserror::Error)]
@@ -139,6 +139,19 @@ impl TempoClient {
     /// `GET /ready`: Ok once Tempo can serve queries.
     pub async fn ready(&self) -> Result<(), TempoError> {
         self.get("/ready", "the readiness check").await.map(|_| ())
+    }
+
+    /// `GET /api/status/buildinfo`; `None` when the server has no such page (not a Tempo, e.g.
+    /// the built-in sink).
+    pub async fn build_info(&self) -> Result<Option<BuildInfo>, TempoError> {
+        match self
+            .get_json("/api/status/buildinfo", "the build info")
+            .await
+        {
+            Ok(info) => Ok(Some(info)),
+            Err(TempoError::Refused { status: 404, .. }) => Ok(None),
+            Err(err) => Err(err),
+        }
     }
 
     pub async fn search(&self, search: &Search) -> Result<SearchResponse, TempoError> {

@@ -95,6 +95,7 @@ pub fn checklist_budgets() -> Budgets {
         memory_expected_mb: Some((10.0, 20.0)),
         trace_volume_tolerance: Some(0.0),
         errors_pp: Some(0.1),
+        incomplete_traces_pct: Some(0.0),
     }
 }
 
@@ -127,15 +128,19 @@ pub fn generate(spec: &RunSpec) -> RunResults {
                 let mut cell = cell(spec, mode, rate, round, order, start, &mut rng);
                 cell.replicate = replicate;
                 for service in SERVICES {
-                    let expected = (cell.ok as f64 * mode.sampling_ratio).round() as u64;
+                    // Every answered request roots a trace.
+                    let expected = (cell.completed as f64 * mode.sampling_ratio).round() as u64;
+                    let observed = expected.saturating_sub(mode.trace_shortfall);
                     trace_cells.push(CellTraces {
                         mode: mode.name.into(),
                         rate,
                         round,
                         replicate,
                         service: service.into(),
-                        observed: expected.saturating_sub(mode.trace_shortfall),
+                        observed,
                         per_minute: vec![],
+                        complete: Some(observed),
+                        incomplete: Some(0),
                     });
                 }
                 cells.push(cell);

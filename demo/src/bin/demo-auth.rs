@@ -16,6 +16,9 @@ struct Args {
     /// Most users kept in memory; the oldest are evicted beyond it, so memory stays bounded.
     #[arg(long, env = "AUTH_MAX_USERS", default_value_t = demo::users::DEFAULT_MAX_USERS)]
     max_users: usize,
+    /// Answer every N-th Register call INVALID_ARGUMENT (the gateway answers 400; 0: never).
+    #[arg(long, env = "DEMO_REJECT_EVERY", default_value_t = 0)]
+    reject_every: u64,
 }
 
 #[tokio::main]
@@ -26,7 +29,13 @@ async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     eprintln!("demo-auth listening on {}", listener.local_addr()?);
-    let served = demo::auth::serve(listener, args.max_users, demo::shutdown::signal()).await;
+    let served = demo::auth::serve(
+        listener,
+        args.max_users,
+        args.reject_every,
+        demo::shutdown::signal(),
+    )
+    .await;
     telemetry.shutdown().await;
     served
 }

@@ -98,6 +98,9 @@ impl Overhead {
                 format!("Added memory of {service} against the baseline")
             }
             BudgetKind::Errors => "Added errors against the baseline".to_string(),
+            BudgetKind::Completeness { service } => {
+                format!("Traces of {service} missing a service")
+            }
         }
     }
 
@@ -122,6 +125,7 @@ impl Overhead {
             BudgetKind::TraceVolume { .. } => {
                 "observed / expected traces, 99% interval".to_string()
             }
+            BudgetKind::Completeness { .. } => "incomplete traces (% of counted)".to_string(),
         }
     }
 

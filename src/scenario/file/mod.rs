@@ -201,6 +201,7 @@ struct BudgetsFile {
     memory_expected_mb: [f64; 2],
     trace_volume_tolerance: f64,
     errors_pp: f64,
+    incomplete_traces_pct: f64,
 }
 
 /// The deployment checklist's limits.
@@ -213,6 +214,7 @@ impl Default for BudgetsFile {
             memory_expected_mb: [10.0, 20.0],
             trace_volume_tolerance: 0.0,
             errors_pp: 0.1,
+            incomplete_traces_pct: 0.0,
         }
     }
 }
@@ -245,7 +247,13 @@ impl BudgetsFile {
             "(a fraction)",
         )?;
         at_least_zero("budgets.errors_pp", self.errors_pp, "percentage points")?;
+        at_least_zero(
+            "budgets.incomplete_traces_pct",
+            self.incomplete_traces_pct,
+            "% of counted traces",
+        )?;
         Ok(Budgets {
+            incomplete_traces_pct: Some(self.incomplete_traces_pct),
             errors_pp: Some(self.errors_pp),
             latency_ms: self.latency_ms,
             cpu_pp: Some(self.cpu_pp),
