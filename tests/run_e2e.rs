@@ -140,7 +140,7 @@ fn a_run_on_the_demo_stack_writes_every_file_and_counts_every_trace_at_full_samp
 }
 
 #[test]
-fn ctrl_c_stops_restores_and_writes_a_partial_report_with_exit_4() {
+fn ctrl_c_stops_restores_and_keeps_every_finished_cells_trace_count_with_exit_4() {
     let scenario = TestScenario::write(&Spec {
         name: "interrupted",
         rounds: 4,
@@ -156,18 +156,21 @@ fn ctrl_c_stops_restores_and_writes_a_partial_report_with_exit_4() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // Poll summary.json (rewritten after every cell) until the first cell is in; bounded.
-    let deadline = Instant::now() + Duration::from_secs(120);
+    // Poll summary.json (rewritten after every cell) until three cells are in; bounded.
+    let deadline = Instant::now() + Duration::from_secs(180);
     loop {
         let cells = std::fs::read_to_string(out_dir.join("summary.json"))
             .ok()
             .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
             .and_then(|v| v["results"]["cells"].as_array().map(Vec::len))
             .unwrap_or(0);
-        if cells >= 1 {
+        if cells >= 3 {
             break;
         }
-        assert!(Instant::now() < deadline, "no cell finished in 120 s");
+        assert!(
+            Instant::now() < deadline,
+            "three cells did not finish in 180 s"
+        );
         assert!(child.try_wait().unwrap().is_none(), "the run ended early");
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -191,7 +194,19 @@ fn ctrl_c_stops_restores_and_writes_a_partial_report_with_exit_4() {
         Some("interrupted by SIGINT")
     );
     let cells = summary.results.cells.len();
-    assert!((1..4 * 4).contains(&cells), "{cells} cells");
+    assert!((3..4 * 4).contains(&cells), "{cells} cells");
+    // Every finished cell's traces were counted, the last ones after the interruption.
+    let traces = summary.results.traces.as_ref().expect("traces counted");
+    for cell in &summary.results.cells {
+        let counted = traces
+            .cells
+            .iter()
+            .find(|t| cell.is(&t.mode, t.rate, t.round, t.replicate))
+            .unwrap_or_else(|| panic!("cell {} not counted: {traces:#?}", cell.order));
+        if cell.mode == "on" {
+            assert_eq!(counted.observed, cell.completed, "{cell:?}");
+        }
+    }
     check_schema(&out_dir);
     check_cells_csv(&out_dir, &summary.results);
     let md = read(&out_dir, "report.md");
@@ -392,6 +407,122 @@ fn a_mode_whose_requests_hang_or_fail_fails_the_errors_budget() {
         stdout
             .lines()
             .any(|l| l.contains("fail5pct") && l.contains("errors") && l.contains("FAIL")),
+        "{stdout}"
+    );
+}
+
+/// Tracing on, with every tenth registration refused by auth (400): each refused request still
+/// roots a whole trace.
+const REJECTS: &str = r#"
+[[modes.mode]]
+name = "off"
+env = { OTEL_SDK_DISABLED = "true", OTEL_TRACES_SAMPLER = "always_off" }
+[[modes.mode]]
+name = "reject10pct"
+env = { OTEL_TRACES_SAMPLER = "always_on", DEMO_REJECT_EVERY = "10" }
+"#;
+
+fn budget<'a>(
+    summary: &'a tracebench::analysis::Summary,
+    mode: &str,
+    kind: &BudgetKind,
+) -> &'a tracebench::analysis::BudgetResult {
+    summary
+        .analysis
+        .budgets
+        .iter()
+        .find(|b| b.mode == mode && &b.budget == kind)
+        .unwrap_or_else(|| panic!("no {kind:?} for {mode}: {:#?}", summary.analysis.budgets))
+}
+
+#[test]
+fn traces_of_refused_requests_count_and_a_service_that_exports_nothing_breaks_completeness() {
+    let gateway = || "api-gateway".to_string();
+    // 1. 10% 400s: trace volume passes (every answered request is traced), all complete.
+    let scenario = TestScenario::write(&Spec {
+        name: "rejects",
+        modes: REJECTS,
+        rates: "[40]",
+        duration: "2s",
+        ..Spec::default()
+    });
+    let out_dir = scenario.out("run");
+    let out = run(&scenario.path, &out_dir);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the 400s fail errors: {}",
+        describe(&out)
+    );
+    let summary = load_summary(&out_dir).unwrap();
+    let cell = summary
+        .results
+        .cells
+        .iter()
+        .find(|c| c.mode == "reject10pct")
+        .unwrap();
+    let rejected = cell.status_counts.get("400").copied().unwrap_or(0);
+    assert!(
+        rejected * 12 >= cell.completed && rejected * 8 <= cell.completed,
+        "{cell:?}"
+    );
+    let volume = budget(
+        &summary,
+        "reject10pct",
+        &BudgetKind::TraceVolume { service: gateway() },
+    );
+    assert_eq!(volume.verdict, Verdict::Pass, "{volume:#?}");
+    assert_eq!(volume.traces.as_ref().unwrap().observed, cell.completed);
+    let complete = budget(
+        &summary,
+        "reject10pct",
+        &BudgetKind::Completeness { service: gateway() },
+    );
+    assert_eq!(complete.verdict, Verdict::Pass, "{complete:#?}");
+
+    // 2. auth exports to a dead port: every traced request is counted, none is complete.
+    let scenario = TestScenario::write(&Spec {
+        name: "dead-exporter",
+        rates: "[40]",
+        duration: "2s",
+        auth_env: r#"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT = "http://127.0.0.1:1""#,
+        ..Spec::default()
+    });
+    let out_dir = scenario.out("run");
+    let out = run(&scenario.path, &out_dir);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let summary = load_summary(&out_dir).unwrap();
+    let on = summary
+        .results
+        .cells
+        .iter()
+        .find(|c| c.mode == "on")
+        .unwrap();
+    let counted = summary
+        .results
+        .traces
+        .as_ref()
+        .unwrap()
+        .cells
+        .iter()
+        .find(|t| on.is(&t.mode, t.rate, t.round, t.replicate))
+        .unwrap();
+    assert_eq!(counted.observed, on.completed);
+    assert_eq!(
+        (counted.complete, counted.incomplete),
+        (Some(0), Some(on.completed))
+    );
+    let complete = budget(
+        &summary,
+        "on",
+        &BudgetKind::Completeness { service: gateway() },
+    );
+    assert_eq!(complete.verdict, Verdict::Fail, "{complete:#?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.contains("complete traces api-gateway") && l.contains("FAIL")),
         "{stdout}"
     );
 }

@@ -17,6 +17,8 @@ pub struct Spec<'a> {
     pub rounds: u32,
     /// Extra `env` entries of the gateway, TOML inline-table items (`K = "V", ...`), or "".
     pub gateway_env: &'a str,
+    /// The same for the auth service.
+    pub auth_env: &'a str,
     pub duration: &'a str,
     /// The request timeout.
     pub timeout: &'a str,
@@ -30,6 +32,7 @@ impl Default for Spec<'_> {
             rates: "[60]",
             rounds: 1,
             gateway_env: "",
+            auth_env: "",
             duration: "3s",
             timeout: "5s",
         }
@@ -66,11 +69,14 @@ impl TestScenario {
         let otel = format!(
             r#"OTEL_EXPORTER_OTLP_ENDPOINT = "http://127.0.0.1:{grpc}", OTEL_BSP_SCHEDULE_DELAY = "200", OTEL_BSP_MAX_QUEUE_SIZE = "65536""#
         );
-        let gateway_extra = if spec.gateway_env.is_empty() {
-            String::new()
-        } else {
-            format!(", {}", spec.gateway_env)
+        let extra = |env: &str| {
+            if env.is_empty() {
+                String::new()
+            } else {
+                format!(", {env}")
+            }
         };
+        let (gateway_extra, auth_extra) = (extra(spec.gateway_env), extra(spec.auth_env));
         let text = format!(
             r#"name = "{name}"
 [target]
@@ -80,7 +86,7 @@ ready_timeout = "30s"
 name = "auth"
 command = ["{auth_bin}", "--listen", "127.0.0.1:{auth}"]
 tcp = "127.0.0.1:{auth}"
-env = {{ OTEL_SERVICE_NAME = "user-auth-service", {otel} }}
+env = {{ OTEL_SERVICE_NAME = "user-auth-service", {otel}{auth_extra} }}
 [[target.services]]
 name = "gateway"
 command = ["{gateway_bin}", "--listen", "127.0.0.1:{gateway}", "--auth", "http://127.0.0.1:{auth}"]
