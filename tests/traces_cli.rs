@@ -134,3 +134,66 @@ fn an_unreachable_trace_store_is_a_broken_run() {
     assert_eq!(out.status.code(), Some(4));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unreachable"));
 }
+
+/// 5,000 traces a second for 10 s into `tracebench sink` over OTLP gRPC, then `traces count`
+/// with its defaults (the last 10 minutes, a first search limit of 1,000): exactly 50,000.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn traces_count_with_defaults_is_exact_at_5000_traces_a_second() {
+    let mut sink = Command::new(BIN)
+        .args(["sink", "--otlp-grpc", "127.0.0.1:0"])
+        .args(["--otlp-http", "127.0.0.1:0", "--api", "127.0.0.1:0"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut log = BufReader::new(sink.stderr.take().unwrap());
+    let mut first = String::new();
+    log.read_line(&mut first).unwrap();
+    let addrs = addresses(&first);
+    let (grpc, api) = (&addrs[0], &addrs[2]);
+    let mut client = TraceServiceClient::connect(format!("http://{grpc}"))
+        .await
+        .unwrap();
+    const PER_SECOND: u64 = 5_000;
+    let mut ticks = tokio::time::interval(std::time::Duration::from_secs(1));
+    for second in 0..10u64 {
+        ticks.tick().await;
+        let now_ns = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64;
+        // Spread over the second that just ended; ids with leading zero bytes included.
+        let traces: Vec<(u128, u64)> = (0..PER_SECOND)
+            .map(|i| {
+                // The top bit (64, 72 or 80) keeps the shifted ids distinct.
+                let id = (1 << 64 | u128::from(second * PER_SECOND + i)) << (8 * (i % 3));
+                (
+                    id,
+                    now_ns - 1_000_000_000 + i * (1_000_000_000 / PER_SECOND),
+                )
+            })
+            .collect();
+        client.export(root_spans("gw", &traces)).await.unwrap();
+    }
+    let json = tempfile::NamedTempFile::new().unwrap();
+    let count = Command::new(BIN)
+        .args(["traces", "count", "--tempo", &format!("http://{api}")])
+        .args(["--service", "gw", "--json"])
+        .arg(json.path())
+        .output()
+        .unwrap();
+    assert!(
+        count.status.success(),
+        "{}",
+        String::from_utf8_lossy(&count.stderr)
+    );
+    let counts: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(json.path()).unwrap()).unwrap();
+    assert_eq!(
+        counts["services"][0]["total"], 50_000,
+        "{}",
+        counts["services"][0]
+    );
+    // SAFETY: kill has no memory preconditions; the PID is our own, not yet reaped child.
+    assert_eq!(unsafe { libc::kill(sink.id() as i32, libc::SIGINT) }, 0);
+    assert!(sink.wait().unwrap().success());
+}
