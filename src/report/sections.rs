@@ -352,8 +352,11 @@ fn traces(summary: &Summary) -> Option<Section> {
     let traces = summary.results.traces.as_ref()?;
     let mut s = Section::new(Topic::Traces, "Trace volume");
     s.paragraphs.push(format!(
-        "Counted in {} by {}. Expected = ok requests x the mode's sampling ratio; the interval \
-         is the 99% binomial interval of what such a sampler keeps.",
+        "Counted in {} by {}, cell by cell as the run went. Expected = requests answered (any \
+         status: each roots a trace) x the mode's sampling ratio; the interval is the 99% \
+         binomial interval of what such a sampler keeps, its upper end raised by requests that \
+         got no answer. Incomplete: counted traces missing a span of a service in \
+         traces.services.",
         traces.store, traces.method
     ));
     if let Some(dropped) = traces.store_dropped_spans {
@@ -369,6 +372,7 @@ fn traces(summary: &Summary) -> Option<Section> {
             "expected [99% interval]",
             "observed per min",
             "expected per min",
+            "incomplete",
         ],
         rows: summary
             .analysis
@@ -384,6 +388,7 @@ fn traces(summary: &Summary) -> Option<Section> {
                         fmt_level(&t.expected, 0),
                         format!("{:.1}", t.observed_per_minute),
                         format!("{:.1}", t.expected_per_minute),
+                        t.incomplete.map_or("-".to_string(), |n| n.to_string()),
                     ]
                 })
             })

@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use crate::exit::UsageError;
 use crate::results::{CellResult, CellTraces, MinuteCount, ProbeResults, RunResults, TraceResults};
 use crate::scenario::{RequestKind, Scenario, TraceStore};
-use crate::traces::count::{CountMethod, CountRequest, count_traces};
+use crate::traces::count::{CountMethod, CountRequest, Server, count_traces};
 use crate::traces::sink::{Sink, SinkConfig};
 use crate::traces::tempo::TempoClient;
 use crate::traces::verify::{self, Outcome, VerifyRequest};
@@ -26,6 +26,8 @@ const QUIET_MAX: Duration = Duration::from_secs(10);
 pub struct Store {
     /// `None` when the store is unreachable and not required: trace figures are skipped.
     client: Option<TempoClient>,
+    /// What the store is (its version decides how soon a window can be counted).
+    server: Server,
     sink: Option<Sink>,
     /// `built-in sink` or `tempo URL`, for the report.
     pub label: String,
@@ -53,6 +55,7 @@ impl Store {
                 Ok((
                     Store {
                         client: Some(client),
+                        server: Server::NotTempo,
                         sink: Some(sink),
                         label: "built-in sink".into(),
                     },
@@ -78,10 +81,15 @@ impl Store {
                     client = client.with_bearer_token(&token);
                 }
                 let label = format!("tempo {url}");
-                match client.ready().await {
-                    Ok(()) => Ok((
+                let ready = match client.ready().await {
+                    Ok(()) => Server::read(&client).await,
+                    Err(err) => Err(err),
+                };
+                match ready {
+                    Ok(server) => Ok((
                         Store {
                             client: Some(client),
+                            server,
                             sink: None,
                             label,
                         },
@@ -97,6 +105,7 @@ impl Store {
                         Ok((
                             Store {
                                 client: None,
+                                server: Server::NotTempo,
                                 sink: None,
                                 label,
                             },
@@ -133,14 +142,11 @@ impl Store {
         }
     }
 
-    /// Traces rooted at the counted service(s) in one cell's window, and how many of them are
-    /// complete. The window runs from the whole second holding its start to the whole second
-    /// after its end (see `cell`: no other load reaches the services in between). Counted by
-    /// search, exact on every Tempo version.
+    /// Traces rooted at the counted service(s) in one cell's [`counted_window`], and how many
+    /// of them are complete. Counted by search, exact on every Tempo version.
     async fn count_cell(&self, scenario: &Scenario, cell: &CellResult) -> Result<Vec<CellTraces>> {
         let client = self.client.as_ref().context("no trace store")?;
-        let start_s = u64::try_from(cell.window_start_unix_ms / 1000).unwrap_or(0);
-        let end_s = u64::try_from(cell.window_end_unix_ms / 1000).unwrap_or(0) + 1;
+        let (start_s, end_s) = counted_window(cell);
         let request = CountRequest {
             services: counted_services(scenario),
             complete_with: scenario.traces.services.clone(),
@@ -233,6 +239,16 @@ impl Store {
     }
 }
 
+/// A cell's counted seconds `[start_s, end_s)`: from the second holding its window's start to
+/// the second after its end (see `cell`: no other load reaches the services in between).
+fn counted_window(cell: &CellResult) -> (u64, u64) {
+    let second = |ms: i64| u64::try_from(ms / 1000).unwrap_or(0);
+    (
+        second(cell.window_start_unix_ms),
+        second(cell.window_end_unix_ms) + 1,
+    )
+}
+
 /// The services whose root spans are counted: the scenario's root service, else none, which
 /// counts every trace once whatever its root.
 fn counted_services(scenario: &Scenario) -> Vec<String> {
@@ -258,10 +274,13 @@ pub struct Counter {
 }
 
 impl Counter {
-    /// A measured cell, to count once `ingestion_wait` has passed.
+    /// A measured cell, to count once `ingestion_wait` has passed and the store answers for
+    /// its whole window (Tempo 3: 30 s after it).
     pub fn push(&mut self, store: &Store, scenario: &Scenario, cell: &CellResult) {
         if scenario.traces.count && store.available() {
-            let due = tokio::time::Instant::now() + scenario.load.ingestion_wait;
+            let (_, end_s) = counted_window(cell);
+            let wait = scenario.load.ingestion_wait.max(store.server.ready_in(end_s));
+            let due = tokio::time::Instant::now() + wait;
             self.pending.push((cell.clone(), due));
         }
     }
