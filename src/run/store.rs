@@ -279,7 +279,10 @@ impl Counter {
     pub fn push(&mut self, store: &Store, scenario: &Scenario, cell: &CellResult) {
         if scenario.traces.count && store.available() {
             let (_, end_s) = counted_window(cell);
-            let wait = scenario.load.ingestion_wait.max(store.server.ready_in(end_s));
+            let wait = scenario
+                .load
+                .ingestion_wait
+                .max(store.server.ready_in(end_s));
             let due = tokio::time::Instant::now() + wait;
             self.pending.push((cell.clone(), due));
         }
