@@ -6,9 +6,9 @@
 //! stamping ([`Stamping`]) maps a sample back to its interval; a sample anywhere else, a missing
 //! interval, several series or a partial answer is an error, never a count.
 //!
-//! One difference from search remains: from 2.9 an interval is `(t - step, t]`, so a root span
-//! starting on the exact nanosecond of the window's first second is left out, and one on the
-//! nanosecond of its end taken in.
+//! One difference from search remains: from 2.9 an interval is `(t - step, t]`, so the window
+//! counted is `(start, end]`: a root span starting on the exact nanosecond of a second's edge
+//! counts in the second before it. Search has no such edge.
 
 use std::collections::BTreeMap;
 
@@ -51,6 +51,12 @@ pub async fn count(
             Stamping::AtEnd => to,
         };
         let answer = client.metrics_query_range(&q, from, end, t).await?;
+        // The intervals a sample may stand for: before 2.9 one per step from `from` to `end`
+        // inclusive; from 2.9 also the one added before `from`, up to the one ending at `to`.
+        let (first, last) = match stamping {
+            Stamping::AtStart => (from, end),
+            Stamping::AtEnd => (from.saturating_sub(t), to - t),
+        };
         queries += 1;
         if !answer.status.is_empty() {
             return Err(CountError::Metrics(format!(
@@ -81,10 +87,10 @@ pub async fn count(
                 Stamping::AtStart => at,
                 Stamping::AtEnd => at.checked_sub(t).ok_or_else(|| misplaced("is too early"))?,
             };
-            if interval + t <= from || interval > to {
+            if !(first..=last).contains(&interval) {
                 return Err(misplaced("is outside the window"));
             }
-            // The added interval before the start (2.9+) and the one past the end (before
+            // The interval added before the start (2.9+) and the ones past the end (before
             // 2.9) are outside the window: not counted.
             if (from..to).contains(&interval) {
                 let value = if sample.value.is_nan() {

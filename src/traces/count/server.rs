@@ -1,5 +1,5 @@
 //! What kind of server answers, read once from `/api/status/buildinfo`: how it places TraceQL
-//! metrics samples in time, and how close to now it answers at all. Facts from Tempo's source
+//! metrics samples in time, and how soon after a trace it answers for it. Facts from Tempo's source
 //! (github:grafana/tempo; cited in `tests/tempo_double`).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -8,6 +8,8 @@ use super::super::tempo::{TempoClient, TempoError};
 
 /// Tempo 3 clamps the end of searches and metrics queries to this long before now
 /// (`query_frontend.query_end_cutoff`, default 30 s: `modules/frontend/config.go` at v3.0.3).
+/// Ingest delays: `modules/ingester/config.go` (2.6.1, 2.9.5), `modules/livestore/config.go`
+/// (3.0.3).
 pub const END_CUTOFF: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,21 +51,37 @@ impl Server {
         }
     }
 
-    /// How long until a window ending at `end_s` is answered whole: Tempo 3 (and a Tempo whose
-    /// version cannot be read) answers nothing newer than [`END_CUTOFF`] before now.
+    /// How long until a window ending at `end_s` is answered whole: a Tempo searches a trace
+    /// only once it has been idle and cut into a block, and Tempo 3 answers nothing newer than
+    /// [`END_CUTOFF`] before now.
     pub fn ready_in(&self, end_s: u64) -> Duration {
-        let cutoff = match self {
-            Server::NotTempo => return Duration::ZERO,
-            Server::Tempo {
-                version: Some((major, _)),
-                ..
-            } if *major < 3 => return Duration::ZERO,
-            Server::Tempo { .. } => END_CUTOFF,
+        let Some(delay) = self.answers_after() else {
+            return Duration::ZERO;
         };
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
-        (Duration::from_secs(end_s) + cutoff + Duration::from_secs(1)).saturating_sub(now)
+        (Duration::from_secs(end_s) + delay + Duration::from_secs(1)).saturating_sub(now)
+    }
+
+    /// How long after a trace's last span Tempo answers for it, at its default settings: the
+    /// idle time plus one period of the loop that cuts idle traces into searched blocks (2.6:
+    /// `trace_idle_period` 10 s + `flush_check_period` 10 s; 2.9: 5 s + 10 s; 3.0's live-store:
+    /// 5 s + 5 s, under its 30 s end cutoff). `None`: answers at once (not a Tempo).
+    fn answers_after(&self) -> Option<Duration> {
+        let secs = match self {
+            Server::NotTempo => return None,
+            Server::Tempo {
+                version: Some(v), ..
+            } if *v < (2, 9) => 20,
+            Server::Tempo {
+                version: Some((2, _)),
+                ..
+            } => 15,
+            // 3 and later, or a version that cannot be read: the longest.
+            Server::Tempo { .. } => END_CUTOFF.as_secs(),
+        };
+        Some(Duration::from_secs(secs))
     }
 
     /// How this server stamps metrics samples; `Err` when it cannot be told.
