@@ -108,32 +108,20 @@ async fn credentials_retries_and_answers_that_do_not_fit_the_question() {
         &CountRequest {
             start_s: STRAY_S,
             end_s: STRAY_S + 1,
-            ..request.clone()
+            ..request
         },
     )
     .await
     .unwrap();
     assert_eq!(counts.services[0].per_step, [1]);
-    // Without build info the server is not a Tempo: metrics are refused, not guessed.
-    let err = count_traces(
-        &client,
-        &CountRequest {
-            method: CountMethod::Metrics,
-            ..request
-        },
-    )
-    .await
-    .unwrap_err();
-    assert!(matches!(err, CountError::Metrics(_)), "{err}");
     assert!(
         client.trace(&[1; 16]).await.unwrap().is_none(),
         "404 is None"
     );
 
     let seen = seen.lock().unwrap();
-    // Two readiness checks; per count its build info and one search (none for metrics); one
-    // trace lookup.
-    assert_eq!(seen.len(), 2 + 2 + 2 + 1 + 1, "{seen:#?}");
+    // Two readiness checks; per count its build info and one search; one trace lookup.
+    assert_eq!(seen.len(), 2 + 2 + 2 + 1, "{seen:#?}");
     for (uri, tenant, auth) in seen.iter() {
         assert_eq!(tenant.as_deref(), Some("team-a"), "{uri}");
         assert_eq!(auth.as_deref(), Some("Bearer s3cret-token"), "{uri}");
@@ -199,7 +187,7 @@ async fn counting_splits_full_slices_against_the_sink() {
     .unwrap();
     assert_eq!(counts.services[0].total, 30);
 
-    // Forcing TraceQL metrics on a server that is not a Tempo is a refusal.
+    // Forcing TraceQL metrics on a server that is not a Tempo (no build info) is a refusal.
     let err = count_traces(
         &client,
         &CountRequest {

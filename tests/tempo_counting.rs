@@ -173,56 +173,26 @@ fn window_c() -> (u64, u64, u64) {
     (start, start + 120, 60)
 }
 
+/// Counts window `window` of traffic drawn with `seed` by `method`, against the truth.
+async fn exact_on(version: Version, window: (u64, u64, u64), seed: u64, method: CountMethod) {
+    let (s, e, step) = window;
+    assert_exact(version, around(s, e, 50, seed), s, e, step, method).await;
+}
+
 async fn search_a(version: Version) {
-    let (s, e, step) = window_a();
-    assert_exact(
-        version,
-        around(s, e, 50, 1),
-        s,
-        e,
-        step,
-        CountMethod::Search,
-    )
-    .await;
+    exact_on(version, window_a(), 1, CountMethod::Search).await;
 }
 
 async fn search_b(version: Version) {
-    let (s, e, step) = window_b();
-    assert_exact(
-        version,
-        around(s, e, 50, 2),
-        s,
-        e,
-        step,
-        CountMethod::Search,
-    )
-    .await;
+    exact_on(version, window_b(), 2, CountMethod::Search).await;
 }
 
 async fn search_c(version: Version) {
-    let (s, e, step) = window_c();
-    assert_exact(
-        version,
-        around(s, e, 50, 3),
-        s,
-        e,
-        step,
-        CountMethod::Search,
-    )
-    .await;
+    exact_on(version, window_c(), 3, CountMethod::Search).await;
 }
 
 async fn metrics_c(version: Version) {
-    let (s, e, step) = window_c();
-    assert_exact(
-        version,
-        around(s, e, 50, 3),
-        s,
-        e,
-        step,
-        CountMethod::Metrics,
-    )
-    .await;
+    exact_on(version, window_c(), 3, CountMethod::Metrics).await;
 }
 
 async fn metrics_a_b(version: Version) {

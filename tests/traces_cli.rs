@@ -3,7 +3,7 @@
 //! against it, and bad usage exiting 2.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::{Child, ChildStderr, Command, Stdio};
 
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 
@@ -20,17 +20,13 @@ fn addresses(line: &str) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sink_command_serves_counts_and_reports_evictions() {
+/// `tracebench sink` on ephemeral ports with `extra` arguments: the child, its log after the
+/// first line, and its OTLP gRPC and query API addresses.
+fn start_sink(extra: &[&str]) -> (Child, BufReader<ChildStderr>, String, String) {
     let mut sink = Command::new(BIN)
-        .args([
-            "sink",
-            "--otlp-grpc",
-            "127.0.0.1:0",
-            "--otlp-http",
-            "127.0.0.1:0",
-        ])
-        .args(["--api", "127.0.0.1:0", "--max-spans", "10"])
+        .args(["sink", "--otlp-grpc", "127.0.0.1:0"])
+        .args(["--otlp-http", "127.0.0.1:0", "--api", "127.0.0.1:0"])
+        .args(extra)
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -39,7 +35,12 @@ async fn sink_command_serves_counts_and_reports_evictions() {
     log.read_line(&mut first).unwrap();
     let addrs = addresses(&first);
     assert_eq!(addrs.len(), 3, "{first}");
-    let (grpc, api) = (&addrs[0], &addrs[2]);
+    (sink, log, addrs[0].clone(), addrs[2].clone())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sink_command_serves_counts_and_reports_evictions() {
+    let (mut sink, log, grpc, api) = start_sink(&["--max-spans", "10"]);
 
     let t0 = 1_764_086_400;
     let mut client = TraceServiceClient::connect(format!("http://{grpc}"))
@@ -139,17 +140,7 @@ fn an_unreachable_trace_store_is_a_broken_run() {
 /// with its defaults (the last 10 minutes, a first search limit of 1,000): exactly 50,000.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn traces_count_with_defaults_is_exact_at_5000_traces_a_second() {
-    let mut sink = Command::new(BIN)
-        .args(["sink", "--otlp-grpc", "127.0.0.1:0"])
-        .args(["--otlp-http", "127.0.0.1:0", "--api", "127.0.0.1:0"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut log = BufReader::new(sink.stderr.take().unwrap());
-    let mut first = String::new();
-    log.read_line(&mut first).unwrap();
-    let addrs = addresses(&first);
-    let (grpc, api) = (&addrs[0], &addrs[2]);
+    let (mut sink, _log, grpc, api) = start_sink(&[]);
     let mut client = TraceServiceClient::connect(format!("http://{grpc}"))
         .await
         .unwrap();
