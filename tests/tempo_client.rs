@@ -163,6 +163,18 @@ async fn counting_splits_full_slices_against_the_sink() {
     assert_eq!(counts.method, CountMethod::Search);
     assert_eq!(counts.services[0].per_step, per_minute);
     assert_eq!(counts.services[1].per_step, [1, 0, 0, 0]);
+    // No service named: every trace once, whatever its root.
+    let all = count_traces(
+        &client,
+        &CountRequest {
+            services: vec![],
+            ..request.clone()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(all.services[0].service, "all");
+    assert_eq!(all.services[0].per_step, [23 + 1, 7, 0, 41]);
     assert!(
         counts.services[0].queries > 4 * 4,
         "a limit of 5 forces splits: {} queries",

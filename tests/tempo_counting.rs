@@ -301,6 +301,20 @@ async fn small_limit(version: Version) {
     );
 }
 
+/// (i) 5,000 traces a second for 10 s, counted with the command's first limit (1,000).
+async fn dense(version: Version) {
+    let start = past_minute() + 30;
+    let traces = traffic(start * NS, (start + 10) * NS, 5_000, 11);
+    let (s, e) = (start - 30, start + 30);
+    let expected = truth(&traces, Some(GATEWAY), s, e);
+    assert_eq!(expected, 50_000);
+    let double = TempoDouble::start(version, traces).await;
+    let counts = count(&double, &request(s, e, 60, CountMethod::Search))
+        .await
+        .unwrap_or_else(|err| panic!("{version:?}: {err}"));
+    assert_eq!(counts.services[0].total, expected, "{version:?}");
+}
+
 macro_rules! per_version {
     ($name:ident, $case:ident) => {
         mod $name {
@@ -332,6 +346,7 @@ per_version!(metrics_2m_aligned_exact, metrics_c);
 per_version!(metrics_unaligned_exact_or_refused, metrics_a_b);
 per_version!(search_completeness, completeness);
 per_version!(search_limit_grows, small_limit);
+per_version!(search_5000_per_second, dense);
 
 // ---------------------------------------------------------------------------------------------
 // (h) The double's own answers

@@ -480,9 +480,26 @@ pub(crate) mod tests {
             ids(store.search(&q(None, Some(150), Some(250)))),
             ["2".repeat(32)]
         );
+        // Both ends inclusive, as Tempo's overlap filter: a trace starting at `end` is in.
+        assert_eq!(
+            ids(store.search(&q(None, Some(200), Some(300)))),
+            ["3".repeat(32), "2".repeat(32)]
+        );
         let hit = &store.search(&q(Some("auth"), None, None)).traces[0];
         assert_eq!(hit.root_service_name, "gw");
         assert_eq!(hit.span_set.as_ref().unwrap().matched, 1);
+        let stats = hit.service_stats.as_ref().unwrap();
+        assert_eq!((stats["gw"].span_count, stats["auth"].span_count), (1, 1));
+        // Tempo's JSON: uint64 as strings, uint32 as numbers, zeros left out, an empty list kept.
+        let json = serde_json::to_value(store.search(&q(Some("auth"), None, None))).unwrap();
+        let trace = &json["traces"][0];
+        assert_eq!(trace["startTimeUnixNano"], "100000000000");
+        assert_eq!(trace["durationMs"], 2);
+        assert_eq!(trace["spanSets"][0]["matched"], 1);
+        assert_eq!(trace["serviceStats"]["gw"], serde_json::json!({ "spanCount": 1 }));
+        assert_eq!(json["metrics"]["inspectedTraces"], 3);
+        let none = serde_json::to_value(store.search(&q(Some("none"), None, None))).unwrap();
+        assert_eq!(none["traces"], serde_json::json!([]));
     }
 
     #[test]
