@@ -105,16 +105,21 @@ pub async fn run(scenario: &Scenario, options: &Options) -> Result<Exit> {
         counter: Counter::default(),
     };
     let measured = ctx.measure(&plan, &mut target, &store, &mut results).await;
-    // Every finished cell is counted, also when the run stopped early: bounded by the
-    // ingestion wait, and not cut short by Ctrl-C.
-    let counted = ctx.count_rest(&store, &mut results).await;
-    let checked = if measured.is_ok() && counted.is_ok() && !cancel.is_cancelled() {
-        ctx.probe(&mut target, &store, &mut results).await
-    } else {
-        Ok(())
-    };
+    let finished = measured.is_ok() && !cancel.is_cancelled();
+    let (mut counted, mut checked) = (Ok(()), Ok(()));
+    if finished {
+        counted = ctx.count_rest(&store, &mut results).await;
+        if counted.is_ok() && !cancel.is_cancelled() {
+            checked = ctx.probe(&mut target, &store, &mut results).await;
+        }
+    }
     progress.note("restoring the target");
     let restored = target.restore().await.context("restoring the target");
+    if !finished {
+        // Stopped early: the target is back first, then every finished cell is still counted
+        // (bounded by the ingestion wait; a second Ctrl-C does not cut it short).
+        counted = ctx.count_rest(&store, &mut results).await;
+    }
     store.close().await;
     watcher.abort();
     progress.finish();

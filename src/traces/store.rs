@@ -496,7 +496,10 @@ pub(crate) mod tests {
         assert_eq!(trace["startTimeUnixNano"], "100000000000");
         assert_eq!(trace["durationMs"], 2);
         assert_eq!(trace["spanSets"][0]["matched"], 1);
-        assert_eq!(trace["serviceStats"]["gw"], serde_json::json!({ "spanCount": 1 }));
+        assert_eq!(
+            trace["serviceStats"]["gw"],
+            serde_json::json!({ "spanCount": 1 })
+        );
         assert_eq!(json["metrics"]["inspectedTraces"], 3);
         let none = serde_json::to_value(store.search(&q(Some("none"), None, None))).unwrap();
         assert_eq!(none["traces"], serde_json::json!([]));
