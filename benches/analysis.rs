@@ -29,10 +29,10 @@ fn bench(c: &mut Criterion) {
     };
     let results = generate(&spec);
     let seconds = results.cells.iter().flat_map(|c| &c.seconds);
-    let (n, buckets) = seconds.fold((0, 0), |(n, b), s| (n + 1, b + s.latency_us.buckets.len()));
+    let (n, bytes) = seconds.fold((0, 0), |(n, b), s| (n + 1, b + s.latency_us.0.len()));
     eprintln!(
-        "{n} seconds, {:.0} buckets per second",
-        buckets as f64 / n as f64
+        "{n} seconds, {:.0} bytes of encoded histogram per second",
+        bytes as f64 / n as f64
     );
     let mut group = c.benchmark_group("analyze");
     group.sample_size(10);

@@ -151,13 +151,13 @@ fn unreadable_or_foreign_files_are_usage_errors_naming_the_file() {
 
     let future = dir.path().join("future.json");
     let text = std::fs::read_to_string(&base).unwrap();
-    let text = text.replacen("\"schema_version\":2", "\"schema_version\":99", 1);
+    let text = text.replacen("\"schema_version\":3", "\"schema_version\":99", 1);
     std::fs::write(&future, text).unwrap();
     let o = compare(&[&future, &base], None);
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr).into_owned();
     assert!(
-        err.contains("future.json: schema_version 99, but this tracebench reads version 2"),
+        err.contains("future.json: schema_version 99, but this tracebench reads version 3 (and 2)"),
         "{err}"
     );
 

@@ -97,8 +97,8 @@ fn read(name: &str) -> String {
 fn summary_json_parses_back_to_the_same_value_with_its_version() {
     let text = read("summary.json");
     let value: serde_json::Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(value["schema_version"], 2);
-    assert_eq!(value["results"]["schema_version"], 2);
+    assert_eq!(value["schema_version"], 3);
+    assert_eq!(value["results"]["schema_version"], 3);
     let back = load_summary(&rendered().dir.join("summary.json")).unwrap();
     // Exact, floats included (serde_json's float_roundtrip): compare relies on it.
     assert!(
@@ -244,6 +244,34 @@ fn report_command_rerenders_a_run_directory_from_its_summary() {
     assert!(
         back == rendered().summary,
         "re-rendered summary.json differs"
+    );
+}
+
+/// A schema-2 summary (each second's latency as a bucket list) still loads, as schema 3.
+#[test]
+fn a_schema_2_summary_loads_with_its_seconds_encoded() {
+    use tracebench::results::{EncodedHistogram, SparseHistogram};
+    let mut value: serde_json::Value = serde_json::from_str(&read("summary.json")).unwrap();
+    value["schema_version"] = 2.into();
+    value["results"]["schema_version"] = 2.into();
+    let mut seconds = 0;
+    for cell in value["results"]["cells"].as_array_mut().unwrap() {
+        for second in cell["seconds"].as_array_mut().unwrap() {
+            let encoded: EncodedHistogram =
+                serde_json::from_value(second["latency_us"].take()).unwrap();
+            let buckets = SparseHistogram::from_hdr(&encoded.to_hdr().unwrap());
+            second["latency_us"] = serde_json::to_value(buckets).unwrap();
+            seconds += 1;
+        }
+    }
+    assert!(seconds > 0);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("summary.json");
+    std::fs::write(&path, serde_json::to_string(&value).unwrap()).unwrap();
+    let back = load_summary(&path).unwrap();
+    assert!(
+        back == rendered().summary,
+        "a schema-2 file reads as the same summary"
     );
 }
 

@@ -19,7 +19,7 @@ use super::spec::load_spec;
 use super::store::{Counter, Store};
 use crate::load::{self, Interval, LoadOutcome};
 use crate::resources::{Sampler, Series, Source, summary::service_resources};
-use crate::results::{CellResult, SecondRecord, SparseHistogram};
+use crate::results::{CellResult, EncodedHistogram, SecondRecord, SparseHistogram};
 use crate::scenario::{Cell, Scenario};
 use crate::target::{ModeEnv, Target};
 
@@ -223,7 +223,7 @@ fn cell_result(
                 offset_s: i.start.as_secs() as u32,
                 completed: i.completed,
                 errors: i.errors,
-                latency_us: SparseHistogram::from_hdr(&i.latency),
+                latency_us: EncodedHistogram::from_hdr(&i.latency),
             })
             .collect(),
         resources: series

@@ -212,7 +212,7 @@ fn cell(
             offset_s: s,
             completed: per_second - errors,
             errors,
-            latency_us: SparseHistogram::from_hdr(&h),
+            latency_us: EncodedHistogram::from_hdr(&h),
         });
     }
     let n = whole.len();
