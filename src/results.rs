@@ -122,6 +122,10 @@ pub struct CellResult {
     pub latency_ms: Percentiles,
     pub service_time_ms: Percentiles,
     pub driver_lag_ms: Percentiles,
+    /// CPU seconds tracebench itself spent while driving the window (the driver, its samplers,
+    /// and the built-in sink when it runs in-process), from /proc/self (10 ms ticks).
+    #[serde(default)]
+    pub tracebench_cpu_s: Option<f64>,
     /// The whole window's corrected latency histogram (failed requests with the time they took).
     pub latency: SparseHistogram,
     /// One record per second of the window, for timelines and interval logs.

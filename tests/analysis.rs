@@ -413,3 +413,50 @@ fn a_probe_that_did_not_come_back_fails_the_run() {
         a.warnings
     );
 }
+
+#[test]
+fn a_late_or_costly_driver_is_shown_and_warned_about() {
+    let mut results = generate(&RunSpec::default());
+    let quiet = analyze(&results);
+    assert!(
+        !quiet
+            .warnings
+            .iter()
+            .any(|w| w.contains("driver") || w.contains("tracebench used")),
+        "{:?}",
+        quiet.warnings
+    );
+    let on = quiet.groups.iter().find(|g| g.mode == "on").unwrap();
+    let pct = on
+        .driver
+        .tracebench_cpu_pct
+        .expect("tracebench CPU measured");
+    assert!(
+        (pct - 5.0).abs() < 1e-9,
+        "0.05 s per second of window: {pct}"
+    );
+
+    // One cell of `on` sent late (p99 0.3 ms against a 1 ms budget) and tracebench busier than
+    // the services.
+    let cell = results.cells.iter_mut().find(|c| c.mode == "on").unwrap();
+    cell.driver_lag_ms.p99 = 0.3;
+    cell.driver_lag_ms.max = 4.0;
+    for c in results.cells.iter_mut().filter(|c| c.mode == "off") {
+        c.tracebench_cpu_s = Some(1000.0);
+    }
+    let a = analyze(&results);
+    let on = a.groups.iter().find(|g| g.mode == "on").unwrap();
+    assert_eq!((on.driver.lag_p99_ms, on.driver.lag_max_ms), (0.3, 4.0));
+    let warned = |needle: &str, mode: &str| {
+        a.warnings
+            .iter()
+            .any(|w| w.starts_with(&format!("{mode} at ")) && w.contains(needle))
+    };
+    assert!(
+        warned("driver's lag p99 reached 0.30 ms", "on"),
+        "{:?}",
+        a.warnings
+    );
+    assert!(warned("tracebench used", "off"), "{:?}", a.warnings);
+    assert!(!warned("tracebench used", "on"), "{:?}", a.warnings);
+}

@@ -152,6 +152,7 @@ fn markdown_starts_with_the_verdict_table_showing_the_known_effects() {
         "## Noise floor",
         "## Latency",
         "## CPU and memory",
+        "## The driver's own cost",
         "## Trace volume",
         "## Connectivity probes",
         "## Run and environment",

@@ -64,6 +64,7 @@ pub fn analyze(results: &RunResults) -> Analysis {
         }
     }
     let summaries: Vec<GroupSummary> = groups.iter().map(|g| summarize(results, g)).collect();
+    warnings.extend(driver_warnings(results, &summaries));
     let (budgets, noise_floor) = budgets::judge(results, &groups, &summaries, &mut warnings);
     let mut outcome = budgets
         .iter()
@@ -237,8 +238,61 @@ fn summarize(results: &RunResults, g: &Group) -> GroupSummary {
         error_rate: wilson(bad, due),
         services,
         traces: traces::summaries(results, &g.cells, ratio),
+        driver: driver(&g.cells),
         partial: g.cells.iter().any(|c| c.partial),
     }
+}
+
+fn driver(cells: &[&CellResult]) -> DriverSummary {
+    let pcts: Vec<f64> = cells
+        .iter()
+        .filter_map(|c| {
+            let window_s = (c.window_end_unix_ms - c.window_start_unix_ms) as f64 / 1000.0;
+            c.tracebench_cpu_s
+                .filter(|_| window_s > 0.0)
+                .map(|cpu| cpu / window_s * 100.0)
+        })
+        .collect();
+    let worst = |f: fn(&CellResult) -> f64| cells.iter().map(|c| f(c)).fold(0.0, f64::max);
+    DriverSummary {
+        tracebench_cpu_pct: (!pcts.is_empty())
+            .then(|| pcts.iter().sum::<f64>() / pcts.len() as f64),
+        lag_p99_ms: worst(|c| c.driver_lag_ms.p99),
+        lag_max_ms: worst(|c| c.driver_lag_ms.max),
+    }
+}
+
+/// Warnings when the driver's own cost may have moved the figures: its lag p99 above a tenth of
+/// the smallest latency budget, or its CPU above what the services it drives used.
+fn driver_warnings(results: &RunResults, groups: &[GroupSummary]) -> Vec<String> {
+    let smallest = results
+        .budgets
+        .latency_ms
+        .values()
+        .copied()
+        .fold(f64::INFINITY, f64::min);
+    let mut out = Vec::new();
+    for g in groups {
+        if smallest.is_finite() && g.driver.lag_p99_ms > smallest / 10.0 {
+            out.push(format!(
+                "{} at {} rps: the driver's lag p99 reached {:.2} ms, more than a tenth of the \
+                 smallest latency budget ({smallest} ms): the driver sent late, so latency \
+                 figures there carry its delay",
+                g.mode, g.rate, g.driver.lag_p99_ms
+            ));
+        }
+        let services: Option<f64> = g.services.iter().map(|s| s.cpu_pct.map(|e| e.value)).sum();
+        if let (Some(own), Some(services)) = (g.driver.tracebench_cpu_pct, services)
+            && own > services
+        {
+            out.push(format!(
+                "{} at {} rps: tracebench used {own:.1}% of a core, more than the services it \
+                 drives ({services:.1}%): on a shared machine its cost may show in theirs",
+                g.mode, g.rate
+            ));
+        }
+    }
+    out
 }
 
 /// Total CPU seconds over total completed requests, x 1,000, over the cells that report it.

@@ -180,8 +180,23 @@ pub struct GroupSummary {
     pub services: Vec<ServiceSummary>,
     /// One entry per counted service; empty when traces were not counted.
     pub traces: Vec<TraceSummary>,
+    /// What tracebench itself cost and how late it sent.
+    #[serde(default)]
+    pub driver: DriverSummary,
     /// True when any pooled cell was cut short.
     pub partial: bool,
+}
+
+/// The driver's own cost beside the figures it produced: a busy or late driver takes CPU from
+/// the services and adds latency of its own.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct DriverSummary {
+    /// tracebench's CPU over the windows (driver, samplers, an in-process sink), % of one core,
+    /// mean of the cells; `None` when not measured.
+    pub tracebench_cpu_pct: Option<f64>,
+    /// The worst cell's driver lag (actual send minus due time) at p99, and its maximum, ms.
+    pub lag_p99_ms: f64,
+    pub lag_max_ms: f64,
 }
 
 /// Latency of a group in milliseconds: per-round percentiles (failed requests included with the

@@ -146,6 +146,7 @@ mod tests {
             },
             service_time_ms: Percentiles::default(),
             driver_lag_ms: Percentiles::default(),
+            tracebench_cpu_s: None,
             latency: SparseHistogram {
                 buckets: vec![(1000, 19)],
             },

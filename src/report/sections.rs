@@ -19,6 +19,7 @@ pub enum Topic {
     NoiseFloor,
     Latency,
     Resources,
+    Driver,
     Traces,
     Probes,
     Methods,
@@ -52,6 +53,7 @@ impl Section {
 pub fn sections(summary: &Summary) -> Vec<Section> {
     let mut all = vec![verdicts(summary), noise_floor(summary), latency(summary)];
     all.extend(resources(summary));
+    all.push(driver(summary));
     all.extend(traces(summary));
     all.extend(probes(summary));
     all.push(methods(summary));
@@ -289,6 +291,51 @@ fn latency(summary: &Summary) -> Section {
                     g.errors.to_string(),
                     g.dropped.to_string(),
                     format!("{:.2}% of {} due", g.error_rate.value * 100.0, g.due),
+                ]
+            })
+            .collect(),
+    });
+    s
+}
+
+/// The driver's own cost beside the services' figures: how much of the machine tracebench took
+/// and how late it sent.
+fn driver(summary: &Summary) -> Section {
+    let mut s = Section::new(Topic::Driver, "The driver's own cost");
+    s.paragraphs.push(
+        "tracebench's CPU over the measured windows (the driver, its samplers and the built-in \
+         sink when it runs in-process), % of one core, mean of the cells, beside the services' \
+         total; the driver's lag (actual send minus due time) of its worst cell. A lag p99 above \
+         a tenth of the smallest latency budget, or tracebench above the services' CPU, is \
+         warned about."
+            .into(),
+    );
+    s.table = Some(Table {
+        header: vec![
+            "mode",
+            "rate (req/s)",
+            "tracebench CPU (% of a core)",
+            "services CPU (% of a core)",
+            "driver lag p99 (ms)",
+            "driver lag max (ms)",
+            "dropped",
+        ],
+        rows: summary
+            .analysis
+            .groups
+            .iter()
+            .map(|g| {
+                let services: Option<f64> =
+                    g.services.iter().map(|s| s.cpu_pct.map(|e| e.value)).sum();
+                let pct = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.1}"));
+                vec![
+                    g.mode.clone(),
+                    fmt_rate(g.rate),
+                    pct(g.driver.tracebench_cpu_pct),
+                    pct(services),
+                    format!("{:.3}", g.driver.lag_p99_ms),
+                    format!("{:.3}", g.driver.lag_max_ms),
+                    g.dropped.to_string(),
                 ]
             })
             .collect(),

@@ -18,7 +18,7 @@ use super::progress::Progress;
 use super::spec::load_spec;
 use super::store::{Counter, Store};
 use crate::load::{self, Interval, LoadOutcome};
-use crate::resources::{Sampler, Series, Source, summary::service_resources};
+use crate::resources::{Sampler, Series, Source, procfs, summary::service_resources};
 use crate::results::{CellResult, EncodedHistogram, SecondRecord, SparseHistogram};
 use crate::scenario::{Cell, Scenario};
 use crate::target::{ModeEnv, Target};
@@ -131,13 +131,18 @@ pub async fn run_cell(
         seconds
     });
     progress.cell_started(cell, "measuring");
+    let own_cpu = || procfs::read(std::process::id()).ok().map(|r| r.cpu_seconds);
+    let cpu_before = own_cpu();
     let outcome = load::run(spec, Some(tx), cancel.clone()).await;
+    let tracebench_cpu_s = own_cpu()
+        .zip(cpu_before)
+        .map(|(after, before)| after - before);
     let series = sampler.stop().await;
     let intervals = collector.await.context("the progress task failed")?;
     let outcome = outcome.context("driving the load")?;
     cursor.next_seq = outcome.next_seq;
     let series = series.context("sampling CPU and memory")?;
-    let result = cell_result(cell, &outcome, &intervals, &series);
+    let result = cell_result(cell, &outcome, &intervals, &series, tracebench_cpu_s);
     // Nothing loads the services again before the whole second after the window (the end of
     // its trace-counting window) has begun; the next cell's restart overlaps that wait.
     cursor.load_not_before_ms = (result.window_end_unix_ms / 1000 + 1) * 1000;
@@ -177,6 +182,7 @@ fn cell_result(
     outcome: &LoadOutcome,
     intervals: &[Interval],
     series: &[Series],
+    tracebench_cpu_s: Option<f64>,
 ) -> CellResult {
     let s = &outcome.summary;
     let window_start = intervals.first().map_or_else(
@@ -216,6 +222,7 @@ fn cell_result(
         latency_ms: s.latency_ms,
         service_time_ms: s.service_time_ms,
         driver_lag_ms: s.driver_lag_ms,
+        tracebench_cpu_s,
         latency: SparseHistogram::from_hdr(&outcome.latency),
         seconds: intervals
             .iter()
