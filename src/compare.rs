@@ -511,7 +511,7 @@ pub fn load_summary(path: &Path) -> anyhow::Result<Summary> {
         serde_json::from_str(&text).map_err(|e| usage(format!("not JSON ({e})")))?;
     match value.get("schema_version").and_then(|v| v.as_u64()) {
         Some(v) if v == u64::from(SCHEMA_VERSION) => {}
-        Some(2) => encode_seconds(&mut value).map_err(|e| usage(format!("{e:#}")))?,
+        Some(2) => encode_histograms(&mut value).map_err(|e| usage(format!("{e:#}")))?,
         Some(v) => {
             return Err(usage(format!(
                 "schema_version {v}, but this tracebench reads version {SCHEMA_VERSION} (and 2)"
@@ -525,25 +525,35 @@ pub fn load_summary(path: &Path) -> anyhow::Result<Summary> {
     Ok(serde_json::from_value(value).map_err(|e| usage(format!("not a valid summary ({e})")))?)
 }
 
-/// Reads a schema-2 summary as schema 3: each second's bucket list becomes its encoding.
-fn encode_seconds(value: &mut serde_json::Value) -> anyhow::Result<()> {
+/// Reads a schema-2 summary as schema 3: each cell's and second's bucket list becomes its
+/// encoding.
+fn encode_histograms(value: &mut serde_json::Value) -> anyhow::Result<()> {
     use crate::results::{EncodedHistogram, SparseHistogram};
     use anyhow::Context as _;
+    let encode = |latency: &mut serde_json::Value| -> anyhow::Result<()> {
+        let buckets: SparseHistogram = serde_json::from_value(latency.take())
+            .context("a schema-2 latency histogram is not a bucket list")?;
+        *latency = serde_json::to_value(EncodedHistogram::from_hdr(&buckets.to_hdr()?))?;
+        Ok(())
+    };
     let cells = value
         .pointer_mut("/results/cells")
         .and_then(|c| c.as_array_mut())
         .context("schema 2 summary without results.cells")?;
-    for second in cells
-        .iter_mut()
-        .filter_map(|c| c.get_mut("seconds").and_then(|s| s.as_array_mut()))
-        .flatten()
-    {
-        let Some(latency) = second.get_mut("latency_us") else {
-            continue;
-        };
-        let buckets: SparseHistogram = serde_json::from_value(latency.take())
-            .context("a schema-2 second's latency_us is not a bucket list")?;
-        *latency = serde_json::to_value(EncodedHistogram::from_hdr(&buckets.to_hdr()?))?;
+    for cell in cells.iter_mut() {
+        if let Some(latency) = cell.get_mut("latency") {
+            encode(latency)?;
+        }
+        for second in cell
+            .get_mut("seconds")
+            .and_then(|s| s.as_array_mut())
+            .into_iter()
+            .flatten()
+        {
+            if let Some(latency) = second.get_mut("latency_us") {
+                encode(latency)?;
+            }
+        }
     }
     value["schema_version"] = SCHEMA_VERSION.into();
     value["results"]["schema_version"] = SCHEMA_VERSION.into();

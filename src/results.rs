@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-/// Version of the `summary.json` schema; bump on any incompatible change. 3: each second's
-/// latency is an [`EncodedHistogram`] (2 wrote its bucket list; `compare` still reads 2).
+/// Version of the `summary.json` schema; bump on any incompatible change. 3: each cell's and each
+/// second's latency is an [`EncodedHistogram`] (2 wrote bucket lists; `compare` still reads 2).
 pub const SCHEMA_VERSION: u32 = 3;
 
 /// Everything one run measured. Appended to as cells finish; complete once `finished_unix_ms` is set.
@@ -127,7 +127,7 @@ pub struct CellResult {
     #[serde(default)]
     pub tracebench_cpu_s: Option<f64>,
     /// The whole window's corrected latency histogram (failed requests with the time they took).
-    pub latency: SparseHistogram,
+    pub latency: EncodedHistogram,
     /// One record per second of the window, for timelines and interval logs.
     pub seconds: Vec<SecondRecord>,
     /// One series per service.
@@ -152,6 +152,18 @@ impl CellResult {
     /// cap or never finished: what error rates count against requests due.
     pub fn failed_requests(&self) -> u64 {
         self.errors + self.dropped + self.unfinished
+    }
+
+    /// Requests sent that got no answer: failures without a response (timeouts, resets) and
+    /// requests still unfinished. They may or may not have reached the service.
+    pub fn unanswered(&self) -> u64 {
+        self.error_kinds.values().sum::<u64>() + self.unfinished
+    }
+
+    /// Requests whose latency was recorded: every response, and every failure with the time it
+    /// took.
+    pub fn recorded(&self) -> u64 {
+        self.completed + self.error_kinds.values().sum::<u64>()
     }
 
     /// [`failed_requests`](Self::failed_requests) as % of requests due (0 when nothing was due).

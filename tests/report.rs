@@ -248,20 +248,24 @@ fn report_command_rerenders_a_run_directory_from_its_summary() {
     );
 }
 
-/// A schema-2 summary (each second's latency as a bucket list) still loads, as schema 3.
+/// A schema-2 summary (each cell's and second's latency as a bucket list) still loads, as
+/// schema 3.
 #[test]
 fn a_schema_2_summary_loads_with_its_seconds_encoded() {
     use tracebench::results::{EncodedHistogram, SparseHistogram};
     let mut value: serde_json::Value = serde_json::from_str(&read("summary.json")).unwrap();
     value["schema_version"] = 2.into();
     value["results"]["schema_version"] = 2.into();
+    let as_buckets = |latency: &mut serde_json::Value| {
+        let encoded: EncodedHistogram = serde_json::from_value(latency.take()).unwrap();
+        let buckets = SparseHistogram::from_hdr(&encoded.to_hdr().unwrap());
+        *latency = serde_json::to_value(buckets).unwrap();
+    };
     let mut seconds = 0;
     for cell in value["results"]["cells"].as_array_mut().unwrap() {
+        as_buckets(&mut cell["latency"]);
         for second in cell["seconds"].as_array_mut().unwrap() {
-            let encoded: EncodedHistogram =
-                serde_json::from_value(second["latency_us"].take()).unwrap();
-            let buckets = SparseHistogram::from_hdr(&encoded.to_hdr().unwrap());
-            second["latency_us"] = serde_json::to_value(buckets).unwrap();
+            as_buckets(&mut second["latency_us"]);
             seconds += 1;
         }
     }

@@ -52,7 +52,7 @@ pub fn latency_stat(p: &Percentiles, name: &str) -> Option<f64> {
 /// The figure of one cell; `None` when the cell did not measure it.
 pub fn cell_value(c: &CellResult, m: Measure) -> Option<f64> {
     match m {
-        Measure::Latency(name) => (c.latency.count() > 0)
+        Measure::Latency(name) => (c.recorded() > 0)
             .then(|| latency_stat(&c.latency_ms, name))
             .flatten(),
         Measure::Throughput => {
@@ -118,7 +118,7 @@ pub fn difference(a: &BTreeMap<u32, f64>, b: &BTreeMap<u32, f64>) -> Option<Esti
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::results::SparseHistogram;
+    use crate::results::EncodedHistogram;
 
     fn cell(round: u32, replicate: u32, p50: f64) -> CellResult {
         CellResult {
@@ -147,9 +147,11 @@ mod tests {
             service_time_ms: Percentiles::default(),
             driver_lag_ms: Percentiles::default(),
             tracebench_cpu_s: None,
-            latency: SparseHistogram {
-                buckets: vec![(1000, 19)],
-            },
+            latency: EncodedHistogram::from_hdr(&{
+                let mut h = crate::load::new_histogram();
+                h.record_n(1000, 19).unwrap();
+                h
+            }),
             seconds: vec![],
             resources: vec![],
             partial: false,

@@ -19,7 +19,7 @@ use super::spec::load_spec;
 use super::store::{Counter, Store};
 use crate::load::{self, Interval, LoadOutcome};
 use crate::resources::{Sampler, Series, Source, procfs, summary::service_resources};
-use crate::results::{CellResult, EncodedHistogram, SecondRecord, SparseHistogram};
+use crate::results::{CellResult, EncodedHistogram, SecondRecord};
 use crate::scenario::{Cell, Scenario};
 use crate::target::{ModeEnv, Target};
 
@@ -223,7 +223,7 @@ fn cell_result(
         service_time_ms: s.service_time_ms,
         driver_lag_ms: s.driver_lag_ms,
         tracebench_cpu_s,
-        latency: SparseHistogram::from_hdr(&outcome.latency),
+        latency: EncodedHistogram::from_hdr(&outcome.latency),
         seconds: intervals
             .iter()
             .map(|i| SecondRecord {

@@ -269,7 +269,7 @@ fn cell(
         service_time_ms: Percentiles::from_hdr_us(&whole),
         driver_lag_ms: Percentiles::default(),
         tracebench_cpu_s: Some(0.05 * spec.seconds as f64),
-        latency: SparseHistogram::from_hdr(&whole),
+        latency: EncodedHistogram::from_hdr(&whole),
         seconds,
         resources,
         partial: false,

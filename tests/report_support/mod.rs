@@ -103,7 +103,10 @@ pub fn check_hlogs(dir: &Path, results: &RunResults) -> usize {
             .iter()
             .filter(|c| c.mode == mode && c.rate == rate)
             .collect();
-        let expected: u64 = cells.iter().map(|c| c.latency.count()).sum();
+        let expected: u64 = cells
+            .iter()
+            .map(|c| c.latency.to_hdr().unwrap().len())
+            .sum();
         assert!(expected > 0, "{name}: no requests");
         assert_eq!(total, expected, "{name}");
         assert_eq!(
