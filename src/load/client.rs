@@ -1,5 +1,5 @@
 //! A connection worker: takes due requests from the shared queue in order, sends each on its own
-//! connection (HTTP or gRPC), and hands the result with its three instants to the recorder.
+//! connection (HTTP or gRPC), and records the result with its three instants.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -8,7 +8,7 @@ use tokio::sync::{Mutex, mpsc};
 
 use super::grpc::GrpcClient;
 use super::http::HttpClient;
-use super::record::{Completion, Event, Outcome};
+use super::record::{Completion, Outcome, SharedRecorder};
 use super::schedule::Ticket;
 
 /// One connection of either kind; `match` dispatch keeps the hot path free of trait objects.
@@ -37,7 +37,7 @@ impl Client {
 pub async fn work(
     mut client: Client,
     queue: Arc<Mutex<mpsc::UnboundedReceiver<Ticket>>>,
-    events: mpsc::UnboundedSender<Event>,
+    recorder: SharedRecorder,
     run: Arc<str>,
     timeout: Duration,
 ) {
@@ -63,10 +63,9 @@ pub async fn work(
             sent,
             done,
             outcome,
-            permit,
         };
-        if events.send(Event::Done(completion)).is_err() {
-            return;
-        }
+        recorder.lock().record_completion(&completion);
+        // Released once recorded, so the in-flight cap also bounds unrecorded results.
+        drop(permit);
     }
 }

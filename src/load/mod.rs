@@ -5,7 +5,8 @@
 //! takes the due requests in order. Latency is measured from the due time, so a server stall
 //! shows its whole cost instead of being hidden by a driver that waited (coordinated omission).
 //! At most `max_in_flight` requests are outstanding; what the cap refuses is counted as dropped.
-//! Results go straight into HDR histograms ([`record`]): memory does not grow with run length.
+//! Each connection records its results straight into shared HDR histograms ([`record`]): no
+//! hop per request, and memory does not grow with run length.
 //!
 //! The contract for callers (`drive`, `run`): build a [`LoadSpec`], call [`run`] with an optional
 //! channel for per-second [`Interval`]s and a shutdown token, get a [`LoadOutcome`].
@@ -31,7 +32,7 @@ use tokio_util::sync::CancellationToken;
 pub use grpc::GrpcTarget;
 pub use http::HttpTarget;
 pub use record::{
-    Completion, Event, HIGHEST_US, Interval, Outcome, Recorder, ResponseCode, grpc_code_name,
+    Completion, HIGHEST_US, Interval, Outcome, Recorder, ResponseCode, grpc_code_name,
     new_histogram,
 };
 pub use schedule::{Arrivals, Schedule};
@@ -42,7 +43,7 @@ use crate::exit::UsageError;
 use client::{Client, work};
 use grpc::GrpcClient;
 use http::HttpClient;
-use record::record_events;
+use record::{SharedRecorder, close_intervals};
 use schedule::{Scheduler, Ticket};
 
 /// What to load.
@@ -173,13 +174,9 @@ pub async fn run(
     let in_flight = Arc::new(Semaphore::new(spec.max_in_flight));
     let (work_tx, work_rx) = mpsc::unbounded_channel::<Ticket>();
     let work_rx = Arc::new(Mutex::new(work_rx));
-    let (events_tx, events_rx) = mpsc::unbounded_channel();
-
-    let recorder = tokio::spawn(record_events(
-        Recorder::new(measure_start, window_start),
-        events_rx,
-        intervals,
-    ));
+    let recorder = SharedRecorder::new(Recorder::new(measure_start, window_start));
+    let closed = CancellationToken::new();
+    let closer = tokio::spawn(close_intervals(recorder.clone(), intervals, closed.clone()));
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..spec.connections {
         let client = match &spec.target {
@@ -189,7 +186,7 @@ pub async fn run(
         workers.spawn(work(
             client,
             work_rx.clone(),
-            events_tx.clone(),
+            recorder.clone(),
             run_id.clone(),
             spec.request_timeout,
         ));
@@ -203,7 +200,7 @@ pub async fn run(
         end,
         in_flight,
         work: work_tx,
-        events: events_tx,
+        recorder: recorder.clone(),
         shutdown: shutdown.clone(),
     };
     let report = tokio::task::spawn_blocking(move || scheduler.run())
@@ -219,7 +216,11 @@ pub async fn run(
         workers.abort_all();
         while workers.join_next().await.is_some() {}
     }
-    let recorder = recorder.await.context("the recorder task failed")?;
+    closed.cancel();
+    closer.await.context("the interval task failed")?;
+    let recorder = recorder
+        .into_inner()
+        .context("a connection outlived the run")?;
 
     let measured = if report.cancelled {
         report.stopped_at.saturating_duration_since(measure_start)

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
-use super::record::Event;
+use super::record::SharedRecorder;
 
 /// How due times are spaced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -109,7 +109,7 @@ pub struct Scheduler {
     pub end: Instant,
     pub in_flight: Arc<Semaphore>,
     pub work: mpsc::UnboundedSender<Ticket>,
-    pub events: mpsc::UnboundedSender<Event>,
+    pub recorder: SharedRecorder,
     pub shutdown: CancellationToken,
 }
 
@@ -138,7 +138,7 @@ impl Scheduler {
             let Ok(permit) = self.in_flight.clone().try_acquire_owned() else {
                 // At the cap: count it and keep the schedule, rather than slowing down.
                 if measured {
-                    let _ = self.events.send(Event::Dropped);
+                    self.recorder.lock().record_dropped();
                 }
                 continue;
             };
