@@ -119,10 +119,23 @@ impl Scheduler {
         precise_sleeps();
         let mut sent_measured = 0;
         let mut next_seq = self.first_seq;
+        let mut woke = Instant::now();
         for (index, offset) in self.schedule {
             let due = self.start + offset;
             if due >= self.end {
                 break;
+            }
+            if due > Instant::now() {
+                // At most one wake-up per TICK: requests due closer together go out together.
+                if !sleep_until(due.max(woke + TICK), &self.shutdown) {
+                    return SchedulerReport {
+                        sent_measured,
+                        next_seq,
+                        stopped_at: Instant::now(),
+                        cancelled: true,
+                    };
+                }
+                woke = Instant::now();
             }
             if !sleep_until(due, &self.shutdown) {
                 return SchedulerReport {
@@ -159,6 +172,12 @@ impl Scheduler {
 /// Asks Linux to wake this thread within 1 µs of a sleep's end instead of the default 50 µs
 /// timer slack, which would add up to 50 µs to the driver's lag. Best effort: without it the
 /// driver still works, a little later.
+/// The shortest sleep of the scheduler thread: above 5,000 req/s (uniform) requests due within
+/// one tick go out together, up to 200 µs late (driver lag, inside the corrected latency), for a
+/// thread wake-up per tick instead of per request. Measured at 20,000 req/s: 24-28 µs of CPU per
+/// request instead of 43-45, driver lag p99 0.28-0.30 ms instead of 0.09 (README, Measured).
+const TICK: Duration = Duration::from_micros(200);
+
 fn precise_sleeps() {
     #[cfg(target_os = "linux")]
     // SAFETY: prctl(PR_SET_TIMERSLACK) takes a plain integer and only affects this thread.
