@@ -297,7 +297,15 @@ impl Counter {
             };
             let (cell, _) = self.pending.remove(at);
             match store.count_cell(scenario, &cell).await {
-                Ok(traces) => self.done.extend(traces),
+                Ok(traces) => {
+                    self.done.extend(traces);
+                    // Cells are counted in order and no later load starts before this cell's
+                    // counted window ends (`cell`): what started before it is counted.
+                    if let Some(sink) = &store.sink {
+                        let (_, end_s) = counted_window(&cell);
+                        sink.store().forget_before(end_s * 1_000_000_000);
+                    }
+                }
                 Err(err) => self.failed = Some(err),
             }
         }

@@ -184,6 +184,26 @@ impl Store {
         stored
     }
 
+    /// Drops every trace that started before `before_ns` (their cell has been counted), so a
+    /// long run holds only the traces still to count. Not counted as evicted: nothing was lost.
+    pub fn forget_before(&self, before_ns: u64) {
+        let mut inner = self.lock();
+        let Inner {
+            traces,
+            order,
+            spans,
+            ..
+        } = &mut *inner;
+        traces.retain(|_, trace| {
+            let keep = trace.bounds().0 >= before_ns;
+            if !keep {
+                *spans -= trace.spans.len();
+            }
+            keep
+        });
+        order.retain(|id| traces.contains_key(id));
+    }
+
     pub fn stats(&self) -> StoreStats {
         let inner = self.lock();
         StoreStats {
@@ -503,6 +523,26 @@ pub(crate) mod tests {
         assert_eq!(json["metrics"]["inspectedTraces"], 3);
         let none = serde_json::to_value(store.search(&q(Some("none"), None, None))).unwrap();
         assert_eq!(none["traces"], serde_json::json!([]));
+    }
+
+    #[test]
+    fn counted_traces_can_be_forgotten_without_counting_as_evicted() {
+        let store = Store::new(100);
+        store.ingest(request(
+            "gw",
+            &[(1, 1, 0, 10), (1, 2, 1, 10), (2, 3, 0, 20)],
+        ));
+        store.forget_before(15 * 1_000_000_000);
+        let stats = store.stats();
+        assert_eq!((stats.traces, stats.spans, stats.evicted_spans), (1, 1, 0));
+        assert!(store.trace(&[1; 16]).is_none() && store.trace(&[2; 16]).is_some());
+        // The eviction queue forgot it too: the next eviction takes trace 2, not a ghost.
+        let store = Store::new(2);
+        store.ingest(request("gw", &[(1, 1, 0, 10), (2, 2, 0, 20)]));
+        store.forget_before(15 * 1_000_000_000);
+        store.ingest(request("gw", &[(3, 3, 0, 30), (4, 4, 0, 40)]));
+        assert_eq!(store.stats().evicted_traces, 1);
+        assert!(store.trace(&[2; 16]).is_none() && store.trace(&[4; 16]).is_some());
     }
 
     #[test]
