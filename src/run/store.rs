@@ -153,8 +153,7 @@ impl Store {
             start_s,
             end_s,
             step_s: STEP_S,
-            // A slice's traces at the cell's rate, with room: a full answer costs a split.
-            search_limit: search_limit(cell.rate, STEP_S),
+            search_limit: search_limit(cell.rate),
             method: CountMethod::Search,
         };
         let counts = count_traces(client, &request)
@@ -255,10 +254,12 @@ fn counted_services(scenario: &Scenario) -> Vec<String> {
     scenario.traces.root_service.iter().cloned().collect()
 }
 
-/// Search answers hold at most this many traces per request: room for three times a step of
-/// traffic at `rate` (a full answer is split, so this only saves requests).
-fn search_limit(rate: f64, step_s: u64) -> usize {
-    ((3.0 * rate * step_s as f64) as usize).clamp(1_000, 100_000)
+/// Search answers hold at most this many traces per request: two seconds of traffic at `rate`
+/// (at least 1,000). Slices are split until they fit, so answers stay a few MB: a limit sized to
+/// a whole minute made one answer of 60,000 traces at 1,000 req/s, and the run's RSS reached
+/// 700 MB while counting it.
+fn search_limit(rate: f64) -> usize {
+    ((2.0 * rate) as usize).max(1_000)
 }
 
 /// Counting as the run goes: each measured cell waits here until its ingestion wait has passed,
