@@ -281,8 +281,7 @@ fn driver_warnings(results: &RunResults, groups: &[GroupSummary]) -> Vec<String>
                 g.mode, g.rate, g.driver.lag_p99_ms
             ));
         }
-        let services: Option<f64> = g.services.iter().map(|s| s.cpu_pct.map(|e| e.value)).sum();
-        if let (Some(own), Some(services)) = (g.driver.tracebench_cpu_pct, services)
+        if let (Some(own), Some(services)) = (g.driver.tracebench_cpu_pct, g.services_cpu_pct())
             && own > services
         {
             out.push(format!(

@@ -42,6 +42,16 @@ pub struct Analysis {
     pub warnings: Vec<String>,
 }
 
+impl GroupSummary {
+    /// The services' CPU together, % of one core; `None` when any was not measured.
+    pub fn services_cpu_pct(&self) -> Option<f64> {
+        self.services
+            .iter()
+            .map(|s| s.cpu_pct.map(|e| e.value))
+            .sum()
+    }
+}
+
 impl Analysis {
     /// The exit code of `tracebench run`: any fail -> 1, else any inconclusive -> 3, else 0.
     pub fn exit(&self) -> Exit {

@@ -325,14 +325,12 @@ fn driver(summary: &Summary) -> Section {
             .groups
             .iter()
             .map(|g| {
-                let services: Option<f64> =
-                    g.services.iter().map(|s| s.cpu_pct.map(|e| e.value)).sum();
                 let pct = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.1}"));
                 vec![
                     g.mode.clone(),
                     fmt_rate(g.rate),
                     pct(g.driver.tracebench_cpu_pct),
-                    pct(services),
+                    pct(g.services_cpu_pct()),
                     format!("{:.3}", g.driver.lag_p99_ms),
                     format!("{:.3}", g.driver.lag_max_ms),
                     g.dropped.to_string(),

@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use crate::exit::UsageError;
 use crate::results::{CellResult, CellTraces, MinuteCount, ProbeResults, RunResults, TraceResults};
 use crate::scenario::{RequestKind, Scenario, TraceStore};
-use crate::traces::count::{CountMethod, CountRequest, Server, count_traces};
+use crate::traces::count::{CountMethod, CountRequest, Server, count_on};
 use crate::traces::sink::{Sink, SinkConfig};
 use crate::traces::tempo::TempoClient;
 use crate::traces::verify::{self, Outcome, VerifyRequest};
@@ -156,7 +156,7 @@ impl Store {
             search_limit: search_limit(cell.rate),
             method: CountMethod::Search,
         };
-        let counts = count_traces(client, &request)
+        let counts = count_on(client, &self.server, &request)
             .await
             .with_context(|| format!("counting the traces of cell {}", cell.order + 1))?;
         Ok(counts

@@ -129,8 +129,19 @@ const MAX_LIMIT: usize = 1_000_000;
 const COUNTED: &str =
     "traces whose root span belongs to the service, in the step holding the trace's start";
 
+/// Counts on whatever server `client` reaches, reading what it is first.
 pub async fn count_traces(
     client: &TempoClient,
+    request: &CountRequest,
+) -> Result<TraceCounts, CountError> {
+    let server = Server::read(client).await?;
+    count_on(client, &server, request).await
+}
+
+/// Counts on a server already read (a run reads it once, not per cell).
+pub async fn count_on(
+    client: &TempoClient,
+    server: &Server,
     request: &CountRequest,
 ) -> Result<TraceCounts, CountError> {
     if request.start_s >= request.end_s || request.step_s == 0 {
@@ -139,7 +150,6 @@ pub async fn count_traces(
             end_s: request.end_s,
         });
     }
-    let server = Server::read(client).await?;
     let wait = server.ready_in(request.end_s);
     if !wait.is_zero() {
         tokio::time::sleep(wait).await;
@@ -153,7 +163,7 @@ pub async fn count_traces(
     for root in roots {
         services.push(match request.method {
             CountMethod::Search => by_search(client, request, root).await?,
-            CountMethod::Metrics => metrics::count(client, &server, request, root).await?,
+            CountMethod::Metrics => metrics::count(client, server, request, root).await?,
         });
     }
     Ok(TraceCounts {
