@@ -1,15 +1,14 @@
-//! A connection worker: takes due requests from the shared queue in order, sends each on its own
+//! A connection worker: takes due requests from the queue in order, sends each on its own
 //! connection (HTTP or gRPC), and records the result with its three instants.
 
-use std::sync::Arc;
+use std::cell::RefCell;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
-
-use tokio::sync::{Mutex, mpsc};
 
 use super::grpc::GrpcClient;
 use super::http::HttpClient;
-use super::record::{Completion, Outcome, SharedRecorder};
-use super::schedule::Ticket;
+use super::record::{Completion, Outcome, Recorder};
+use super::schedule::{Queue, Ticket};
 
 /// One connection of either kind; `match` dispatch keeps the hot path free of trait objects.
 pub enum Client {
@@ -36,16 +35,12 @@ impl Client {
 /// Serves tickets until the queue is closed and empty.
 pub async fn work(
     mut client: Client,
-    queue: Arc<Mutex<mpsc::UnboundedReceiver<Ticket>>>,
-    recorder: SharedRecorder,
-    run: Arc<str>,
+    queue: Rc<Queue>,
+    recorder: Rc<RefCell<Recorder>>,
+    run: Rc<str>,
     timeout: Duration,
 ) {
-    loop {
-        let ticket = queue.lock().await.recv().await;
-        let Some(Ticket { seq, due, permit }) = ticket else {
-            return;
-        };
+    while let Some(Ticket { seq, due }) = queue.take().await {
         let sent = Instant::now();
         let outcome = match tokio::time::timeout(timeout, client.call(seq, &run)).await {
             Ok(outcome) => outcome,
@@ -64,8 +59,8 @@ pub async fn work(
             done,
             outcome,
         };
-        recorder.lock().record_completion(&completion);
+        recorder.borrow_mut().record_completion(&completion);
         // Released once recorded, so the in-flight cap also bounds unrecorded results.
-        drop(permit);
+        queue.done();
     }
 }

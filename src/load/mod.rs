@@ -5,8 +5,8 @@
 //! takes the due requests in order. Latency is measured from the due time, so a server stall
 //! shows its whole cost instead of being hidden by a driver that waited (coordinated omission).
 //! At most `max_in_flight` requests are outstanding; what the cap refuses is counted as dropped.
-//! Each connection records its results straight into shared HDR histograms ([`record`]): no
-//! hop per request, and memory does not grow with run length.
+//! Each connection records its results straight into HDR histograms ([`record`]): no hop per
+//! request, and memory does not grow with run length. All of it runs on one thread ([`run`]).
 //!
 //! The contract for callers (`drive`, `run`): build a [`LoadSpec`], call [`run`] with an optional
 //! channel for per-second [`Interval`]s and a shutdown token, get a [`LoadOutcome`].
@@ -19,14 +19,17 @@ mod record;
 mod schedule;
 mod summary;
 mod template;
+mod timer;
 
+use std::cell::RefCell;
 use std::net::SocketAddr;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result};
 use hdrhistogram::Histogram;
-use tokio::sync::{Mutex, Semaphore, mpsc};
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 pub use grpc::GrpcTarget;
@@ -43,8 +46,8 @@ use crate::exit::UsageError;
 use client::{Client, work};
 use grpc::GrpcClient;
 use http::HttpClient;
-use record::{SharedRecorder, close_intervals};
-use schedule::{Scheduler, Ticket};
+use record::close_intervals;
+use schedule::{Queue, Scheduler};
 
 /// What to load.
 #[derive(Debug, Clone)]
@@ -156,6 +159,11 @@ pub async fn check_reachable(target: &Target) -> Result<SocketAddr> {
 /// Drives `spec` until its schedule ends or `shutdown` fires, then waits (up to the drain timeout)
 /// for outstanding requests. Each per-second interval of the measured window goes to `intervals`
 /// as it closes. After a shutdown the summary is marked partial.
+///
+/// The load runs on a thread of its own with a single-threaded runtime: the scheduler, every
+/// connection and the recorder share one event loop, so a request costs a write, a read and its
+/// share of one wake-up per tick, and the caller's runtime (the trace sink, the resource sampler)
+/// cannot delay it. Dropping the returned future stops the load as a shutdown would.
 pub async fn run(
     spec: LoadSpec,
     intervals: Option<mpsc::UnboundedSender<Interval>>,
@@ -163,29 +171,71 @@ pub async fn run(
 ) -> Result<LoadOutcome> {
     spec.validate()?;
     let addr = check_reachable(&spec.target).await?;
-    let run_id: Arc<str> = spec.run_id.clone().into();
+    let stop = shutdown.child_token();
+    let _stop_when_dropped = stop.clone().drop_guard();
+    let (done_tx, done_rx) = oneshot::channel();
+    std::thread::Builder::new()
+        .name("tracebench-driver".into())
+        .spawn(move || {
+            let _ = done_tx.send(drive_on_this_thread(spec, addr, intervals, stop));
+        })
+        .context("cannot start the driver's thread")?;
+    done_rx.await.context("the driver's thread failed")?
+}
 
-    // Give the workers a moment to start before the first request is due.
+fn drive_on_this_thread(
+    spec: LoadSpec,
+    addr: SocketAddr,
+    intervals: Option<mpsc::UnboundedSender<Interval>>,
+    shutdown: CancellationToken,
+) -> Result<LoadOutcome> {
+    precise_sleeps();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the driver's runtime")?;
+    tokio::task::LocalSet::new().block_on(&runtime, drive(spec, addr, intervals, shutdown))
+}
+
+/// Asks Linux to end this thread's timed waits (tokio's `epoll_wait` timeouts) within 1 µs
+/// instead of the default 50 µs timer slack. Best effort: without it the driver still works, a
+/// little later.
+fn precise_sleeps() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: prctl(PR_SET_TIMERSLACK) takes a plain integer and only affects this thread.
+    unsafe {
+        libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong);
+    }
+}
+
+async fn drive(
+    spec: LoadSpec,
+    addr: SocketAddr,
+    intervals: Option<mpsc::UnboundedSender<Interval>>,
+    shutdown: CancellationToken,
+) -> Result<LoadOutcome> {
+    let run_id: Rc<str> = spec.run_id.clone().into();
+
+    // Give the connections a moment to start before the first request is due.
     let start = Instant::now() + Duration::from_millis(20);
     let measure_start = start + spec.warmup;
     let window_start = SystemTime::now() + (measure_start - Instant::now());
     let end = measure_start + spec.duration;
 
-    let in_flight = Arc::new(Semaphore::new(spec.max_in_flight));
-    let (work_tx, work_rx) = mpsc::unbounded_channel::<Ticket>();
-    let work_rx = Arc::new(Mutex::new(work_rx));
-    let recorder = SharedRecorder::new(Recorder::new(measure_start, window_start));
+    let queue = Rc::new(Queue::new(spec.max_in_flight));
+    let recorder = Rc::new(RefCell::new(Recorder::new(measure_start, window_start)));
     let closed = CancellationToken::new();
-    let closer = tokio::spawn(close_intervals(recorder.clone(), intervals, closed.clone()));
+    let closer =
+        tokio::task::spawn_local(close_intervals(recorder.clone(), intervals, closed.clone()));
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..spec.connections {
         let client = match &spec.target {
             Target::Http(t) => Client::Http(HttpClient::new(Arc::new(t.clone()), addr)),
             Target::Grpc(t) => Client::Grpc(GrpcClient::new(Arc::new(t.clone()))),
         };
-        workers.spawn(work(
+        workers.spawn_local(work(
             client,
-            work_rx.clone(),
+            queue.clone(),
             recorder.clone(),
             run_id.clone(),
             spec.request_timeout,
@@ -198,16 +248,13 @@ pub async fn run(
         start,
         measure_start,
         end,
-        in_flight,
-        work: work_tx,
+        queue,
         recorder: recorder.clone(),
-        shutdown: shutdown.clone(),
+        shutdown,
     };
-    let report = tokio::task::spawn_blocking(move || scheduler.run())
-        .await
-        .context("the scheduler thread failed")?;
+    let report = scheduler.run().await.context("the driver's timer failed")?;
 
-    // The scheduler has dropped its senders: workers finish the queue, then stop.
+    // The queue is closed: connections finish what is queued, then stop.
     let drained = tokio::time::timeout(spec.drain_timeout, async {
         while workers.join_next().await.is_some() {}
     })
@@ -218,9 +265,9 @@ pub async fn run(
     }
     closed.cancel();
     closer.await.context("the interval task failed")?;
-    let recorder = recorder
-        .into_inner()
-        .context("a connection outlived the run")?;
+    let recorder = Rc::into_inner(recorder)
+        .context("a connection outlived the run")?
+        .into_inner();
 
     let measured = if report.cancelled {
         report.stopped_at.saturating_duration_since(measure_start)

@@ -1,14 +1,14 @@
 //! Recording: every result goes into HDR histograms and counters the moment it arrives, and is
 //! then forgotten, so the driver's memory does not grow with the length of a run. One recorder
-//! holds all histograms behind a mutex ([`SharedRecorder`]) that each connection locks for the
-//! ~100 ns a record takes: no task to wake and no channel to cross per request. A ticking task
-//! closes a per-second interval once a second.
+//! holds all histograms; the connections record into it directly, on the driver's one thread (no
+//! lock, no task to wake, no channel to cross per request). A ticking task closes a per-second
+//! interval once a second.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime};
-
-use std::sync::{Arc, Mutex, MutexGuard};
 
 use hdrhistogram::Histogram;
 use tokio::sync::mpsc;
@@ -220,34 +220,14 @@ impl Recorder {
     }
 }
 
-/// The recorder the connections and the scheduler share.
-#[derive(Clone)]
-pub struct SharedRecorder(Arc<Mutex<Recorder>>);
-
-impl SharedRecorder {
-    pub fn new(recorder: Recorder) -> SharedRecorder {
-        SharedRecorder(Arc::new(Mutex::new(recorder)))
-    }
-
-    /// The recorder, even after a panic elsewhere (its counters stay consistent).
-    pub fn lock(&self) -> MutexGuard<'_, Recorder> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// The recorder back, once every other holder is gone.
-    pub fn into_inner(self) -> Option<Recorder> {
-        Arc::into_inner(self.0).map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()))
-    }
-}
-
 /// Closes an interval every second of the measured window and hands each to `intervals`, until
 /// `stop`; then closes the last, partial one if it holds anything.
 pub async fn close_intervals(
-    recorder: SharedRecorder,
+    recorder: Rc<RefCell<Recorder>>,
     intervals: Option<mpsc::UnboundedSender<Interval>>,
     stop: CancellationToken,
 ) {
-    let measure_start = recorder.lock().measure_start;
+    let measure_start = recorder.borrow().measure_start;
     let first = tokio::time::Instant::from_std(measure_start + Duration::from_secs(1));
     let mut ticks = tokio::time::interval_at(first, Duration::from_secs(1));
     let emit = |interval: Interval| {
@@ -259,11 +239,11 @@ pub async fn close_intervals(
         tokio::select! {
             biased;
             () = stop.cancelled() => break,
-            tick = ticks.tick() => emit(recorder.lock().close_interval(tick.into_std())),
+            tick = ticks.tick() => emit(recorder.borrow_mut().close_interval(tick.into_std())),
         }
     }
     let now = Instant::now();
-    let mut r = recorder.lock();
+    let mut r = recorder.borrow_mut();
     if r.interval_has_data() && now > r.measure_start {
         emit(r.close_interval(now));
     }

@@ -1,19 +1,23 @@
 //! The arrival schedule and the one scheduler that follows it. Request *i* is due at a fixed
 //! offset from the run's start, computed from *i* (uniform) or from a seeded sum of exponential
 //! gaps (Poisson), never from when the previous request finished: that is what makes the driver
-//! open-loop. The scheduler is a plain OS thread sleeping until absolute due times, because
-//! tokio's timer has a 1 ms granularity, which alone would make the driver's lag about 1 ms.
+//! open-loop. The scheduler is a task on the driver's thread: it wakes on a precise [`Timer`] at
+//! most once per [`TICK`], puts every request then due on the [`Queue`], and the idle
+//! connections take them from there on the same thread: no lock, no cross-thread wake-up.
 
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::rc::Rc;
 use std::str::FromStr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use serde::{Deserialize, Serialize};
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use super::record::SharedRecorder;
+use super::record::Recorder;
+use super::timer::Timer;
 
 /// How due times are spaced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -80,11 +84,67 @@ impl Iterator for Schedule {
     }
 }
 
-/// A request handed to a connection: when it was due, and its share of the in-flight cap.
+/// A request handed to a connection: its number and when it was due.
 pub struct Ticket {
     pub seq: u64,
     pub due: Instant,
-    pub permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+/// The due requests waiting for a connection, and the in-flight cap: requests queued or on the
+/// wire. Shared by the scheduler and the connections on the driver's thread.
+pub struct Queue {
+    tickets: RefCell<VecDeque<Ticket>>,
+    in_flight: Cell<usize>,
+    max_in_flight: usize,
+    closed: Cell<bool>,
+    ready: Notify,
+}
+
+impl Queue {
+    pub fn new(max_in_flight: usize) -> Queue {
+        Queue {
+            tickets: RefCell::new(VecDeque::new()),
+            in_flight: Cell::new(0),
+            max_in_flight,
+            closed: Cell::new(false),
+            ready: Notify::new(),
+        }
+    }
+
+    /// Queues `ticket` for the next idle connection; false (and nothing queued) at the cap.
+    fn offer(&self, ticket: Ticket) -> bool {
+        if self.in_flight.get() >= self.max_in_flight {
+            return false;
+        }
+        self.in_flight.set(self.in_flight.get() + 1);
+        self.tickets.borrow_mut().push_back(ticket);
+        self.ready.notify_one();
+        true
+    }
+
+    /// The oldest waiting ticket; `None` once the queue is closed and empty.
+    pub async fn take(&self) -> Option<Ticket> {
+        loop {
+            if let Some(ticket) = self.tickets.borrow_mut().pop_front() {
+                return Some(ticket);
+            }
+            if self.closed.get() {
+                return None;
+            }
+            self.ready.notified().await;
+        }
+    }
+
+    /// A taken ticket's result is recorded: it no longer counts against the cap.
+    pub fn done(&self) {
+        self.in_flight.set(self.in_flight.get().saturating_sub(1));
+    }
+
+    /// No more tickets will come: connections finish what is queued, then stop.
+    pub fn close(&self) {
+        self.closed.set(true);
+        self.ready.notify_waiters();
+    }
 }
 
 /// What the scheduler did, for the summary.
@@ -98,7 +158,16 @@ pub struct SchedulerReport {
     pub cancelled: bool,
 }
 
-/// Where the scheduler sends its work and what it needs to decide.
+/// The shortest sleep of the scheduler: above 5,000 req/s (uniform) requests due within one tick
+/// go out together, up to 200 µs late (driver lag, inside the corrected latency), for one wake-up
+/// per tick instead of per request (README, Measured).
+const TICK: Duration = Duration::from_micros(200);
+
+/// After this many requests without a sleep (the driver has fallen behind), the scheduler lets
+/// the connections run before it queues or drops more.
+const MOST_WITHOUT_YIELD: u32 = 256;
+
+/// Where the scheduler puts its work and what it needs to decide.
 pub struct Scheduler {
     pub schedule: Schedule,
     /// The number (`{seq}`) of the schedule's first request: numbers continue across runs that
@@ -107,98 +176,69 @@ pub struct Scheduler {
     pub start: Instant,
     pub measure_start: Instant,
     pub end: Instant,
-    pub in_flight: Arc<Semaphore>,
-    pub work: mpsc::UnboundedSender<Ticket>,
-    pub recorder: SharedRecorder,
+    pub queue: Rc<Queue>,
+    pub recorder: Rc<RefCell<Recorder>>,
     pub shutdown: CancellationToken,
 }
 
 impl Scheduler {
-    /// Runs the schedule to its end or until shutdown. Blocking: call it on its own thread.
-    pub fn run(self) -> SchedulerReport {
-        precise_sleeps();
+    /// Runs the schedule to its end or until shutdown, then closes the queue.
+    pub async fn run(mut self) -> std::io::Result<SchedulerReport> {
+        let report = self.follow().await;
+        self.queue.close();
+        report
+    }
+
+    async fn follow(&mut self) -> std::io::Result<SchedulerReport> {
+        let timer = Timer::new()?;
         let mut sent_measured = 0;
         let mut next_seq = self.first_seq;
         let mut woke = Instant::now();
-        for (index, offset) in self.schedule {
+        let mut without_sleep = 0;
+        let cancelled = |sent_measured, next_seq| SchedulerReport {
+            sent_measured,
+            next_seq,
+            stopped_at: Instant::now(),
+            cancelled: true,
+        };
+        for (index, offset) in self.schedule.by_ref() {
             let due = self.start + offset;
             if due >= self.end {
                 break;
             }
             if due > Instant::now() {
                 // At most one wake-up per TICK: requests due closer together go out together.
-                if !sleep_until(due.max(woke + TICK), &self.shutdown) {
-                    return SchedulerReport {
-                        sent_measured,
-                        next_seq,
-                        stopped_at: Instant::now(),
-                        cancelled: true,
-                    };
+                tokio::select! {
+                    biased;
+                    () = self.shutdown.cancelled() => return Ok(cancelled(sent_measured, next_seq)),
+                    slept = timer.sleep_until(due.max(woke + TICK)) => slept?,
                 }
                 woke = Instant::now();
+                without_sleep = 0;
+            } else if without_sleep == MOST_WITHOUT_YIELD {
+                tokio::task::yield_now().await;
+                if self.shutdown.is_cancelled() {
+                    return Ok(cancelled(sent_measured, next_seq));
+                }
+                without_sleep = 0;
             }
-            if !sleep_until(due, &self.shutdown) {
-                return SchedulerReport {
-                    sent_measured,
-                    next_seq,
-                    stopped_at: Instant::now(),
-                    cancelled: true,
-                };
-            }
+            without_sleep += 1;
             let seq = self.first_seq + index;
             next_seq = seq + 1;
             let measured = due >= self.measure_start;
-            let Ok(permit) = self.in_flight.clone().try_acquire_owned() else {
+            if self.queue.offer(Ticket { seq, due }) {
+                sent_measured += u64::from(measured);
+            } else if measured {
                 // At the cap: count it and keep the schedule, rather than slowing down.
-                if measured {
-                    self.recorder.lock().record_dropped();
-                }
-                continue;
-            };
-            if self.work.send(Ticket { seq, due, permit }).is_err() {
-                break; // every connection is gone; the run is ending
+                self.recorder.borrow_mut().record_dropped();
             }
-            sent_measured += u64::from(measured);
         }
-        SchedulerReport {
+        Ok(SchedulerReport {
             sent_measured,
             next_seq,
             stopped_at: Instant::now().min(self.end),
             cancelled: false,
-        }
-    }
-}
-
-/// Asks Linux to wake this thread within 1 µs of a sleep's end instead of the default 50 µs
-/// timer slack, which would add up to 50 µs to the driver's lag. Best effort: without it the
-/// driver still works, a little later.
-/// The shortest sleep of the scheduler thread: above 5,000 req/s (uniform) requests due within
-/// one tick go out together, up to 200 µs late (driver lag, inside the corrected latency), for a
-/// thread wake-up per tick instead of per request. Measured at 20,000 req/s: 24-28 µs of CPU per
-/// request instead of 43-45, driver lag p99 0.28-0.30 ms instead of 0.09 (README, Measured).
-const TICK: Duration = Duration::from_micros(200);
-
-fn precise_sleeps() {
-    #[cfg(target_os = "linux")]
-    // SAFETY: prctl(PR_SET_TIMERSLACK) takes a plain integer and only affects this thread.
-    unsafe {
-        libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong);
-    }
-}
-
-/// Sleeps until `deadline`; false when shutdown came first. Sleeps in slices so a shutdown is
-/// noticed within 50 ms even at very low rates.
-fn sleep_until(deadline: Instant, shutdown: &CancellationToken) -> bool {
-    const SLICE: Duration = Duration::from_millis(50);
-    loop {
-        if shutdown.is_cancelled() {
-            return false;
-        }
-        let now = Instant::now();
-        if now >= deadline {
-            return true;
-        }
-        std::thread::sleep((deadline - now).min(SLICE));
+        })
     }
 }
 
