@@ -42,8 +42,11 @@ fn check_schema(dir: &std::path::Path) {
 
 #[test]
 fn a_run_on_the_demo_stack_writes_every_file_and_counts_every_trace_at_full_sampling() {
+    // A 1 s ingestion wait (the services export every 200 ms) lets the sink's traces be counted
+    // and forgotten while each 3 s cell still loads: the counts below add up both parts.
     let scenario = TestScenario::write(&Spec {
         rates: "[40, 80]",
+        ingestion_wait: "1s",
         ..Spec::default()
     });
     let out_dir = scenario.out("run");

@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::progress::Progress;
 use super::spec::load_spec;
-use super::store::{Counter, Store};
+use super::store::{Counter, Store, unix_s};
 use crate::load::{self, Interval, LoadOutcome};
 use crate::resources::{Sampler, Series, Source, procfs, summary::service_resources};
 use crate::results::{CellResult, EncodedHistogram, SecondRecord};
@@ -122,27 +122,48 @@ pub async fn run_cell(
     )?;
     let (tx, mut rx) = mpsc::unbounded_channel::<Interval>();
     let live = progress.clone();
+    // Each second is encoded as it closes: a dense histogram is 139 KB, of which a second at
+    // 1,000 req/s touches some 100 KB, so a 10-minute cell kept as intervals held 60 MB.
     let collector = tokio::spawn(async move {
+        let mut window_start = None;
         let mut seconds = Vec::new();
         while let Some(interval) = rx.recv().await {
             live.interval(&interval);
-            seconds.push(interval);
+            window_start.get_or_insert(interval.window_start);
+            seconds.push(SecondRecord {
+                offset_s: interval.start.as_secs() as u32,
+                completed: interval.completed,
+                errors: interval.errors,
+                latency_us: EncodedHistogram::from_hdr(&interval.latency),
+            });
         }
-        seconds
+        (window_start, seconds)
     });
     progress.cell_started(cell, "measuring");
     let own_cpu = || procfs::read(std::process::id()).ok().map(|r| r.cpu_seconds);
     let cpu_before = own_cpu();
-    let outcome = load::run(spec, Some(tx), cancel.clone()).await;
+    // The load starts just after this whole second began: it is its counted window's first.
+    let start_s = unix_s();
+    let load = load::run(spec, Some(tx), cancel.clone());
+    let outcome = counter
+        .while_loading(store, scenario, cell, start_s, load)
+        .await;
     let tracebench_cpu_s = own_cpu()
         .zip(cpu_before)
         .map(|(after, before)| after - before);
     let series = sampler.stop().await;
-    let intervals = collector.await.context("the progress task failed")?;
+    let (window_start, seconds) = collector.await.context("the progress task failed")?;
     let outcome = outcome.context("driving the load")?;
     cursor.next_seq = outcome.next_seq;
     let series = series.context("sampling CPU and memory")?;
-    let result = cell_result(cell, &outcome, &intervals, &series, tracebench_cpu_s);
+    let result = cell_result(
+        cell,
+        &outcome,
+        window_start,
+        seconds,
+        &series,
+        tracebench_cpu_s,
+    );
     // Nothing loads the services again before the whole second after the window (the end of
     // its trace-counting window) has begun; the next cell's restart overlaps that wait.
     cursor.load_not_before_ms = (result.window_end_unix_ms / 1000 + 1) * 1000;
@@ -175,20 +196,19 @@ fn unix_ms(t: SystemTime) -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-/// The cell's record: the driver's summary and histograms, the per-second intervals, and each
-/// service's resources cut to the measured window.
+/// The cell's record: the driver's summary and histograms, the seconds of the measured window
+/// (which began at `window_start`), and each service's resources cut to that window.
 fn cell_result(
     cell: &Cell,
     outcome: &LoadOutcome,
-    intervals: &[Interval],
+    window_start: Option<SystemTime>,
+    seconds: Vec<SecondRecord>,
     series: &[Series],
     tracebench_cpu_s: Option<f64>,
 ) -> CellResult {
     let s = &outcome.summary;
-    let window_start = intervals.first().map_or_else(
-        || SystemTime::now() - Duration::from_secs_f64(s.duration_s),
-        |i| i.window_start,
-    );
+    let window_start = window_start
+        .unwrap_or_else(|| SystemTime::now() - Duration::from_secs_f64(s.duration_s));
     let start_ms = unix_ms(window_start);
     let end_ms = start_ms + (s.duration_s * 1000.0).round() as i64;
     // `errors` counts failures (no response) and unexpected statuses; only the latter completed.
@@ -224,15 +244,7 @@ fn cell_result(
         driver_lag_ms: s.driver_lag_ms,
         tracebench_cpu_s,
         latency: EncodedHistogram::from_hdr(&outcome.latency),
-        seconds: intervals
-            .iter()
-            .map(|i| SecondRecord {
-                offset_s: i.start.as_secs() as u32,
-                completed: i.completed,
-                errors: i.errors,
-                latency_us: EncodedHistogram::from_hdr(&i.latency),
-            })
-            .collect(),
+        seconds,
         resources: series
             .iter()
             .map(|series| service_resources(series, start_ms, end_ms, s.completed))

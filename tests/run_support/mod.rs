@@ -22,6 +22,7 @@ pub struct Spec<'a> {
     pub duration: &'a str,
     /// The request timeout.
     pub timeout: &'a str,
+    pub ingestion_wait: &'a str,
 }
 
 impl Default for Spec<'_> {
@@ -35,6 +36,7 @@ impl Default for Spec<'_> {
             auth_env: "",
             duration: "3s",
             timeout: "5s",
+            ingestion_wait: "2s",
         }
     }
 }
@@ -108,7 +110,7 @@ warmup = "1s"
 duration = "{duration}"
 rounds = {rounds}
 settle = "500ms"
-ingestion_wait = "2s"
+ingestion_wait = "{ingestion_wait}"
 [traces]
 store = "sink"
 probes = 3
@@ -127,6 +129,7 @@ api = "127.0.0.1:{api}"
             rounds = spec.rounds,
             duration = spec.duration,
             timeout = spec.timeout,
+            ingestion_wait = spec.ingestion_wait,
         );
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(format!("{}.toml", spec.name));
