@@ -255,13 +255,25 @@ async fn drive(
     let report = scheduler.run().await.context("the driver's timer failed")?;
 
     // The queue is closed: connections finish what is queued, then stop.
+    // A connection that panicked stopped taking requests: the figures would be quietly wrong.
+    let mut panicked = None;
+    let mut join = |joined: Option<Result<(), tokio::task::JoinError>>| match joined {
+        Some(Err(err)) if err.is_panic() => {
+            panicked.get_or_insert(err);
+            true
+        }
+        other => other.is_some(),
+    };
     let drained = tokio::time::timeout(spec.drain_timeout, async {
-        while workers.join_next().await.is_some() {}
+        while join(workers.join_next().await) {}
     })
     .await;
     if drained.is_err() {
         workers.abort_all();
-        while workers.join_next().await.is_some() {}
+        while join(workers.join_next().await) {}
+    }
+    if let Some(err) = panicked {
+        anyhow::bail!("a connection of the driver failed: {err}");
     }
     closed.cancel();
     closer.await.context("the interval task failed")?;

@@ -207,8 +207,8 @@ fn cell_result(
     tracebench_cpu_s: Option<f64>,
 ) -> CellResult {
     let s = &outcome.summary;
-    let window_start = window_start
-        .unwrap_or_else(|| SystemTime::now() - Duration::from_secs_f64(s.duration_s));
+    let window_start =
+        window_start.unwrap_or_else(|| SystemTime::now() - Duration::from_secs_f64(s.duration_s));
     let start_ms = unix_ms(window_start);
     let end_ms = start_ms + (s.duration_s * 1000.0).round() as i64;
     // `errors` counts failures (no response) and unexpected statuses; only the latter completed.
