@@ -17,9 +17,9 @@ use tracebench::traces::sink::{Sink, SinkConfig};
 use tracebench::traces::tempo::{TempoClient, TempoError};
 
 /// A server that records each request's path and query with its tenant and authorization
-/// headers: the first `/ready` is a 503 (to exercise retries), every search answers one trace
-/// that starts at [`STRAY_S`] whatever window was asked (as a server ignoring `start`/`end`
-/// would), trace lookups are 404 with an empty body as Tempo's (`modules/frontend/combiner/
+/// headers: the first `/ready` is a 503 (to exercise retries), every search answers one trace,
+/// listed twice, that starts at [`STRAY_S`] whatever window was asked (as a server ignoring
+/// `start`/`end` and merging two blocks' answers without deduplicating would), trace lookups are 404 with an empty body as Tempo's (`modules/frontend/combiner/
 /// trace_by_id.go` at v2.6.1, f97027a0d8b5dd48b3de3a6eff97d4a698506547), and there is no build
 /// info.
 type Seen = Arc<Mutex<Vec<(String, Option<String>, Option<String>)>>>;
@@ -54,13 +54,13 @@ async fn recording_server() -> (SocketAddr, Seen) {
                     let (status, body) = match path {
                         "/ready" if first_ready => (503, "not ready yet".to_string()),
                         "/ready" => (200, "ready".to_string()),
-                        "/api/search" => (
-                            200,
-                            format!(
-                                r#"{{"traces":[{{"traceID":"1f5594ff52b1f917f4deca8e38243a","rootServiceName":"api-gateway","startTimeUnixNano":"{}"}}],"metrics":{{}}}}"#,
+                        "/api/search" => (200, {
+                            let trace = format!(
+                                r#"{{"traceID":"1f5594ff52b1f917f4deca8e38243a","rootServiceName":"api-gateway","startTimeUnixNano":"{}"}}"#,
                                 STRAY_S * 1_000_000_000
-                            ),
-                        ),
+                            );
+                            format!(r#"{{"traces":[{trace},{trace}],"metrics":{{}}}}"#)
+                        }),
                         _ => (404, String::new()),
                     };
                     let resp = http::Response::builder()
@@ -102,7 +102,7 @@ async fn credentials_retries_and_answers_that_do_not_fit_the_question() {
     };
     let err = count_traces(&client, &request).await.unwrap_err();
     assert!(matches!(err, CountError::Misplaced { .. }), "{err}");
-    // Asked for the second it is in, the same trace counts once.
+    // Asked for the second it is in, the trace listed twice counts once.
     let counts = count_traces(
         &client,
         &CountRequest {

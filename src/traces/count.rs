@@ -8,8 +8,9 @@
 //! The default way is search, because it is exact on every Tempo version: the window is cut
 //! into half-open slices `[a, b)` (one step long, then split in two while an answer is full: a
 //! full answer is a lower bound, not a count; at one second, the limit grows instead), and a
-//! trace counts in the slice holding its `startTimeUnixNano`, each trace id once. Search answers
-//! also list each trace's services (`serviceStats`), which says whether a trace is complete.
+//! trace counts in the slice holding its `startTimeUnixNano`, each trace id once (an answer may
+//! repeat one). Search answers also list each trace's services (`serviceStats`), which says
+//! whether a trace is complete.
 //!
 //! TraceQL metrics (`count_over_time`, [`metrics`]) answer in one request, but how samples map to
 //! time changed between Tempo versions: it is used only when asked for, reads the version from
@@ -227,7 +228,6 @@ async fn by_search(
     };
     let label = root.unwrap_or(ALL_TRACES);
     let mut per_step = vec![0; steps(request)];
-    let mut seen = HashSet::new();
     let mut completeness = Completeness::default();
     let mut queries = 0;
     let mut limit = request.search_limit.max(1);
@@ -265,6 +265,10 @@ async fn by_search(
         // Search returns every trace overlapping the slice (both ends inclusive); each counts
         // in the slice holding its start.
         let (a_ns, b_ns) = (a * 1_000_000_000, b * 1_000_000_000);
+        // Slices are disjoint and a trace counts only in the one holding its start, so an id
+        // can repeat only within one answer: remembering one answer's ids is enough, and a long
+        // window's count does not hold every id it counted (600,000 at 1,000 req/s in 10 min).
+        let mut seen = HashSet::new();
         for trace in answer.traces {
             let start_ns = trace.start_time_unix_nano;
             // `durationMs` is truncated: allow its last millisecond.
