@@ -7,6 +7,7 @@
 //! failed connection is dropped and made again for the next request; the failure is counted,
 //! never retried silently.
 
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -139,8 +140,8 @@ impl HttpClient {
         let body = self.target.body.as_ref().map(|t| t.render(seq, run));
         if self.sized {
             let length = body.as_ref().map_or(0, |b| b.len());
-            self.out
-                .extend_from_slice(format!("content-length: {length}\r\n").as_bytes());
+            // Written straight into the buffer: no string allocated per request.
+            let _ = write!(self.out, "content-length: {length}\r\n");
         }
         self.out.extend_from_slice(b"\r\n");
         if let Some(body) = body {
