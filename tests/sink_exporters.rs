@@ -90,6 +90,7 @@ async fn assert_delivered(sink: &Sink, service: &str, expected: &Expected, start
             start_s: started_s,
             end_s: now_s() + 1,
             limit: 1000,
+            spss: 3,
         })
         .await
         .unwrap();
@@ -259,6 +260,7 @@ async fn otlp_http_json_bodies_plain_and_gzip() {
             start_s: now,
             end_s: now + 1,
             limit: 20,
+            spss: 3,
         })
         .await
         .unwrap();

@@ -231,6 +231,7 @@ async fn unreachable_and_refused_are_told_apart() {
             start_s: 0,
             end_s: 1,
             limit: 1,
+            spss: 3,
         })
         .await
         .unwrap_err();

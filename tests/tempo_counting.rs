@@ -294,9 +294,19 @@ async fn small_limit(version: Version) {
         "{version:?}: limit 10 at 50/s"
     );
     assert!(
-        double.requests().iter().any(|r| r.ends_with("limit=10"))
-            && double.requests().iter().any(|r| !r.ends_with("limit=10")),
+        double.requests().iter().any(|r| r.contains("limit=10&"))
+            && double.requests().iter().any(|r| !r.contains("limit=10&")),
         "the limit grew: {:#?}",
+        double.requests()
+    );
+    // A count needs no spans: it asks for one per span set, not Tempo's default three.
+    assert!(
+        double
+            .requests()
+            .iter()
+            .filter(|r| r.starts_with("/api/search"))
+            .all(|r| r.ends_with("&spss=1")),
+        "{:#?}",
         double.requests()
     );
 }

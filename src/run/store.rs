@@ -19,7 +19,7 @@ use crate::traces::verify::{self, Outcome, VerifyRequest};
 const STEP_S: u64 = 60;
 /// While a cell loads the built-in sink, how often the traces past their ingestion wait are
 /// counted and forgotten ([`Counter::while_loading`]).
-const COUNT_WHILE_LOADING_EVERY: Duration = Duration::from_secs(2);
+const COUNT_WHILE_LOADING_EVERY: Duration = Duration::from_secs(1);
 /// How long the probes' traces may take to become queryable.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(30);
 /// The sink counts as idle after this long without a span ([`Store::settle`]).

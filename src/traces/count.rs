@@ -242,6 +242,7 @@ async fn by_search(
             start_s: a,
             end_s: b,
             limit,
+            spss: 1,
         };
         let answer = client.search(&search).await?;
         queries += 1;

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{KeyValue as PbKeyValue, any_value};
+use prost::Message;
 use serde::Serialize;
 
 use super::model::{self, base64_id, hex_encode};
@@ -35,7 +36,10 @@ struct StoredSpan {
     start_ns: u64,
     end_ns: u64,
     status_code: i32,
-    attributes: Vec<PbKeyValue>,
+    /// The span's attributes as protobuf, each `KeyValue` length-delimited: one allocation
+    /// instead of a few per attribute, about half the heap of the decoded list (README,
+    /// Measured). Decoded again only when the whole trace is asked for.
+    attributes: Box<[u8]>,
     origin: Arc<Origin>,
 }
 
@@ -152,7 +156,7 @@ impl Store {
                             start_ns: span.start_time_unix_nano,
                             end_ns: span.end_time_unix_nano,
                             status_code: span.status.map(|s| s.code).unwrap_or_default(),
-                            attributes: span.attributes,
+                            attributes: encode_attributes(&span.attributes),
                             origin: Arc::clone(&origin),
                         },
                     ));
@@ -387,9 +391,39 @@ fn to_model_span(trace_id: &TraceId, span: &StoredSpan) -> model::Span {
         kind,
         start_time_unix_nano: span.start_ns,
         end_time_unix_nano: span.end_ns,
-        attributes: span.attributes.iter().map(to_model_kv).collect(),
+        attributes: decode_attributes(&span.attributes)
+            .iter()
+            .map(to_model_kv)
+            .collect(),
         status,
     }
+}
+
+fn encode_attributes(attributes: &[PbKeyValue]) -> Box<[u8]> {
+    let mut buf = Vec::with_capacity(
+        attributes
+            .iter()
+            .map(|kv| prost::length_delimiter_len(kv.encoded_len()) + kv.encoded_len())
+            .sum(),
+    );
+    for kv in attributes {
+        // Cannot fail: the buffer grows as needed.
+        let _ = kv.encode_length_delimited(&mut buf);
+    }
+    buf.into_boxed_slice()
+}
+
+/// The attributes [`encode_attributes`] wrote; they were encoded by this process, so decoding
+/// cannot fail short of a bug, and stops at the first undecodable one if it ever did.
+fn decode_attributes(mut buf: &[u8]) -> Vec<PbKeyValue> {
+    let mut attributes = Vec::new();
+    while !buf.is_empty() {
+        match PbKeyValue::decode_length_delimited(&mut buf) {
+            Ok(kv) => attributes.push(kv),
+            Err(_) => break,
+        }
+    }
+    attributes
 }
 
 fn to_model_kv(kv: &PbKeyValue) -> model::KeyValue {
@@ -571,6 +605,71 @@ pub(crate) mod tests {
         assert_eq!(
             batches[1]["resource"]["attributes"][0]["value"]["stringValue"],
             "auth"
+        );
+    }
+
+    #[test]
+    fn span_attributes_come_back_whole_in_order() {
+        use any_value::Value;
+        use opentelemetry_proto::tonic::common::v1::ArrayValue;
+        let kv = |key: &str, value: Value| PbKeyValue {
+            key: key.into(),
+            value: Some(AnyValue { value: Some(value) }),
+            ..PbKeyValue::default()
+        };
+        let mut req = request("gw", &[(7, 1, 0, 1)]);
+        req.resource_spans[0].scope_spans[0].spans[0].attributes = vec![
+            kv(
+                "http.route",
+                Value::StringValue("/api/auth/register".into()),
+            ),
+            kv("http.status_code", Value::IntValue(-201)),
+            kv("ok", Value::BoolValue(true)),
+            kv("ratio", Value::DoubleValue(0.25)),
+            kv("raw", Value::BytesValue(vec![0, 255])),
+            kv(
+                "list",
+                Value::ArrayValue(ArrayValue {
+                    values: vec![AnyValue {
+                        value: Some(Value::StringValue("a".into())),
+                    }],
+                }),
+            ),
+            PbKeyValue {
+                key: "empty".into(),
+                ..PbKeyValue::default()
+            },
+        ];
+        let store = Store::new(10);
+        store.ingest(req);
+        let json = serde_json::to_value(store.trace(&[7; 16]).unwrap()).unwrap();
+        let attributes = &json["batches"][0]["scopeSpans"][0]["spans"][0]["attributes"];
+        let keys: Vec<&str> = attributes
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["key"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "http.route",
+                "http.status_code",
+                "ok",
+                "ratio",
+                "raw",
+                "list",
+                "empty"
+            ]
+        );
+        assert_eq!(attributes[0]["value"]["stringValue"], "/api/auth/register");
+        assert_eq!(attributes[1]["value"]["intValue"], "-201");
+        assert_eq!(attributes[2]["value"]["boolValue"], true);
+        assert_eq!(attributes[3]["value"]["doubleValue"], 0.25);
+        assert_eq!(attributes[4]["value"]["bytesValue"], base64_id(&[0, 255]));
+        assert_eq!(
+            attributes[5]["value"]["arrayValue"]["values"][0]["stringValue"],
+            "a"
         );
     }
 }
