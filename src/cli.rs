@@ -59,10 +59,10 @@ pub struct DriveArgs {
     #[arg(long, default_value_t = 100.0, value_parser = parse_rate)]
     pub rate: f64,
     /// Length of the measured run, e.g. 10s, 2m.
-    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "10s", value_parser = crate::load::parse_duration)]
     pub duration: std::time::Duration,
     /// Traffic at the same rate before measuring, not recorded, e.g. 2s.
-    #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "0s", value_parser = crate::load::parse_duration)]
     pub warmup: std::time::Duration,
     /// Arrival spacing: `uniform` (exactly 1/rate apart) or `poisson`.
     #[arg(long, default_value = "uniform")]
@@ -78,7 +78,7 @@ pub struct DriveArgs {
     #[arg(long, value_delimiter = ',')]
     pub expect: Vec<String>,
     /// A request without a response after this long is an error, e.g. 30s.
-    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "30s", value_parser = crate::load::parse_duration)]
     pub timeout: std::time::Duration,
     /// Write the summary as JSON to FILE.
     #[arg(long, value_name = "FILE")]
@@ -89,12 +89,10 @@ pub struct DriveArgs {
 }
 
 fn parse_rate(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(rate) if rate.is_finite() && rate > 0.0 => Ok(rate),
-        _ => Err(format!(
-            "expected a positive number of requests per second, got `{s}`"
-        )),
-    }
+    let rate = s
+        .parse::<f64>()
+        .map_err(|_| format!("expected a number of requests per second, got `{s}`"))?;
+    crate::load::check_rate(rate)
 }
 
 // ---- sink (src/commands/sink.rs) ----
@@ -135,7 +133,7 @@ pub struct TracesCountArgs {
     #[arg(long = "service", default_values_t = ["api-gateway".to_string()])]
     pub services: Vec<String>,
     /// Window ending with the running second, e.g. `10m` (default `10m` when no --start).
-    #[arg(long, value_parser = humantime::parse_duration, conflicts_with_all = ["start", "end"])]
+    #[arg(long, value_parser = crate::load::parse_duration, conflicts_with_all = ["start", "end"])]
     pub since: Option<Duration>,
     /// Window start: RFC 3339 (`2026-11-25T16:00:00Z`) or unix seconds.
     #[arg(long, value_parser = parse_time)]
@@ -144,7 +142,7 @@ pub struct TracesCountArgs {
     #[arg(long, value_parser = parse_time, requires = "start")]
     pub end: Option<u64>,
     /// Width of one row of the table.
-    #[arg(long, value_parser = humantime::parse_duration, default_value = "1m")]
+    #[arg(long, value_parser = crate::load::parse_duration, default_value = "1m")]
     pub step: Duration,
     /// Traces asked for per search at first; a full answer splits the time slice, and a full
     /// one-second slice is asked again with four times the limit.
@@ -191,7 +189,7 @@ pub struct TracesVerifyArgs {
     #[arg(long, default_value_t = 5)]
     pub probes: usize,
     /// How long to wait for the probes' traces to become queryable.
-    #[arg(long, value_parser = humantime::parse_duration, default_value = "60s")]
+    #[arg(long, value_parser = crate::load::parse_duration, default_value = "60s")]
     pub timeout: Duration,
     /// Also write the report as JSON to this file.
     #[arg(long)]
@@ -200,15 +198,23 @@ pub struct TracesVerifyArgs {
 
 /// A point in time as unix seconds, from RFC 3339 or plain unix seconds.
 pub fn parse_time(s: &str) -> Result<u64, String> {
-    if let Ok(secs) = s.parse::<u64>() {
-        return Ok(secs);
+    /// Unix nanoseconds are int64 in OTLP and Tempo: times up to 2262-04-11.
+    const LAST_S: u64 = i64::MAX as u64 / 1_000_000_000;
+    let secs = match s.parse::<u64>() {
+        Ok(secs) => Some(secs),
+        Err(_) => chrono::DateTime::parse_from_rfc3339(s)
+            .ok()
+            .and_then(|t| u64::try_from(t.timestamp()).ok()),
+    };
+    match secs {
+        Some(secs) if secs <= LAST_S => Ok(secs),
+        Some(_) => Err(format!(
+            "time {s:?} is after 2262-04-11, the last second unix nanoseconds can hold"
+        )),
+        None => Err(format!(
+            "invalid time {s:?}: expected RFC 3339 (2026-11-25T16:00:00Z) or unix seconds"
+        )),
     }
-    chrono::DateTime::parse_from_rfc3339(s)
-        .ok()
-        .and_then(|t| u64::try_from(t.timestamp()).ok())
-        .ok_or_else(|| {
-            format!("invalid time {s:?}: expected RFC 3339 (2026-11-25T16:00:00Z) or unix seconds")
-        })
 }
 
 // ---- stats (src/commands/stats.rs) ----
@@ -222,11 +228,11 @@ pub struct StatsArgs {
     #[arg(long, value_name = "PID")]
     pub pid: Vec<u32>,
     /// How long to watch, e.g. `10s`, `2m`; until Ctrl-C when not given.
-    #[arg(long, value_parser = humantime::parse_duration)]
+    #[arg(long, value_parser = crate::load::parse_duration)]
     pub duration: Option<std::time::Duration>,
     /// Time between two rows for processes, e.g. `1s`, `500ms` (containers: the daemon sends one
     /// reading a second whatever this says).
-    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "1s", value_parser = crate::load::parse_duration)]
     pub interval: std::time::Duration,
     /// Also write every sample to this CSV file.
     #[arg(long, value_name = "FILE")]

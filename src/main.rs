@@ -16,7 +16,11 @@ fn main() -> ExitCode {
             return Exit::Broken.into();
         }
     };
-    match runtime.block_on(commands::run(cli)) {
+    let outcome = runtime.block_on(commands::run(cli));
+    // Not a plain drop, which waits for every blocking task: the external target's prompt may
+    // still be reading a terminal line after Ctrl-C abandoned it.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    match outcome {
         Ok(exit) => exit.into(),
         Err(err) => {
             eprintln!("tracebench: {err:#}");

@@ -569,7 +569,13 @@ mod cli {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn sigint_stops_cleanly_and_writes_a_partial_summary() {
+    async fn sigint_and_sigterm_stop_cleanly_and_write_a_partial_summary() {
+        for signal in [libc::SIGINT, libc::SIGTERM] {
+            stops_cleanly_on(signal).await;
+        }
+    }
+
+    async fn stops_cleanly_on(signal: libc::c_int) {
         let addr = http_server(instant(200)).await;
         let dir = tempfile::tempdir().unwrap();
         let json = dir.path().join("s.json");
@@ -590,10 +596,10 @@ mod cli {
         tokio::time::sleep(Duration::from_millis(1500)).await;
         let pid = child.id().unwrap() as libc::pid_t;
         // SAFETY: kill(2) on our own child's pid, with a valid signal number.
-        assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+        assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
         let out = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
             .await
-            .expect("drive stops within the drain time after SIGINT")
+            .expect("drive stops within the drain time after the signal")
             .unwrap();
         assert!(
             out.status.success(),

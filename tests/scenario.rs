@@ -307,7 +307,7 @@ fn every_key_of_a_docker_scenario_with_grpc_and_tempo_is_read() {
     assert_eq!(
         s.traces.store,
         TraceStore::Tempo {
-            url: "https://localhost:3200".into(),
+            url: "http://localhost:3200".into(),
             tenant: Some("team-a".into()),
             token_env: Some("TEMPO_TOKEN".into()),
         }
@@ -497,13 +497,25 @@ fn each_kind_of_mistake_names_file_line_key_and_expectation() {
             "negative rate",
             "rates = [10]",
             "rates = [\n  10,\n  -5,\n]",
-            "m.toml:12: load.rates[1]: expected a positive number of requests per second, got -5",
+            "m.toml:12: load.rates[1]: expected requests per second from 0.001 to 1000000, got -5.0",
+        ),
+        (
+            "rate too small to schedule",
+            "rates = [10]",
+            "rates = [1e-300]",
+            "m.toml:10: load.rates[0]: expected requests per second from 0.001 to 1000000, got 1e-300",
         ),
         (
             "zero rate",
             "rates = [10]",
             "rates = [0]",
-            "m.toml:10: load.rates[0]: expected a positive number of requests per second, got 0",
+            "m.toml:10: load.rates[0]: expected requests per second from 0.001 to 1000000, got 0.0",
+        ),
+        (
+            "duration beyond 30 days",
+            "duration = \"2s\"",
+            "duration = \"100years\"",
+            "m.toml:11: load.duration: expected at most 30 days, got \"100years\"",
         ),
         (
             "duration under a second",
@@ -635,7 +647,13 @@ fn each_kind_of_mistake_names_file_line_key_and_expectation() {
             "url not http",
             "url = \"http://127.0.0.1:9000/\"",
             "url = \"ftp://127.0.0.1/file\"",
-            "m.toml:8: request.url: expected an http:// or https:// URL, got \"ftp://127.0.0.1/file\"",
+            "m.toml:8: request.url: expected an http:// URL, got \"ftp://127.0.0.1/file\"",
+        ),
+        (
+            "https url",
+            "url = \"http://127.0.0.1:9000/\"",
+            "url = \"https://127.0.0.1:9443/\"",
+            "m.toml:8: request.url: got \"https://127.0.0.1:9443/\": https is not supported yet (no TLS); expected an http:// URL",
         ),
         (
             "url not loopback",
@@ -701,7 +719,7 @@ fn each_kind_of_mistake_names_file_line_key_and_expectation() {
             "tempo url not http",
             "duration = \"2s\"",
             "duration = \"2s\"\n[traces]\nstore = \"tempo\"\ntempo = { url = \"tempo:3200\" }",
-            "m.toml:14: traces.tempo.url: expected an http:// or https:// URL, got \"tempo:3200\"",
+            "m.toml:14: traces.tempo.url: expected an http:// URL, got \"tempo:3200\"",
         ),
         (
             "root service not expected",

@@ -107,6 +107,20 @@ fn bad_usage_exits_2() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("RFC 3339"));
+    // Windows too large to hold or to turn into nanoseconds are refused before any query.
+    for (window, expected) in [
+        (["--start", "0", "--end", "99999999999"], "after 2262-04-11"),
+        (["--start", "0", "--end", "1800000000"], "at most 527040"),
+    ] {
+        let out = Command::new(BIN)
+            .args(["traces", "count", "--tempo", "http://127.0.0.1:9"])
+            .args(window)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(expected), "{stderr}");
+    }
 
     let out = Command::new(BIN)
         .args(["traces", "count", "--start", "200", "--end", "100"])
@@ -184,7 +198,8 @@ async fn traces_count_with_defaults_is_exact_at_5000_traces_a_second() {
         "{}",
         counts["services"][0]
     );
+    // SIGTERM (what a service manager or `docker stop` sends) stops it as cleanly as Ctrl-C.
     // SAFETY: kill has no memory preconditions; the PID is our own, not yet reaped child.
-    assert_eq!(unsafe { libc::kill(sink.id() as i32, libc::SIGINT) }, 0);
+    assert_eq!(unsafe { libc::kill(sink.id() as i32, libc::SIGTERM) }, 0);
     assert!(sink.wait().unwrap().success());
 }

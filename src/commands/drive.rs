@@ -24,11 +24,10 @@ pub async fn run(args: DriveArgs) -> Result<Exit> {
         std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
     }
     let shutdown = CancellationToken::new();
-    let on_ctrl_c = shutdown.clone();
+    let on_signal = shutdown.clone();
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            on_ctrl_c.cancel();
-        }
+        crate::target::shutdown_signal().await;
+        on_signal.cancel();
     });
 
     let (interval_tx, mut interval_rx) = mpsc::unbounded_channel::<Interval>();

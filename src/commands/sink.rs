@@ -24,12 +24,12 @@ pub async fn run(args: SinkArgs) -> anyhow::Result<Exit> {
     );
     let mut ticker = tokio::time::interval(Duration::from_secs(10));
     let mut logged = StoreStats::default();
-    // One future for the whole loop, so a Ctrl-C arriving between ticks is not missed.
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
+    // One future for the whole loop, so a Ctrl-C or SIGTERM arriving between ticks is not missed.
+    let stop = crate::target::shutdown_signal();
+    tokio::pin!(stop);
     loop {
         tokio::select! {
-            _ = &mut ctrl_c => break,
+            _ = &mut stop => break,
             _ = ticker.tick() => {
                 let stats = sink.store().stats();
                 if stats.received_spans != logged.received_spans {

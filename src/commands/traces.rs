@@ -10,6 +10,9 @@ use crate::traces::count::{CountMethod, CountRequest, TraceCounts, count_traces}
 use crate::traces::tempo::TempoClient;
 use crate::traces::verify::{Outcome, VerifyReport, VerifyRequest, verify};
 
+/// The most rows a count prints (and slots it holds per service): a year in one-minute steps.
+const MOST_ROWS: u64 = 527_040;
+
 pub async fn run(cmd: TracesCommand) -> anyhow::Result<Exit> {
     match cmd {
         TracesCommand::Count(args) => count(args).await,
@@ -30,6 +33,14 @@ async fn count(args: TracesCountArgs) -> anyhow::Result<Exit> {
     if start_s >= end_s || step_s == 0 {
         return Err(UsageError(format!(
             "empty window: start {start_s} must be before end {end_s}, and --step at least 1s"
+        ))
+        .into());
+    }
+    let rows = (end_s - start_s).div_ceil(step_s);
+    if rows > MOST_ROWS {
+        return Err(UsageError(format!(
+            "the window holds {rows} steps of {step_s} s: at most {MOST_ROWS}; widen --step or \
+             narrow the window"
         ))
         .into());
     }

@@ -38,7 +38,7 @@ pub use record::{
     Completion, HIGHEST_US, Interval, Outcome, Recorder, ResponseCode, grpc_code_name,
     new_histogram,
 };
-pub use schedule::{Arrivals, Schedule};
+pub use schedule::{Arrivals, LONGEST, RATES, Schedule, check_rate, parse_duration};
 pub use summary::{LAG_WARN_MS, LoadSummary, Percentiles, Warning};
 pub use template::{BodyTemplate, DEFAULT_REGISTER_BODY};
 
@@ -109,14 +109,15 @@ impl LoadSpec {
     /// Checks the numbers a run cannot work with.
     pub fn validate(&self) -> Result<(), UsageError> {
         let bad = |what: String| Err(UsageError(what));
-        if !(self.rate.is_finite() && self.rate > 0.0) {
-            return bad(format!(
-                "rate must be a positive number of requests per second, got {}",
-                self.rate
-            ));
+        if let Err(expected) = check_rate(self.rate) {
+            return bad(format!("rate: {expected}"));
         }
-        if self.duration.is_zero() {
-            return bad("duration must be longer than zero".into());
+        if self.duration.is_zero() || self.duration > LONGEST || self.warmup > LONGEST {
+            return bad(format!(
+                "duration must be longer than zero, and it and the warm-up at most 30 days; got {} and {}",
+                humantime::format_duration(self.duration),
+                humantime::format_duration(self.warmup)
+            ));
         }
         if self.connections == 0 || self.max_in_flight == 0 {
             return bad("connections and max in-flight must be at least 1".into());

@@ -43,6 +43,39 @@ impl FromStr for Arrivals {
     }
 }
 
+/// The rates the driver takes, in requests per second: from one request per 1,000 s (slower is a
+/// wait, not a load) to a million a second (far beyond what one driver thread sends, and every
+/// due offset and request count stays finite).
+pub const RATES: std::ops::RangeInclusive<f64> = 0.001..=1_000_000.0;
+
+/// The longest duration tracebench takes anywhere (a cell, a warm-up, a timeout, a window): 30
+/// days. Longer is a typo, and every loop stays bounded in time.
+pub const LONGEST: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// `rate` when it is in [`RATES`], else what was expected.
+pub fn check_rate(rate: f64) -> Result<f64, String> {
+    if RATES.contains(&rate) {
+        Ok(rate)
+    } else {
+        Err(format!(
+            "expected requests per second from {} to {}, got {rate:?}",
+            RATES.start(),
+            RATES.end()
+        ))
+    }
+}
+
+/// A humantime duration (`10s`, `1m 30s`, `500ms`) of at most [`LONGEST`].
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|_| {
+        format!("expected a duration such as \"10s\", \"500ms\" or \"1m 30s\", got {s:?}")
+    })?;
+    if d > LONGEST {
+        return Err(format!("expected at most 30 days, got {s:?}"));
+    }
+    Ok(d)
+}
+
 /// Due offsets from the run's start, in order: `(seq, offset)`.
 pub struct Schedule {
     rate: f64,
@@ -80,7 +113,9 @@ impl Iterator for Schedule {
                 current
             }
         };
-        Some((seq, Duration::from_secs_f64(offset_s)))
+        // Saturates rather than panics at a rate outside [`RATES`]: such a request is never due.
+        let offset = Duration::try_from_secs_f64(offset_s).unwrap_or(Duration::MAX);
+        Some((seq, offset))
     }
 }
 
@@ -202,10 +237,10 @@ impl Scheduler {
             cancelled: true,
         };
         for (index, offset) in self.schedule.by_ref() {
-            let due = self.start + offset;
-            if due >= self.end {
-                break;
-            }
+            let due = match self.start.checked_add(offset) {
+                Some(due) if due < self.end => due,
+                _ => break,
+            };
             if due > Instant::now() {
                 // At most one wake-up per TICK: requests due closer together go out together.
                 tokio::select! {
@@ -272,6 +307,26 @@ mod tests {
         // Exponential: about e^-2 = 13.5% of gaps exceed twice the mean; uniform gaps never do.
         let long = gaps.iter().filter(|g| **g > 0.02).count() as f64 / gaps.len() as f64;
         assert!((0.11..0.16).contains(&long), "share of long gaps {long}");
+    }
+
+    #[test]
+    fn rates_and_durations_outside_the_bounds_are_refused_not_panicked_on() {
+        assert_eq!(check_rate(0.001), Ok(0.001));
+        assert_eq!(check_rate(1e6), Ok(1e6));
+        for bad in [0.0, -5.0, 1e-300, 2e6, f64::NAN, f64::INFINITY] {
+            let err = check_rate(bad).unwrap_err();
+            assert!(err.contains("0.001 to 1000000"), "{err}");
+        }
+        assert_eq!(parse_duration("30days"), Ok(LONGEST));
+        assert!(
+            parse_duration("31days")
+                .unwrap_err()
+                .contains("at most 30 days")
+        );
+        assert!(parse_duration("soon").unwrap_err().contains("\"soon\""));
+        // A schedule built at a rate no check let through saturates instead of panicking.
+        let (_, offset) = Schedule::new(1e-300, Arrivals::Uniform, 0).nth(1).unwrap();
+        assert_eq!(offset, Duration::MAX);
     }
 
     #[test]
