@@ -529,3 +529,143 @@ fn traces_of_refused_requests_count_and_a_service_that_exports_nothing_breaks_co
         "{stdout}"
     );
 }
+
+/// Every file under `dir`, recursively.
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(files_under(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+#[test]
+fn tempo_credentials_reach_no_file_no_log_and_no_service() {
+    const TOKEN: &str = "planted-token-7f3a";
+    const PASSWORD: &str = "planted-password-91c2";
+    let scenario = TestScenario::write(&Spec {
+        name: "secrets",
+        modes: r#"
+[[modes.mode]]
+name = "off"
+env = { OTEL_SDK_DISABLED = "true" }
+[[modes.mode]]
+name = "on"
+env = { OTEL_TRACES_SAMPLER = "always_on" }
+"#,
+        rates: "[20]",
+        duration: "2s",
+        ..Spec::default()
+    });
+    // A separate sink stands in for Tempo, reached with credentials in the URL; the auth service
+    // runs behind `sh`, which prints its environment into the run directory's auth.log.
+    let [_, _, grpc, http, api] = scenario.ports[..] else {
+        panic!("ports {:?}", scenario.ports)
+    };
+    let text = std::fs::read_to_string(&scenario.path).unwrap();
+    let sink_table = format!(
+        "[traces.sink]\notlp_grpc = \"127.0.0.1:{grpc}\"\notlp_http = \"127.0.0.1:{http}\"\napi = \"127.0.0.1:{api}\"\n"
+    );
+    assert!(text.contains(&sink_table) && text.contains("store = \"sink\""));
+    let text = text
+        .replace(&sink_table, "")
+        .replace(
+            "store = \"sink\"",
+            &format!(
+                "store = \"tempo\"\ntempo = {{ url = \"http://tb:{PASSWORD}@127.0.0.1:{api}\" }}"
+            ),
+        )
+        .replacen(
+            "command = [\"",
+            "command = [\"sh\", \"-c\", \"env; exec \\\"$0\\\" \\\"$@\\\"\", \"",
+            1,
+        );
+    std::fs::write(&scenario.path, text).unwrap();
+    let mut sink = std::process::Command::new(env!("CARGO_BIN_EXE_tracebench"))
+        .args(["sink", "--otlp-grpc", &format!("127.0.0.1:{grpc}")])
+        .args(["--otlp-http", &format!("127.0.0.1:{http}")])
+        .args(["--api", &format!("127.0.0.1:{api}")])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let out_dir = scenario.out("run");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tracebench"))
+        .args(["run", "--quiet"])
+        .arg(&scenario.path)
+        .arg("--out")
+        .arg(&out_dir)
+        .env("TEMPO_TOKEN", TOKEN)
+        .output()
+        .unwrap();
+    let _ = sink.kill();
+    let _ = sink.wait();
+    assert!(
+        matches!(out.status.code(), Some(0 | 1 | 3)),
+        "{}",
+        describe(&out)
+    );
+    let auth_log = read(&out_dir, "auth.log");
+    assert!(
+        auth_log.contains("OTEL_SERVICE_NAME=user-auth-service"),
+        "the service's environment was not printed: {auth_log}"
+    );
+    let summary = read(&out_dir, "summary.json");
+    assert!(
+        summary.contains(&format!("tempo http://***@127.0.0.1:{api}")),
+        "the store is named, without its credentials"
+    );
+    let mut checked = 0;
+    for path in files_under(&out_dir) {
+        let bytes = std::fs::read(&path).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        for secret in [TOKEN, PASSWORD] {
+            assert!(!text.contains(secret), "{secret} in {}", path.display());
+        }
+        checked += 1;
+    }
+    assert!(checked >= 8, "only {checked} files in the run directory");
+    for secret in [TOKEN, PASSWORD] {
+        assert!(!describe(&out).contains(secret), "{secret} printed");
+    }
+}
+
+#[test]
+fn services_die_with_a_run_killed_by_sigkill() {
+    let scenario = TestScenario::write(&Spec {
+        name: "killed",
+        ..Spec::default()
+    });
+    let out_dir = scenario.out("run");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tracebench"))
+        .args(["run", "--quiet"])
+        .arg(&scenario.path)
+        .arg("--out")
+        .arg(&out_dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait (bounded) until the services answer, then SIGKILL tracebench: nothing runs after it.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while scenario.all_ports_closed() || !out_dir.join("gateway.log").exists() {
+        assert!(Instant::now() < deadline, "the services never started");
+        assert!(child.try_wait().unwrap().is_none(), "the run ended early");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !scenario.all_ports_closed() {
+        assert!(
+            Instant::now() < deadline,
+            "a service still listens 10 s after tracebench was killed"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

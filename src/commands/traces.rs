@@ -7,7 +7,7 @@ use anyhow::Context;
 use crate::cli::{CountMethodArg, TracesCommand, TracesCountArgs, TracesVerifyArgs};
 use crate::exit::{Exit, UsageError};
 use crate::traces::count::{CountMethod, CountRequest, TraceCounts, count_traces};
-use crate::traces::tempo::TempoClient;
+use crate::traces::tempo::{TempoClient, redact_userinfo};
 use crate::traces::verify::{Outcome, VerifyReport, VerifyRequest, verify};
 
 /// The most rows a count prints (and slots it holds per service): a year in one-minute steps.
@@ -59,7 +59,7 @@ async fn count(args: TracesCountArgs) -> anyhow::Result<Exit> {
     };
     let counts = count_traces(&client, &request)
         .await
-        .with_context(|| format!("counting traces in {}", args.tempo))?;
+        .with_context(|| format!("counting traces in {}", client.url()))?;
     print!("{}", render_counts(&counts));
     if let Some(path) = &args.json {
         write_json(path, &counts)?;
@@ -68,7 +68,10 @@ async fn count(args: TracesCountArgs) -> anyhow::Result<Exit> {
 }
 
 fn tempo_client(url: &str) -> anyhow::Result<TempoClient> {
-    TempoClient::new(url).map_err(|e| UsageError(format!("--tempo {url}: {e}")).into())
+    TempoClient::new(url).map_err(|e| {
+        let url = redact_userinfo(url);
+        UsageError(format!("--tempo {url}: {e}")).into()
+    })
 }
 
 fn write_json<T: serde::Serialize>(path: &std::path::Path, value: &T) -> anyhow::Result<()> {
@@ -125,7 +128,7 @@ async fn verify_probes(args: TracesVerifyArgs) -> anyhow::Result<Exit> {
     client
         .ready()
         .await
-        .with_context(|| format!("the trace store at {} is not ready", args.tempo))?;
+        .with_context(|| format!("the trace store at {} is not ready", client.url()))?;
     let request = VerifyRequest {
         gateway: args.gateway,
         path: args.path,

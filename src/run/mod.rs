@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::exit::Exit;
 use crate::results::RunResults;
-use crate::scenario::{Cell, Scenario};
+use crate::scenario::{Cell, Scenario, TraceStore};
 use crate::target::{ModeEnv, Target, shutdown_signal};
 use cell::Cursor;
 pub use progress::Progress;
@@ -72,9 +72,20 @@ pub async fn run(scenario: &Scenario, options: &Options) -> Result<Exit> {
     let prepared = async {
         rundir::create(dir)?;
         rundir::persist(dir, &results)?;
-        Target::from_scenario(&scenario.target, dir, prompt)
+        let mut target = Target::from_scenario(&scenario.target, dir, prompt)
             .await
-            .context("preparing the target")
+            .context("preparing the target")?;
+        if let (
+            Target::Process(services),
+            TraceStore::Tempo {
+                token_env: Some(name),
+                ..
+            },
+        ) = (&mut target, &scenario.traces.store)
+        {
+            services.withheld_env.push(name.clone());
+        }
+        anyhow::Ok(target)
     };
     let mut target = match prepared.await {
         Ok(target) => target,

@@ -12,7 +12,7 @@ use crate::results::{CellResult, CellTraces, MinuteCount, ProbeResults, RunResul
 use crate::scenario::{Cell, RequestKind, Scenario, TraceStore};
 use crate::traces::count::{CountMethod, CountRequest, Server, ServiceCounts, count_on};
 use crate::traces::sink::{Sink, SinkConfig};
-use crate::traces::tempo::TempoClient;
+use crate::traces::tempo::{TempoClient, redact_userinfo};
 use crate::traces::verify::{self, Outcome, VerifyRequest};
 
 /// Counting step: traces per minute, as the report shows them.
@@ -73,6 +73,8 @@ impl Store {
                 token_env,
             } => {
                 let mut client = TempoClient::new(url)?;
+                // Every message and file names the URL without its `user:password@`.
+                let url = &redact_userinfo(url);
                 if let Some(tenant) = tenant {
                     client = client.with_tenant(tenant.clone());
                 }

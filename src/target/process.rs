@@ -3,7 +3,11 @@
 //! Output goes to `<run dir>/<service>.log` (appended, one header line per start) so a failed
 //! start can be diagnosed after the run. Services start in the order given and each must be ready
 //! before the next starts, so a gateway comes up after the service it calls. Stopping sends SIGTERM
-//! (the demo services flush their spans on it) and SIGKILL after a grace period.
+//! (the demo services flush their spans on it) and SIGKILL after a grace period, to the service's
+//! whole process group, so a wrapper script's children stop too; a service is also killed when
+//! tracebench dies, even by SIGKILL (Linux's parent-death signal), so no run leaves one behind.
+//! Services do not inherit tracebench's Tempo credentials (`TEMPO_*` and the scenario's
+//! `token_env`): a scenario that wants a service to have one sets it in the service's `env`.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -35,6 +39,8 @@ pub struct ProcessTarget {
     pub ready_timeout: Duration,
     /// How long a service has after SIGTERM before SIGKILL.
     pub stop_grace: Duration,
+    /// Variables of tracebench's environment the services do not inherit, besides `TEMPO_*`.
+    pub withheld_env: Vec<String>,
     running: Vec<Running>,
 }
 
@@ -52,6 +58,7 @@ impl ProcessTarget {
             run_dir,
             ready_timeout: Duration::from_secs(30),
             stop_grace: Duration::from_secs(5),
+            withheld_env: Vec::new(),
             running: Vec::new(),
         }
     }
@@ -85,6 +92,14 @@ impl ProcessTarget {
             mode.mode
         )?;
         let mut command = Command::new(&service.program);
+        for (name, _) in std::env::vars_os() {
+            let secret = name.to_str().is_some_and(|n| {
+                n.starts_with("TEMPO_") || self.withheld_env.iter().any(|w| w == n)
+            });
+            if secret {
+                command.env_remove(name);
+            }
+        }
         command
             .args(&service.args)
             .envs(&service.env)
@@ -92,7 +107,9 @@ impl ProcessTarget {
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
+            .process_group(0)
             .kill_on_drop(true);
+        die_with_this_process(&mut command);
         if let Some(cwd) = &service.cwd {
             command.current_dir(cwd);
         }
@@ -167,17 +184,54 @@ impl ProcessTarget {
     }
 }
 
-/// SIGTERM, then SIGKILL if it is still running after `grace`.
-async fn stop(child: &mut Child, grace: Duration) -> anyhow::Result<()> {
-    if let Some(pid) = child.id() {
-        let pid = libc::pid_t::try_from(pid).context("PID out of range")?;
-        // SAFETY: kill has no memory preconditions; the PID is our own child, not yet reaped.
-        unsafe { libc::kill(pid, libc::SIGTERM) };
-        if tokio::time::timeout(grace, child.wait()).await.is_ok() {
-            return Ok(());
-        }
+/// The service gets SIGKILL when tracebench's process ends, however it ends.
+#[cfg(target_os = "linux")]
+fn die_with_this_process(command: &mut Command) {
+    // Only the thread that forked counts as the parent for PR_SET_PDEATHSIG, and runtime threads
+    // come and go: the signal is tied to the process by checking, after setting it, that the
+    // parent is still this process (it may have died between fork and prctl).
+    let parent = std::process::id();
+    // SAFETY: the closure runs in the forked child before exec and calls only async-signal-safe
+    // functions (prctl, getppid, _exit), allocating nothing.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if libc::getppid() as u32 != parent {
+                libc::_exit(1);
+            }
+            Ok(())
+        });
     }
-    child.kill().await.context("killing")
+}
+
+#[cfg(not(target_os = "linux"))]
+fn die_with_this_process(_command: &mut Command) {}
+
+/// SIGTERM to the service's process group, then SIGKILL to it if the service is still running
+/// after `grace`.
+async fn stop(child: &mut Child, grace: Duration) -> anyhow::Result<()> {
+    let Some(pid) = child.id() else {
+        return Ok(());
+    };
+    let group = libc::pid_t::try_from(pid).context("PID out of range")?;
+    // SAFETY: kill has no memory preconditions; the group is our own child's (process_group(0)),
+    // and the child is not yet reaped, so its ID cannot have been reused.
+    unsafe { libc::kill(-group, libc::SIGTERM) };
+    if tokio::time::timeout(grace, child.wait()).await.is_err() {
+        // SAFETY: as above.
+        unsafe { libc::kill(-group, libc::SIGKILL) };
+        child
+            .wait()
+            .await
+            .context("waiting for the killed service")?;
+    }
+    // What the service left in its group (a wrapper's children) goes with it.
+    // SAFETY: as above: while a member remains, Linux keeps the group's ID from reuse, and with
+    // none left this is a harmless ESRCH.
+    unsafe { libc::kill(-group, libc::SIGKILL) };
+    Ok(())
 }
 
 /// The last `n` lines of a file (empty if unreadable).

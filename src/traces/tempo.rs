@@ -2,8 +2,9 @@
 //! trace by id and TraceQL metrics. It works the same against a real Tempo and the built-in sink.
 //!
 //! Plain HTTP only (hyper-util's legacy client, no TLS yet). Tenant and credentials come from the
-//! environment (`TEMPO_TENANT`, `TEMPO_TOKEN` or `TEMPO_USER`/`TEMPO_PASSWORD`) and are never
-//! printed: `Debug` redacts them and errors never include request headers. Each request has a
+//! environment (`TEMPO_TENANT`, `TEMPO_TOKEN` or `TEMPO_USER`/`TEMPO_PASSWORD`) or from the URL's
+//! `user:password@`, and are never printed: the URL is kept without them, `Debug` redacts them
+//! and errors never include request headers. Each request has a
 //! timeout; unreachable servers and 429/5xx answers are retried a few times with backoff.
 
 use std::time::Duration;
@@ -99,8 +100,9 @@ pub struct TempoClient {
 
 impl TempoClient {
     /// `base` like `http://127.0.0.1:3200`; credentials from [`TempoAuth::from_env`].
+    /// `user:password@` in `base` becomes basic auth unless the environment sets credentials.
     pub fn new(base: &str) -> Result<TempoClient, TempoError> {
-        let base = base.trim_end_matches('/').to_string();
+        let (base, userinfo) = split_userinfo(base.trim_end_matches('/'));
         let uri: Uri = base.parse().map_err(|e| TempoError::Unreachable {
             url: base.clone(),
             reason: format!("not a valid URL: {e}"),
@@ -113,13 +115,23 @@ impl TempoClient {
         }
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(Duration::from_secs(5)));
+        let mut auth = TempoAuth::from_env();
+        if let (None, Some(userinfo)) = (&auth.authorization, userinfo) {
+            let encoded = base64::engine::general_purpose::STANDARD.encode(userinfo);
+            auth.authorization = Some(format!("Basic {encoded}"));
+        }
         Ok(TempoClient {
             base,
-            auth: TempoAuth::from_env(),
+            auth,
             http: Client::builder(TokioExecutor::new()).build(connector),
             timeout: Duration::from_secs(30),
             retries: 3,
         })
+    }
+
+    /// The base URL, without any `user:password@`: safe to print and to write.
+    pub fn url(&self) -> &str {
+        &self.base
     }
 
     /// Sends `X-Scope-OrgID: tenant` (overrides `TEMPO_TENANT`).
@@ -275,6 +287,53 @@ impl TempoClient {
     }
 }
 
+/// `scheme://user:password@host/...` as the URL without its userinfo, and the userinfo
+/// percent-decoded (`p%40ss` is `p@ss`), as basic auth carries it.
+fn split_userinfo(url: &str) -> (String, Option<String>) {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return (url.to_string(), None);
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rsplit_once('@') {
+        Some((userinfo, host)) => (
+            format!("{scheme}://{host}{}", &rest[authority_end..]),
+            Some(percent_decode(userinfo)),
+        ),
+        None => (url.to_string(), None),
+    }
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A URL safe to print or write: any `user:password@` replaced by `***@`.
+pub fn redact_userinfo(url: &str) -> String {
+    match split_userinfo(url) {
+        (bare, Some(_)) => bare.replacen("://", "://***@", 1),
+        (bare, None) => bare,
+    }
+}
+
 /// The start of a body, for error messages.
 fn snippet(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
@@ -301,6 +360,28 @@ fn encode(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn userinfo_leaves_the_url_and_becomes_basic_auth() {
+        assert_eq!(
+            split_userinfo("http://tb:p%40ss@127.0.0.1:3200/x?q=a@b"),
+            (
+                "http://127.0.0.1:3200/x?q=a@b".to_string(),
+                Some("tb:p@ss".to_string())
+            )
+        );
+        assert_eq!(
+            split_userinfo("http://127.0.0.1:3200/?q=a@b"),
+            ("http://127.0.0.1:3200/?q=a@b".to_string(), None)
+        );
+        assert_eq!(
+            redact_userinfo("http://tb:secret@localhost:3200"),
+            "http://***@localhost:3200"
+        );
+        let client = TempoClient::new("http://tb:secret@127.0.0.1:3200/").unwrap();
+        assert_eq!(client.url(), "http://127.0.0.1:3200");
+        assert!(!format!("{client:?}").contains("secret"));
+    }
 
     #[test]
     fn query_values_are_percent_encoded() {

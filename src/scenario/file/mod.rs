@@ -324,12 +324,13 @@ fn is_loopback_host(host: &str) -> bool {
 /// https is refused here, not half-served later: neither the driver nor the Tempo client
 /// speaks TLS yet, and plain HTTP to port 443 would measure nothing real.
 fn check_url(key: &str, url: &str, loopback: bool) -> Checked<()> {
-    let expected = || issue(key, format!("expected an http:// URL, got {url:?}"));
+    let shown = crate::traces::tempo::redact_userinfo(url);
+    let expected = || issue(key, format!("expected an http:// URL, got {shown:?}"));
     let uri: http::Uri = url.parse().map_err(|_| expected())?;
     if uri.scheme_str() == Some("https") {
         return Err(issue(
             key,
-            format!("got {url:?}: https is not supported yet (no TLS); expected an http:// URL"),
+            format!("got {shown:?}: https is not supported yet (no TLS); expected an http:// URL"),
         ));
     }
     if uri.scheme_str() != Some("http") || uri.host().is_none() {
