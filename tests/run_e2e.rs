@@ -14,7 +14,7 @@ use report_support::{
     check_cells_csv, check_hlogs, check_html_self_contained, check_markdown_starts_with_verdicts,
     check_pngs, check_resources_csv, check_svgs, read,
 };
-use run_support::{Spec, TestScenario, describe, run, tracebench};
+use run_support::{Spec, TestScenario, describe, run, run_command, tracebench};
 use tracebench::analysis::{BudgetKind, Verdict};
 use tracebench::compare::load_summary;
 
@@ -150,15 +150,7 @@ fn ctrl_c_stops_restores_and_keeps_every_finished_cells_trace_count_with_exit_4(
         ..Spec::default()
     });
     let out_dir = scenario.out("run");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tracebench"))
-        .args(["run", "--quiet"])
-        .arg(&scenario.path)
-        .arg("--out")
-        .arg(&out_dir)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = run_command(&scenario.path, &out_dir).spawn().unwrap();
     // Poll summary.json (rewritten after every cell) until three cells are in; bounded.
     let deadline = Instant::now() + Duration::from_secs(180);
     loop {
@@ -594,11 +586,7 @@ env = { OTEL_TRACES_SAMPLER = "always_on" }
         .spawn()
         .unwrap();
     let out_dir = scenario.out("run");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tracebench"))
-        .args(["run", "--quiet"])
-        .arg(&scenario.path)
-        .arg("--out")
-        .arg(&out_dir)
+    let out = run_command(&scenario.path, &out_dir)
         .env("TEMPO_TOKEN", TOKEN)
         .output()
         .unwrap();
@@ -641,11 +629,7 @@ fn services_die_with_a_run_killed_by_sigkill() {
         ..Spec::default()
     });
     let out_dir = scenario.out("run");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tracebench"))
-        .args(["run", "--quiet"])
-        .arg(&scenario.path)
-        .arg("--out")
-        .arg(&out_dir)
+    let mut child = run_command(&scenario.path, &out_dir)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()

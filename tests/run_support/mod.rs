@@ -166,15 +166,22 @@ pub fn tracebench(args: &[&std::ffi::OsStr]) -> Output {
         .unwrap()
 }
 
-/// `tracebench run --quiet SCENARIO --out OUT`.
+/// `tracebench run --quiet SCENARIO --out OUT`, its output piped, to adjust or spawn.
+pub fn run_command(scenario: &Path, out: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tracebench"));
+    command
+        .args(["run", "--quiet"])
+        .arg(scenario)
+        .arg("--out")
+        .arg(out)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    command
+}
+
+/// `tracebench run --quiet SCENARIO --out OUT`, run to its end.
 pub fn run(scenario: &Path, out: &Path) -> Output {
-    tracebench(&[
-        "run".as_ref(),
-        "--quiet".as_ref(),
-        scenario.as_os_str(),
-        "--out".as_ref(),
-        out.as_os_str(),
-    ])
+    run_command(scenario, out).output().unwrap()
 }
 
 /// Describes an output for an assertion message.
