@@ -653,3 +653,41 @@ fn services_die_with_a_run_killed_by_sigkill() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+#[test]
+fn a_second_run_on_the_same_target_exits_4_and_changes_nothing() {
+    let scenario = TestScenario::write(&Spec {
+        name: "first",
+        ..Spec::default()
+    });
+    let first_dir = scenario.out("first");
+    let first = run_command(&scenario.path, &first_dir).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !first_dir.join("gateway.log").exists() {
+        assert!(Instant::now() < deadline, "the first run never started");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let second_dir = scenario.out("second");
+    let second = run(&scenario.path, &second_dir);
+    assert_eq!(second.status.code(), Some(4), "{}", describe(&second));
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        stderr.contains("another tracebench run is using 127.0.0.1:")
+            && stderr.contains(&format!("PID {}", first.id()))
+            && stderr.contains(&first_dir.display().to_string()),
+        "{stderr}"
+    );
+    assert!(
+        !second_dir.exists(),
+        "the refused run created its directory"
+    );
+    // The first run goes on undisturbed to its end.
+    let first = first.wait_with_output().unwrap();
+    assert!(
+        matches!(first.status.code(), Some(0 | 1 | 3)),
+        "{}",
+        describe(&first)
+    );
+    let summary = load_summary(&first_dir).unwrap();
+    assert!(!summary.results.partial);
+}

@@ -8,6 +8,7 @@
 //! finished; its exit code is 4 (the run did not complete), whatever those cells say.
 
 mod cell;
+pub mod lock;
 mod progress;
 mod rundir;
 mod spec;
@@ -61,6 +62,13 @@ pub async fn run(scenario: &Scenario, options: &Options) -> Result<Exit> {
             scenario.balanced_rounds()
         ));
     }
+    // Before anything is built, bound, created or restarted: a second run changes nothing.
+    let _lock = lock::RunLock::take(
+        &lock::state_dir(),
+        &scenario.load_address(),
+        &options.out,
+        &scenario.path,
+    )?;
     build(scenario, options.quiet).await?;
     let (store, warning) = Store::open(scenario).await?;
     if let Some(warning) = warning {

@@ -286,6 +286,25 @@ impl Scenario {
         }
     }
 
+    /// `host:port` the load goes to (one run at a time holds it: `run::lock`).
+    pub fn load_address(&self) -> String {
+        match &self.request.kind {
+            RequestKind::Http { url, .. } => url
+                .parse::<http::Uri>()
+                .ok()
+                .and_then(|uri| {
+                    let authority = uri.authority()?;
+                    Some(format!(
+                        "{}:{}",
+                        authority.host(),
+                        uri.port_u16().unwrap_or(80)
+                    ))
+                })
+                .unwrap_or_else(|| url.clone()),
+            RequestKind::Grpc { addr, .. } => addr.to_string(),
+        }
+    }
+
     /// The distinct build commands of the process services, in file order.
     pub fn build_commands(&self) -> Vec<&Command> {
         let mut out: Vec<&Command> = Vec::new();
