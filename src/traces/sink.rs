@@ -257,16 +257,24 @@ async fn route(req: Request<Incoming>, state: &HttpState) -> HttpResponse {
         (&Method::GET, "/api/echo") => text(StatusCode::OK, "echo"),
         (&Method::GET, "/api/status") => json(StatusCode::OK, &state.store.stats()),
         (&Method::GET, "/api/search") => match parse_search(&query) {
-            Ok(q) => json(StatusCode::OK, &state.store.search(&q)),
+            Ok(q) => {
+                off_runtime(&state.store, move |store| {
+                    json(StatusCode::OK, &store.search(&q))
+                })
+                .await
+            }
             Err(msg) => text(StatusCode::BAD_REQUEST, &msg),
         },
         (&Method::GET, p) if p.starts_with("/api/traces/") => {
             let raw = &p["/api/traces/".len()..];
             match parse_trace_id(raw) {
-                Some(id) => match state.store.trace(&id) {
-                    Some(trace) => json(StatusCode::OK, &trace),
-                    None => text(StatusCode::NOT_FOUND, "trace not found"),
-                },
+                Some(id) => {
+                    off_runtime(&state.store, move |store| match store.trace(&id) {
+                        Some(trace) => json(StatusCode::OK, &trace),
+                        None => text(StatusCode::NOT_FOUND, "trace not found"),
+                    })
+                    .await
+                }
                 None => text(
                     StatusCode::BAD_REQUEST,
                     &format!("invalid trace id {raw:?}: expected up to 32 hex digits"),
@@ -275,6 +283,18 @@ async fn route(req: Request<Incoming>, state: &HttpState) -> HttpResponse {
         }
         _ => text(StatusCode::NOT_FOUND, "not found"),
     }
+}
+
+/// Runs a query, which scans the store and writes a possibly large answer, on the blocking pool,
+/// so the runtime's threads keep serving other requests meanwhile.
+async fn off_runtime(
+    store: &Arc<Store>,
+    query: impl FnOnce(&Store) -> HttpResponse + Send + 'static,
+) -> HttpResponse {
+    let store = Arc::clone(store);
+    tokio::task::spawn_blocking(move || query(&store))
+        .await
+        .unwrap_or_else(|_| text(StatusCode::INTERNAL_SERVER_ERROR, "the query failed"))
 }
 
 /// `POST /v1/traces`: 200 with an empty export response, or a status saying what was wrong.
