@@ -149,7 +149,7 @@ fn memory_per_span() {
         .map(|i| batch(i).encode_to_vec())
         .collect();
     let before = HELD.load(Ordering::Relaxed);
-    let store = Store::new(SPANS);
+    let store = Store::new(SPANS, usize::MAX);
     for body in &bodies {
         store.ingest(decode(body, Encoding::Protobuf).expect("valid"));
     }
@@ -157,11 +157,12 @@ fn memory_per_span() {
     let stats = store.stats();
     println!(
         "sink memory: {} spans in {} traces hold {:.1} MiB of heap: {:.0} bytes per stored span \
-         (protobuf body {:.0} bytes per span)",
+         (the store's estimate: {:.0}; protobuf body {:.0} bytes per span)",
         stats.spans,
         stats.traces,
         held as f64 / (1024.0 * 1024.0),
         held as f64 / stats.spans as f64,
+        stats.bytes as f64 / stats.spans as f64,
         bodies[0].len() as f64 / BATCH_SPANS as f64,
     );
     drop(black_box(store));
@@ -169,7 +170,7 @@ fn memory_per_span() {
 
 fn ingest(c: &mut Criterion) {
     let bodies: Vec<Vec<u8>> = (0..64).map(|i| batch(i).encode_to_vec()).collect();
-    let store = Store::new(1_000_000);
+    let store = Store::new(1_000_000, usize::MAX);
     let mut group = c.benchmark_group("sink");
     group.throughput(Throughput::Elements(BATCH_SPANS as u64));
     let mut next = 0usize;

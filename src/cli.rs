@@ -110,6 +110,9 @@ pub struct SinkArgs {
     /// Spans kept in memory; beyond it the oldest traces are dropped (and counted).
     #[arg(long, default_value_t = crate::traces::sink::DEFAULT_MAX_SPANS)]
     pub max_spans: usize,
+    /// Estimated heap of the kept spans in bytes; beyond it too the oldest traces are dropped.
+    #[arg(long, default_value_t = crate::traces::sink::DEFAULT_MAX_BYTES)]
+    pub max_bytes: usize,
     /// Largest accepted export body in bytes (larger: HTTP 413, gRPC OUT_OF_RANGE).
     #[arg(long, default_value_t = crate::traces::sink::DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: usize,

@@ -13,14 +13,19 @@ pub async fn run(args: SinkArgs) -> anyhow::Result<Exit> {
         otlp_http: args.otlp_http,
         api: args.api,
         max_spans: args.max_spans,
+        max_bytes: args.max_bytes,
         max_body_bytes: args.max_body_bytes,
     })
     .await?;
     let addrs = sink.addrs();
     eprintln!(
         "sink: OTLP gRPC on {}, OTLP/HTTP on {} (POST /v1/traces), query API on {}; \
-         keeping at most {} spans",
-        addrs.otlp_grpc, addrs.otlp_http, addrs.api, args.max_spans
+         keeping at most {} spans and {:.0} MiB of them",
+        addrs.otlp_grpc,
+        addrs.otlp_http,
+        addrs.api,
+        args.max_spans,
+        args.max_bytes as f64 / (1024.0 * 1024.0)
     );
     let mut ticker = tokio::time::interval(Duration::from_secs(10));
     let mut logged = StoreStats::default();
@@ -46,12 +51,14 @@ pub async fn run(args: SinkArgs) -> anyhow::Result<Exit> {
 fn log_stats(prefix: &str, stats: &StoreStats) {
     eprintln!(
         "{prefix}: {} spans received, {} spans in {} traces stored, \
-         {} spans in {} traces evicted (limit {} spans)",
+         {} spans in {} traces evicted (limits {} spans, {:.0} of {:.0} MiB used)",
         stats.received_spans,
         stats.spans,
         stats.traces,
         stats.evicted_spans,
         stats.evicted_traces,
-        stats.max_spans
+        stats.max_spans,
+        stats.bytes as f64 / (1024.0 * 1024.0),
+        stats.max_bytes as f64 / (1024.0 * 1024.0)
     );
 }

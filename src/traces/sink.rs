@@ -40,11 +40,16 @@ pub struct SinkConfig {
     pub api: SocketAddr,
     /// Spans kept in memory before the oldest traces are dropped.
     pub max_spans: usize,
+    /// Estimated heap of the kept spans before the oldest traces are dropped.
+    pub max_bytes: usize,
     /// Largest accepted export body, compressed or not, in bytes.
     pub max_body_bytes: usize,
 }
 
 pub const DEFAULT_MAX_SPANS: usize = 1_000_000;
+/// 256 MiB: a million demo-like spans fit (about 220 bytes each by the store's estimate), while
+/// a stream of spans with large attributes is held to the same memory.
+pub const DEFAULT_MAX_BYTES: usize = 256 * 1024 * 1024;
 pub const DEFAULT_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 /// How long [`Sink::stop`] lets open connections finish.
 pub const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
@@ -56,6 +61,7 @@ impl Default for SinkConfig {
             otlp_http: SocketAddr::from(([127, 0, 0, 1], 4318)),
             api: SocketAddr::from(([127, 0, 0, 1], 3200)),
             max_spans: DEFAULT_MAX_SPANS,
+            max_bytes: DEFAULT_MAX_BYTES,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
         }
     }
@@ -121,7 +127,7 @@ impl Sink {
             otlp_http: http.local_addr()?,
             api: api.local_addr()?,
         };
-        let store = Arc::new(Store::new(config.max_spans));
+        let store = Arc::new(Store::new(config.max_spans, config.max_bytes));
         let (shutdown, rx) = watch::channel(false);
         let state = Arc::new(HttpState {
             store: Arc::clone(&store),

@@ -1,8 +1,9 @@
 //! The sink's bounded in-memory trace store.
 //!
 //! Spans are grouped by trace id; traces are kept in the order they were first seen. When the
-//! store holds more than `max_spans` spans it drops whole traces, oldest first, and counts what it
-//! dropped, so memory stays bounded however long the sink runs and the loss is visible (a count that
+//! store holds more than `max_spans` spans, or more than `max_bytes` of them by its own estimate
+//! of their heap (so a stream of fat spans is bounded too), it drops whole traces, oldest first,
+//! and counts what it dropped, so memory stays bounded however long the sink runs and the loss is visible (a count that
 //! silently shrinks would pass for missing traces). One mutex guards it all: ingest is a short
 //! move of already-decoded data, and queries are rare.
 
@@ -46,6 +47,20 @@ struct StoredSpan {
 #[derive(Debug, Default)]
 struct Trace {
     spans: Vec<StoredSpan>,
+    /// The estimated heap of its spans and its entries ([`StoredSpan::bytes`], [`TRACE_BYTES`]).
+    bytes: usize,
+}
+
+/// Estimated heap of one trace's entries besides its spans: the map entry, the eviction queue's
+/// id and the allocator's headers.
+const TRACE_BYTES: usize =
+    std::mem::size_of::<(TraceId, Trace)>() + std::mem::size_of::<TraceId>() + 32;
+
+impl StoredSpan {
+    /// Estimated heap of the span: itself, its name and attributes, and allocator headers.
+    fn bytes(&self) -> usize {
+        std::mem::size_of::<StoredSpan>() + self.name.capacity() + self.attributes.len() + 32
+    }
 }
 
 #[derive(Debug, Default)]
@@ -54,6 +69,7 @@ struct Inner {
     /// Trace ids in first-seen order: the eviction queue.
     order: VecDeque<TraceId>,
     spans: usize,
+    bytes: usize,
     received_spans: u64,
     evicted_spans: u64,
     evicted_traces: u64,
@@ -63,7 +79,10 @@ struct Inner {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct StoreStats {
     pub max_spans: usize,
+    pub max_bytes: usize,
     pub spans: usize,
+    /// Estimated heap of the stored spans (what `max_bytes` bounds).
+    pub bytes: usize,
     pub traces: usize,
     pub received_spans: u64,
     pub evicted_spans: u64,
@@ -98,14 +117,23 @@ impl Default for SearchQuery {
 #[derive(Debug)]
 pub struct Store {
     max_spans: usize,
+    max_bytes: usize,
     inner: Mutex<Inner>,
+    /// Bytes freed since memory was last given back ([`Store::give_back`]).
+    freed_since_trim: Mutex<usize>,
 }
 
+/// How many estimated bytes of freed spans make the store give memory back to the system: a
+/// trim costs about as much as ingesting a few hundred spans, so it is spread over thousands.
+const TRIM_EVERY: usize = 4 * 1024 * 1024;
+
 impl Store {
-    pub fn new(max_spans: usize) -> Store {
+    pub fn new(max_spans: usize, max_bytes: usize) -> Store {
         Store {
             max_spans,
+            max_bytes,
             inner: Mutex::new(Inner::default()),
+            freed_since_trim: Mutex::new(0),
         }
     }
 
@@ -165,27 +193,64 @@ impl Store {
         }
         let stored = batch.len();
         let mut inner = self.lock();
+        let bytes_before = inner.bytes;
+        let mut added_bytes = 0;
         for (trace_id, span) in batch {
             let trace = inner.traces.entry(trace_id).or_default();
             let new = trace.spans.is_empty();
+            let bytes = span.bytes() + if new { TRACE_BYTES } else { 0 };
+            trace.bytes += bytes;
+            added_bytes += bytes;
             trace.spans.push(span);
             if new {
                 inner.order.push_back(trace_id);
             }
         }
         inner.spans += stored;
+        inner.bytes += added_bytes;
         inner.received_spans += stored as u64;
-        while inner.spans > self.max_spans {
+        while inner.spans > self.max_spans || inner.bytes > self.max_bytes {
             let Some(oldest) = inner.order.pop_front() else {
                 break;
             };
             if let Some(trace) = inner.traces.remove(&oldest) {
                 inner.spans -= trace.spans.len();
+                inner.bytes -= trace.bytes;
                 inner.evicted_spans += trace.spans.len() as u64;
                 inner.evicted_traces += 1;
             }
         }
+        let freed = bytes_before + added_bytes - inner.bytes;
+        drop(inner);
+        self.give_back(freed);
         stored
+    }
+
+    /// Returns freed memory to the system once every [`TRIM_EVERY`] bytes freed. glibc keeps
+    /// what evicted traces freed in its per-thread arenas: a sink fed 10 times its byte bound
+    /// held 86 MiB of RSS for 24 MiB of spans without this (README, Measured).
+    fn give_back(&self, freed: usize) {
+        let due = {
+            let mut since = self
+                .freed_since_trim
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            *since += freed;
+            let due = *since >= TRIM_EVERY;
+            if due {
+                *since = 0;
+            }
+            due
+        };
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        if due {
+            // SAFETY: malloc_trim takes a padding size and touches only the allocator's state.
+            unsafe {
+                libc::malloc_trim(0);
+            }
+        }
+        #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+        let _ = due;
     }
 
     /// Drops every trace that started before `before_ns` (their cell has been counted), so a
@@ -196,23 +261,31 @@ impl Store {
             traces,
             order,
             spans,
+            bytes,
             ..
         } = &mut *inner;
+        let bytes_before = *bytes;
         traces.retain(|_, trace| {
             let keep = trace.bounds().0 >= before_ns;
             if !keep {
                 *spans -= trace.spans.len();
+                *bytes -= trace.bytes;
             }
             keep
         });
         order.retain(|id| traces.contains_key(id));
+        let freed = bytes_before - *bytes;
+        drop(inner);
+        self.give_back(freed);
     }
 
     pub fn stats(&self) -> StoreStats {
         let inner = self.lock();
         StoreStats {
             max_spans: self.max_spans,
+            max_bytes: self.max_bytes,
             spans: inner.spans,
+            bytes: inner.bytes,
             traces: inner.traces.len(),
             received_spans: inner.received_spans,
             evicted_spans: inner.evicted_spans,
@@ -493,7 +566,7 @@ pub(crate) mod tests {
 
     #[test]
     fn evicts_oldest_traces_and_counts_them() {
-        let store = Store::new(4);
+        let store = Store::new(4, usize::MAX);
         store.ingest(request("a", &[(1, 1, 0, 10), (1, 2, 1, 10)]));
         store.ingest(request("a", &[(2, 3, 0, 11), (2, 4, 3, 11)]));
         store.ingest(request("a", &[(3, 5, 0, 12)]));
@@ -506,8 +579,35 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn fat_spans_are_bounded_in_bytes_and_forgetting_gives_the_bytes_back() {
+        const BOUND: usize = 64 * 1024;
+        let store = Store::new(usize::MAX, BOUND);
+        // 200 traces of one span with a 1 KiB attribute: 10 times more than the bound holds.
+        for t in 1..=200u8 {
+            let mut req = request("gw", &[(t, 1, 0, u64::from(t))]);
+            req.resource_spans[0].scope_spans[0].spans[0].attributes = vec![PbKeyValue {
+                key: "blob".into(),
+                value: Some(AnyValue {
+                    value: Some(any_value::Value::StringValue("x".repeat(1024))),
+                }),
+                ..PbKeyValue::default()
+            }];
+            store.ingest(req);
+            assert!(store.stats().bytes <= BOUND, "{:?}", store.stats());
+        }
+        let stats = store.stats();
+        assert!(stats.evicted_traces > 100 && stats.traces > 10, "{stats:?}");
+        assert_eq!(stats.traces as u64 + stats.evicted_traces, 200);
+        // The newest are kept, and the estimate counts at least the attribute bytes.
+        assert!(store.trace(&[200; 16]).is_some() && store.trace(&[1; 16]).is_none());
+        assert!(stats.bytes >= stats.traces * 1024, "{stats:?}");
+        store.forget_before(u64::MAX);
+        assert_eq!((store.stats().spans, store.stats().bytes), (0, 0));
+    }
+
+    #[test]
     fn search_filters_by_service_and_time_newest_first() {
-        let store = Store::new(100);
+        let store = Store::new(100, usize::MAX);
         store.ingest(request(
             "gw",
             &[(0x11, 1, 0, 100), (0x22, 2, 0, 200), (0x33, 3, 0, 300)],
@@ -561,7 +661,7 @@ pub(crate) mod tests {
 
     #[test]
     fn counted_traces_can_be_forgotten_without_counting_as_evicted() {
-        let store = Store::new(100);
+        let store = Store::new(100, usize::MAX);
         store.ingest(request(
             "gw",
             &[(1, 1, 0, 10), (1, 2, 1, 10), (2, 3, 0, 20)],
@@ -571,7 +671,7 @@ pub(crate) mod tests {
         assert_eq!((stats.traces, stats.spans, stats.evicted_spans), (1, 1, 0));
         assert!(store.trace(&[1; 16]).is_none() && store.trace(&[2; 16]).is_some());
         // The eviction queue forgot it too: the next eviction takes trace 2, not a ghost.
-        let store = Store::new(2);
+        let store = Store::new(2, usize::MAX);
         store.ingest(request("gw", &[(1, 1, 0, 10), (2, 2, 0, 20)]));
         store.forget_before(15 * 1_000_000_000);
         store.ingest(request("gw", &[(3, 3, 0, 30), (4, 4, 0, 40)]));
@@ -581,7 +681,7 @@ pub(crate) mod tests {
 
     #[test]
     fn search_trims_leading_zeros_like_tempo() {
-        let store = Store::new(10);
+        let store = Store::new(10, usize::MAX);
         let mut req = request("gw", &[(0x11, 1, 0, 1)]);
         req.resource_spans[0].scope_spans[0].spans[0].trace_id[0] = 0;
         store.ingest(req);
@@ -591,7 +691,7 @@ pub(crate) mod tests {
 
     #[test]
     fn trace_is_tempo_json_with_base64_ids() {
-        let store = Store::new(10);
+        let store = Store::new(10, usize::MAX);
         store.ingest(request("gw", &[(7, 1, 0, 1)]));
         store.ingest(request("auth", &[(7, 2, 1, 1)]));
         let json = serde_json::to_value(store.trace(&[7; 16]).unwrap()).unwrap();
@@ -640,7 +740,7 @@ pub(crate) mod tests {
                 ..PbKeyValue::default()
             },
         ];
-        let store = Store::new(10);
+        let store = Store::new(10, usize::MAX);
         store.ingest(req);
         let json = serde_json::to_value(store.trace(&[7; 16]).unwrap()).unwrap();
         let attributes = &json["batches"][0]["scopeSpans"][0]["spans"][0]["attributes"];
