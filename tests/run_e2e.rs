@@ -691,3 +691,106 @@ fn a_second_run_on_the_same_target_exits_4_and_changes_nothing() {
     let summary = load_summary(&first_dir).unwrap();
     assert!(!summary.results.partial);
 }
+
+#[test]
+fn ctrl_c_at_the_external_targets_prompt_ends_the_run_at_once() {
+    use std::io::Read;
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let port = |_| support::free_port();
+    let [web, grpc, http, api]: [u16; 4] = std::array::from_fn(port);
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("external.toml");
+    std::fs::write(
+        &scenario,
+        format!(
+            r#"name = "external"
+[target]
+kind = "external"
+[[target.services]]
+name = "web"
+tcp = "127.0.0.1:{web}"
+[request]
+url = "http://127.0.0.1:{web}/"
+[modes]
+baseline = "off"
+[[modes.mode]]
+name = "off"
+env = {{ OTEL_SDK_DISABLED = "true" }}
+[load]
+rates = [5]
+duration = "1s"
+[traces]
+store = "sink"
+count = false
+[traces.sink]
+otlp_grpc = "127.0.0.1:{grpc}"
+otlp_http = "127.0.0.1:{http}"
+api = "127.0.0.1:{api}"
+"#
+        ),
+    )
+    .unwrap();
+    // The prompt is asked only on a terminal: standard input is a pseudo-terminal nobody types on.
+    let (mut master, mut slave) = (0, 0);
+    // SAFETY: openpty writes two descriptors into the given integers; no name, termios or size.
+    let opened = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(opened, 0, "openpty");
+    // SAFETY: both descriptors were just opened and are owned here alone.
+    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tracebench"))
+        .arg("run")
+        .arg(&scenario)
+        .arg("--out")
+        .arg(dir.path().join("run"))
+        .stdin(std::process::Stdio::from(slave))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    // Until the prompt waits (bounded), then Ctrl-C.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !dir.path().join("run/summary.json").exists() {
+        assert!(Instant::now() < deadline, "the run never started");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the run did not wait at the prompt"
+    );
+    let pid = i32::try_from(child.id()).unwrap();
+    // SAFETY: kill has no memory preconditions; the PID is our own, not yet reaped child.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the run still waits for the prompt 15 s after Ctrl-C");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let text = reader.join().unwrap();
+    assert_eq!(status.code(), Some(4), "{text}");
+    assert!(
+        text.contains("press Enter") && text.contains("interrupted by SIGINT"),
+        "{text}"
+    );
+    drop(master);
+}
