@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use tokio_util::sync::CancellationToken;
 use tracebench::target::docker::{ContainerSpec, DockerTarget, Selector};
 use tracebench::target::{ModeEnv, Readiness, Target};
 use tracebench::traces::count::{CountMethod, CountRequest, count_traces};
@@ -81,11 +82,10 @@ async fn the_compose_stack_switches_modes_by_label_and_is_restored() {
         .guarded(async |t| {
             for (mode, log_line) in expected_log {
                 let env = standard_mode(mode, 0.1).unwrap();
-                t.apply(&ModeEnv::uniform(
-                    mode,
-                    ["user-auth-service", "api-gateway"],
-                    &env,
-                ))
+                t.apply(
+                    &ModeEnv::uniform(mode, ["user-auth-service", "api-gateway"], &env),
+                    &CancellationToken::new(),
+                )
                 .await?;
                 assert_eq!(
                     post_register(ports.gateway, &format!("c-{mode}")),

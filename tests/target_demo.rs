@@ -9,6 +9,7 @@ mod target_support;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use tokio_util::sync::CancellationToken;
 use tracebench::resources::{Sampler, WindowSummary};
 use tracebench::target::process::{ProcessTarget, ServiceCommand};
 use tracebench::target::{ModeEnv, Readiness, Target};
@@ -78,8 +79,11 @@ async fn demo_stack_per_mode_memory_cpu_and_spans() {
             for mode in ["off", "on", "sampled"] {
                 let env = standard_mode(mode, 0.5).unwrap();
                 let before = received();
-                t.apply(&ModeEnv::uniform(mode, ["auth", "gateway"], &env))
-                    .await?;
+                t.apply(
+                    &ModeEnv::uniform(mode, ["auth", "gateway"], &env),
+                    &CancellationToken::new(),
+                )
+                .await?;
                 let sampler = Sampler::start(&t.sources(), Duration::from_secs(1), None)?;
                 let start = chrono::Utc::now().timestamp_millis();
                 let ok =

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use bollard::Docker;
 use bollard::models::ContainerInspectResponse;
+use tokio_util::sync::CancellationToken;
 use tracebench::target::docker::{
     COMPOSE_SERVICE_LABEL, ContainerSpec, DockerTarget, MODE_LABEL, Selector,
 };
@@ -175,7 +176,10 @@ async fn each_mode_is_applied_and_restore_brings_back_the_originals() {
     for mode in ["off", "on", "sampled", "off"] {
         let env = standard_mode(mode, 0.1).unwrap();
         target
-            .apply(&ModeEnv::uniform(mode, ["gw", "auth"], &env))
+            .apply(
+                &ModeEnv::uniform(mode, ["gw", "auth"], &env),
+                &CancellationToken::new(),
+            )
             .await
             .unwrap_or_else(|e| panic!("apply {mode}: {e:#}"));
         for (i, name) in s.names.iter().enumerate() {
@@ -322,7 +326,10 @@ async fn a_service_that_never_becomes_ready_names_itself_and_restore_undoes_ever
             BTreeMap::from([("TB_HELPER_EXIT".to_string(), "3".to_string())]),
         )]),
     };
-    let err = target.apply(&mode).await.unwrap_err();
+    let err = target
+        .apply(&mode, &CancellationToken::new())
+        .await
+        .unwrap_err();
     assert_not_ready(&err, "auth", "stopped", "failing on purpose");
     target.restore().await.unwrap();
     assert_eq!(shape(&inspect(&docker, &s.names[1]).await), before);
@@ -367,7 +374,11 @@ fn helper_guarded_run() {
         target
             .guarded(async |t| {
                 let env = standard_mode("on", 0.1).unwrap();
-                t.apply(&ModeEnv::uniform("on", ["svc"], &env)).await?;
+                t.apply(
+                    &ModeEnv::uniform("on", ["svc"], &env),
+                    &CancellationToken::new(),
+                )
+                .await?;
                 println!("APPLIED");
                 tokio::time::sleep(Duration::from_secs(120)).await;
                 Ok(())
@@ -454,13 +465,43 @@ async fn a_run_that_died_before_restoring_is_recovered_by_the_next() {
     let mut first = target(&docker, &s).await;
     let env = standard_mode("on", 0.1).unwrap();
     first
-        .apply(&ModeEnv::uniform("on", ["gw", "auth"], &env))
+        .apply(
+            &ModeEnv::uniform("on", ["gw", "auth"], &env),
+            &CancellationToken::new(),
+        )
         .await
         .unwrap();
     // The process "dies" here: no restore.
     drop(first);
     let mut next = target(&docker, &s).await;
     next.restore().await.unwrap();
+    assert_eq!(shape(&inspect(&docker, &s.names[0]).await), before);
+    assert_no_mode_containers(&s.names);
+}
+
+#[tokio::test]
+async fn a_container_named_by_its_id_keeps_its_name() {
+    let Some(docker) = docker_or_skip("a_container_named_by_its_id").await else {
+        return;
+    };
+    let s = stack(&docker, "tb-byid").await;
+    let before = shape(&inspect(&docker, &s.names[0]).await);
+    let spec = ContainerSpec {
+        service: "gw".into(),
+        selector: Selector::Name(before.id[..12].to_string()),
+        env: BTreeMap::new(),
+        readiness: Readiness::Http(format!("http://127.0.0.1:{}/health", s.ports[0])),
+    };
+    let mut target = Target::Docker(DockerTarget::new(docker.clone(), vec![spec]).await.unwrap());
+    let env = standard_mode("on", 0.1).unwrap();
+    target
+        .apply(
+            &ModeEnv::uniform("on", ["gw"], &env),
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+    target.restore().await.unwrap();
     assert_eq!(shape(&inspect(&docker, &s.names[0]).await), before);
     assert_no_mode_containers(&s.names);
 }

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use tokio_util::sync::CancellationToken;
 use tracebench::resources::Source;
 use tracebench::target::process::{ProcessTarget, ServiceCommand};
 use tracebench::target::{ModeEnv, Readiness, Target};
@@ -62,7 +63,10 @@ async fn modes_restart_the_services_with_their_overrides_and_restore_stops_them(
     for mode in ["off", "on", "sampled"] {
         let env = standard_mode(mode, 0.25).unwrap();
         target
-            .apply(&ModeEnv::uniform(mode, ["auth", "gw"], &env))
+            .apply(
+                &ModeEnv::uniform(mode, ["auth", "gw"], &env),
+                &CancellationToken::new(),
+            )
             .await
             .unwrap();
         for port in ports {
@@ -107,7 +111,10 @@ async fn a_command_that_does_not_exist_is_a_clear_error_and_nothing_runs() {
     let services = vec![service("auth", port, &[]), ghost];
     let mut target = Target::Process(ProcessTarget::new(services, dir.path().to_path_buf()));
     let err = target
-        .apply(&ModeEnv::uniform("on", ["auth"], &BTreeMap::new()))
+        .apply(
+            &ModeEnv::uniform("on", ["auth"], &BTreeMap::new()),
+            &CancellationToken::new(),
+        )
         .await
         .unwrap_err();
     let text = format!("{err:#}");
@@ -126,7 +133,10 @@ async fn a_service_that_exits_or_never_listens_is_named_with_its_last_log_lines(
     let dir = tempfile::tempdir().unwrap();
     let services = vec![service("auth", free_port(), &[("TB_HELPER_EXIT", "3")])];
     let mut target = Target::Process(ProcessTarget::new(services, dir.path().to_path_buf()));
-    let err = target.apply(&ModeEnv::default()).await.unwrap_err();
+    let err = target
+        .apply(&ModeEnv::default(), &CancellationToken::new())
+        .await
+        .unwrap_err();
     assert_not_ready(&err, "auth", "exited", "failing on purpose with code 3");
 
     // Listens, but not where readiness looks: bounded by ready_timeout, then stopped.
@@ -135,7 +145,10 @@ async fn a_service_that_exits_or_never_listens_is_named_with_its_last_log_lines(
     let mut process = ProcessTarget::new(vec![deaf], dir.path().to_path_buf());
     process.ready_timeout = Duration::from_secs(2);
     let mut target = Target::Process(process);
-    let err = target.apply(&ModeEnv::default()).await.unwrap_err();
+    let err = target
+        .apply(&ModeEnv::default(), &CancellationToken::new())
+        .await
+        .unwrap_err();
     assert!(format!("{err:#}").contains("service 'gw' did not become ready: not ready after 2s"));
     assert!(target.sources().is_empty());
 }
@@ -161,7 +174,10 @@ async fn stop_escalates_to_sigkill_after_the_grace_period() {
     let mut process = ProcessTarget::new(vec![stubborn], dir.path().to_path_buf());
     process.stop_grace = Duration::from_millis(500);
     let mut target = Target::Process(process);
-    target.apply(&ModeEnv::default()).await.unwrap();
+    target
+        .apply(&ModeEnv::default(), &CancellationToken::new())
+        .await
+        .unwrap();
     let pid = pids(&target)[0];
     target.restore().await.unwrap();
     assert!(!alive(pid), "SIGKILL did not follow the ignored SIGTERM");
@@ -195,7 +211,7 @@ async fn a_process_target_is_built_from_the_scenario_model() {
     let mode = ModeEnv::uniform("on", ["svc"], &BTreeMap::from([("M".into(), "on".into())]));
     let answered = target
         .guarded(async |t| {
-            t.apply(&mode).await?;
+            t.apply(&mode, &CancellationToken::new()).await?;
             Ok(http_get(port, "/env/M"))
         })
         .await

@@ -58,10 +58,14 @@ pub async fn run_cell(
         .with_context(|| format!("the plan names an unknown mode {}", cell.mode))?;
     let env = ModeEnv::uniform(&mode.name, scenario.service_names(), &mode.env);
     progress.cell_started(cell, "restarting the services");
-    tokio::select! {
-        applied = target.apply(&env) => applied
-            .with_context(|| format!("applying mode {} to the target", cell.mode))?,
-        () = cancel.cancelled() => return Ok(None),
+    // Not raced against `cancel`: a step begun on the target is finished and recorded, so that
+    // restore knows it; apply itself stops between steps once cancelled.
+    target
+        .apply(&env, cancel)
+        .await
+        .with_context(|| format!("applying mode {} to the target", cell.mode))?;
+    if cancel.is_cancelled() {
+        return Ok(None);
     }
     // The previous services have exited (flushing their spans); their spans must be in the
     // store before this cell loads anything, or their ingestion lands in this cell.

@@ -282,9 +282,13 @@ impl Ctx<'_> {
             mode.name, mode.sampling_ratio, scenario.traces.probes
         ));
         let env = ModeEnv::uniform(&mode.name, scenario.service_names(), &mode.env);
-        tokio::select! {
-            applied = target.apply(&env) => applied.context("applying the probe mode")?,
-            () = self.cancel.cancelled() => return Ok(()),
+        // Not raced against `cancel`: see run::cell.
+        target
+            .apply(&env, self.cancel)
+            .await
+            .context("applying the probe mode")?;
+        if self.cancel.is_cancelled() {
+            return Ok(());
         }
         let probes = tokio::select! {
             probes = store.probe(scenario) => probes.context("sending the probes")?,

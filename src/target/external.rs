@@ -4,6 +4,8 @@
 
 use std::io::{BufRead, Write};
 
+use tokio_util::sync::CancellationToken;
+
 use super::ModeEnv;
 use crate::resources::Source;
 
@@ -25,10 +27,20 @@ impl ExternalTarget {
         }
     }
 
-    pub(super) async fn apply(&mut self, mode: &ModeEnv) -> anyhow::Result<()> {
+    /// Asks and waits for Enter, unless `cancel` fires first (the terminal read is then left
+    /// behind, and the mode is not recorded as applied).
+    pub(super) async fn apply(
+        &mut self,
+        mode: &ModeEnv,
+        cancel: &CancellationToken,
+    ) -> anyhow::Result<()> {
         if self.prompt {
             let text = instructions(mode);
-            tokio::task::spawn_blocking(move || ask(&text, std::io::stdin().lock())).await??;
+            let answer = tokio::task::spawn_blocking(move || ask(&text, std::io::stdin().lock()));
+            tokio::select! {
+                answered = answer => answered??,
+                () = cancel.cancelled() => return Ok(()),
+            }
         }
         self.applied.push(mode.mode.clone());
         Ok(())
@@ -84,9 +96,8 @@ mod tests {
     #[tokio::test]
     async fn without_prompt_the_mode_is_recorded() {
         let mut t = ExternalTarget::new(false, Vec::new());
-        t.apply(&ModeEnv::uniform("off", ["gw"], &Default::default()))
-            .await
-            .unwrap();
+        let mode = ModeEnv::uniform("off", ["gw"], &Default::default());
+        t.apply(&mode, &CancellationToken::new()).await.unwrap();
         assert_eq!(t.applied, ["off"]);
     }
 }

@@ -15,6 +15,8 @@ mod ready;
 
 use std::collections::BTreeMap;
 
+use tokio_util::sync::CancellationToken;
+
 pub use ready::{NotReady, Readiness};
 
 use crate::resources::Source;
@@ -144,13 +146,21 @@ impl Target {
         })
     }
 
-    /// Restarts the services with the mode's overrides and waits until each is ready. On error the
-    /// services may be half switched: the caller still owes a [`Target::restore`].
-    pub async fn apply(&mut self, mode: &ModeEnv) -> anyhow::Result<()> {
+    /// Restarts the services with the mode's overrides and waits until each is ready. A step
+    /// that changes the target (stop, rename, create, start, spawn) always finishes once begun and
+    /// is recorded before the next: `cancel` ends only the waits (readiness, the external prompt)
+    /// and stops apply between steps, returning `Ok` with the services half switched, so that
+    /// restore knows every container and process there is. Callers check `cancel` after it. On
+    /// error too the services may be half switched: the caller still owes a [`Target::restore`].
+    pub async fn apply(
+        &mut self,
+        mode: &ModeEnv,
+        cancel: &CancellationToken,
+    ) -> anyhow::Result<()> {
         match self {
-            Target::Process(t) => t.apply(mode).await,
-            Target::Docker(t) => t.apply(mode).await,
-            Target::External(t) => t.apply(mode).await,
+            Target::Process(t) => t.apply(mode, cancel).await,
+            Target::Docker(t) => t.apply(mode, cancel).await,
+            Target::External(t) => t.apply(mode, cancel).await,
         }
     }
 

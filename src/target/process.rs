@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use tokio::process::{Child, Command};
+use tokio_util::sync::CancellationToken;
 
 use super::{ModeEnv, NotReady, Readiness};
 use crate::resources::Source;
@@ -63,12 +64,19 @@ impl ProcessTarget {
         }
     }
 
-    pub(super) async fn apply(&mut self, mode: &ModeEnv) -> anyhow::Result<()> {
+    pub(super) async fn apply(
+        &mut self,
+        mode: &ModeEnv,
+        cancel: &CancellationToken,
+    ) -> anyhow::Result<()> {
         self.stop_all().await?;
         std::fs::create_dir_all(&self.run_dir)
             .with_context(|| format!("creating the run directory {}", self.run_dir.display()))?;
         for service in self.services.clone() {
-            let started = self.start(&service, mode).await;
+            if cancel.is_cancelled() {
+                return Ok(());
+            }
+            let started = self.start(&service, mode, cancel).await;
             if let Err(err) = started {
                 // Leave nothing half-started behind; the caller's restore is then a no-op.
                 let _ = self.stop_all().await;
@@ -78,7 +86,14 @@ impl ProcessTarget {
         Ok(())
     }
 
-    async fn start(&mut self, service: &ServiceCommand, mode: &ModeEnv) -> anyhow::Result<()> {
+    /// Spawns the service (kept in `running` at once, for restore) and waits until it is ready
+    /// or `cancel` fires.
+    async fn start(
+        &mut self,
+        service: &ServiceCommand,
+        mode: &ModeEnv,
+        cancel: &CancellationToken,
+    ) -> anyhow::Result<()> {
         let log_path = self.log_path(&service.name);
         let mut log = std::fs::OpenOptions::new()
             .create(true)
@@ -127,16 +142,17 @@ impl ProcessTarget {
         let Some(running) = self.running.last_mut() else {
             unreachable!("just pushed")
         };
-        let waited = service
-            .readiness
-            .wait(self.ready_timeout, async || {
-                match running.child.try_wait() {
-                    Ok(None) => Ok(()),
-                    Ok(Some(status)) => Err(format!("it exited ({status})")),
-                    Err(err) => Err(format!("cannot check whether it runs: {err}")),
-                }
-            })
-            .await;
+        let ready = service.readiness.wait(self.ready_timeout, async || {
+            match running.child.try_wait() {
+                Ok(None) => Ok(()),
+                Ok(Some(status)) => Err(format!("it exited ({status})")),
+                Err(err) => Err(format!("cannot check whether it runs: {err}")),
+            }
+        });
+        let waited = tokio::select! {
+            waited = ready => waited,
+            () = cancel.cancelled() => return Ok(()),
+        };
         waited.map_err(|reason| {
             NotReady {
                 service: service.name.clone(),

@@ -26,6 +26,7 @@ use bollard::query_parameters::{
     RemoveContainerOptionsBuilder, RenameContainerOptionsBuilder, StopContainerOptionsBuilder,
 };
 use futures::StreamExt;
+use tokio_util::sync::CancellationToken;
 
 mod config;
 
@@ -116,8 +117,15 @@ impl DockerTarget {
         })
     }
 
-    pub(super) async fn apply(&mut self, mode: &ModeEnv) -> anyhow::Result<()> {
+    pub(super) async fn apply(
+        &mut self,
+        mode: &ModeEnv,
+        cancel: &CancellationToken,
+    ) -> anyhow::Result<()> {
         for m in &mut self.managed {
+            if cancel.is_cancelled() {
+                return Ok(());
+            }
             let docker = &self.docker;
             if m.aside {
                 remove_mode_container(docker, m).await?;
@@ -132,7 +140,10 @@ impl DockerTarget {
             m.current_id = create_mode_container(docker, m, mode).await?;
         }
         for m in &self.managed {
-            wait_ready(&self.docker, m, self.ready_timeout).await?;
+            tokio::select! {
+                ready = wait_ready(&self.docker, m, self.ready_timeout) => ready?,
+                () = cancel.cancelled() => return Ok(()),
+            }
         }
         Ok(())
     }
@@ -228,6 +239,11 @@ async fn adopt(docker: &Docker, spec: ContainerSpec, name: String) -> anyhow::Re
         )
     };
     let current = inspect(docker, &name).await.with_context(missing)?;
+    // Named by ID (or a prefix of it): set aside and put back under its real name, not the ID.
+    let name = current
+        .as_ref()
+        .and_then(|c| c.name.as_deref())
+        .map_or(name.clone(), |n| n.trim_start_matches('/').to_string());
     if let Some(mut original) = inspect(docker, &aside_name(&name)).await.ok().flatten() {
         // It was stopped when set aside; whether it ran before is lost with the dead run. A
         // container a run switched modes on was serving, so it is started again on restore.
