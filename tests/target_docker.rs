@@ -505,3 +505,41 @@ async fn a_container_named_by_its_id_keeps_its_name() {
     assert_eq!(shape(&inspect(&docker, &s.names[0]).await), before);
     assert_no_mode_containers(&s.names);
 }
+
+#[tokio::test]
+async fn cancelled_at_any_moment_of_a_switch_restore_brings_back_the_originals() {
+    let Some(docker) = docker_or_skip("cancelled_at_any_moment").await else {
+        return;
+    };
+    let s = stack(&docker, "tb-cancel").await;
+    let before = [
+        shape(&inspect(&docker, &s.names[0]).await),
+        shape(&inspect(&docker, &s.names[1]).await),
+    ];
+    let env = standard_mode("on", 0.1).unwrap();
+    // Ctrl-C lands at a different moment of the first switch each time: before it, during the
+    // stops, renames and creates, during the readiness waits, after it.
+    for after_ms in [0, 30, 100, 250, 500, 1000, 2000, 4000] {
+        let mut target = target(&docker, &s).await;
+        let cancel = CancellationToken::new();
+        let trigger = cancel.clone();
+        let pull = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(after_ms)).await;
+            trigger.cancel();
+        });
+        target
+            .apply(&ModeEnv::uniform("on", ["gw", "auth"], &env), &cancel)
+            .await
+            .unwrap_or_else(|e| panic!("apply cancelled after {after_ms} ms: {e:#}"));
+        pull.await.unwrap();
+        target.restore().await.unwrap();
+        for (name, before) in s.names.iter().zip(&before) {
+            assert_eq!(
+                &shape(&inspect(&docker, name).await),
+                before,
+                "{name} after a cancel at {after_ms} ms"
+            );
+        }
+        assert_no_mode_containers(&s.names);
+    }
+}
