@@ -305,3 +305,36 @@ async fn sink_fed_ten_times_its_bounds_stays_bounded_and_ready() {
     assert!(used_mib <= (MAX_BYTES >> 20) as f64, "{last}");
     eprintln!("idle {} MiB, peak {} MiB; {last}", idle >> 20, peak >> 20);
 }
+
+#[test]
+fn traces_verify_stops_on_sigterm_with_exit_4() {
+    let (mut sink, _log, _grpc, api) = start_sink(&[]);
+    // The probes go to the sink's OTLP/HTTP receiver (served on the query port too), which
+    // accepts them and exports nothing: verify waits for traces that never come, until SIGTERM.
+    let mut verify = Command::new(BIN)
+        .args(["traces", "verify", "--tempo", &format!("http://{api}")])
+        .args([
+            "--gateway",
+            &format!("http://{api}"),
+            "--path",
+            "/v1/traces",
+        ])
+        .args(["--probes", "1", "--timeout", "60s"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert!(
+        verify.try_wait().unwrap().is_none(),
+        "verify ended before the signal"
+    );
+    // SAFETY: signalling our own child process by its id.
+    assert_eq!(unsafe { libc::kill(verify.id() as i32, libc::SIGTERM) }, 0);
+    let out = verify.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(stderr.contains("interrupted by SIGTERM"), "{stderr}");
+    let _ = sink.kill();
+    let _ = sink.wait();
+}

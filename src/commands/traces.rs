@@ -137,7 +137,13 @@ async fn verify_probes(args: TracesVerifyArgs) -> anyhow::Result<Exit> {
         timeout: args.timeout,
         poll_interval: std::time::Duration::from_millis(250),
     };
-    let report = verify(&client, &request).await?;
+    // Ctrl-C or SIGTERM ends the wait for the probes' traces: nothing is left behind to undo.
+    let report = tokio::select! {
+        report = verify(&client, &request) => report?,
+        signal = crate::target::shutdown_signal() => {
+            anyhow::bail!("interrupted by {signal} before every probe was found: no verdict");
+        }
+    };
     print!("{}", render_report(&report));
     if let Some(path) = &args.json {
         write_json(path, &report)?;
