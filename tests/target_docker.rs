@@ -543,3 +543,35 @@ async fn cancelled_at_any_moment_of_a_switch_restore_brings_back_the_originals()
         assert_no_mode_containers(&s.names);
     }
 }
+
+#[tokio::test]
+async fn an_original_left_aside_with_no_mode_container_is_found_by_its_label_and_restored() {
+    let Some(docker) = docker_or_skip("an_original_left_aside").await else {
+        return;
+    };
+    let s = stack(&docker, "tb-aside").await;
+    let before = shape(&inspect(&docker, &s.names[1]).await);
+    // What a run killed between the rename and the create leaves: the compose service's only
+    // container is the stopped original under its aside name.
+    let aside = format!("{}-tracebench-original", s.names[1]);
+    docker
+        .stop_container(
+            &s.names[1],
+            None::<bollard::query_parameters::StopContainerOptions>,
+        )
+        .await
+        .unwrap();
+    docker
+        .rename_container(
+            &s.names[1],
+            bollard::query_parameters::RenameContainerOptionsBuilder::new()
+                .name(&aside)
+                .build(),
+        )
+        .await
+        .unwrap();
+    let mut target = target(&docker, &s).await;
+    target.restore().await.unwrap();
+    assert_eq!(shape(&inspect(&docker, &s.names[1]).await), before);
+    assert_no_mode_containers(&s.names);
+}

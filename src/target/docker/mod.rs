@@ -205,13 +205,15 @@ async fn resolve(docker: &Docker, spec: &ContainerSpec) -> anyhow::Result<String
                 .list_containers(Some(options))
                 .await
                 .with_context(|| format!("listing containers of compose service '{service}'"))?;
-            let names: Vec<String> = found
+            let (aside, names): (Vec<String>, Vec<String>) = found
                 .iter()
                 .filter_map(|c| c.names.as_ref()?.first().cloned())
                 .map(|n| n.trim_start_matches('/').to_string())
-                .filter(|n| !n.ends_with(ASIDE_SUFFIX))
-                .collect();
+                .partition(|n| n.ends_with(ASIDE_SUFFIX));
             match names.as_slice() {
+                // A run died after setting the original aside and before creating its mode
+                // container: the original is the one to adopt, under its own name.
+                [] if aside.len() == 1 => Ok(aside[0].trim_end_matches(ASIDE_SUFFIX).to_string()),
                 [one] => Ok(one.clone()),
                 [] => anyhow::bail!(
                     "service '{}': no container has the label(s) {} (is the compose stack up?)",
