@@ -220,3 +220,28 @@ async fn a_process_target_is_built_from_the_scenario_model() {
     assert!(target.sources().is_empty(), "guarded restored (stopped) it");
     assert!(dir.path().join("svc.log").exists());
 }
+
+#[tokio::test]
+async fn withheld_variables_do_not_reach_the_services_unless_the_scenario_sets_them() {
+    // PATH stands in for a secret: tracebench has it, so a service would inherit it.
+    assert!(std::env::var("PATH").is_ok());
+    let dir = tempfile::tempdir().unwrap();
+    let (plain, given) = (free_port(), free_port());
+    let services = vec![
+        service("plain", plain, &[]),
+        service("given", given, &[("PATH", "/set/by/the/scenario")]),
+    ];
+    let mut process = ProcessTarget::new(services, dir.path().to_path_buf());
+    process.withheld_env = vec!["PATH".into()];
+    let mut target = Target::Process(process);
+    target
+        .apply(&ModeEnv::default(), &CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(http_get(plain, "/env/PATH"), Some((404, String::new())));
+    assert_eq!(
+        http_get(given, "/env/PATH"),
+        Some((200, "/set/by/the/scenario".into()))
+    );
+    target.restore().await.unwrap();
+}
