@@ -634,22 +634,30 @@ fn services_die_with_a_run_killed_by_sigkill() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    // Wait (bounded) until the services answer, then SIGKILL tracebench: nothing runs after it.
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while scenario.all_ports_closed() || !out_dir.join("gateway.log").exists() {
-        assert!(Instant::now() < deadline, "the services never started");
-        assert!(child.try_wait().unwrap().is_none(), "the run ended early");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    // Until the services answer, then SIGKILL tracebench: nothing runs after it.
+    wait_until(
+        Duration::from_secs(120),
+        "the services never started",
+        || {
+            assert!(child.try_wait().unwrap().is_none(), "the run ended early");
+            !scenario.all_ports_closed() && out_dir.join("gateway.log").exists()
+        },
+    );
     std::thread::sleep(Duration::from_millis(1500));
     child.kill().unwrap();
     child.wait().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !scenario.all_ports_closed() {
-        assert!(
-            Instant::now() < deadline,
-            "a service still listens 10 s after tracebench was killed"
-        );
+    wait_until(
+        Duration::from_secs(10),
+        "a service still listens 10 s after tracebench was killed",
+        || scenario.all_ports_closed(),
+    );
+}
+
+/// Polls `done` every 100 ms; fails with `what` if it is not true within `within`.
+fn wait_until(within: Duration, what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !done() {
+        assert!(Instant::now() < deadline, "{what}");
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -662,11 +670,11 @@ fn a_second_run_on_the_same_target_exits_4_and_changes_nothing() {
     });
     let first_dir = scenario.out("first");
     let first = run_command(&scenario.path, &first_dir).spawn().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while !first_dir.join("gateway.log").exists() {
-        assert!(Instant::now() < deadline, "the first run never started");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_until(
+        Duration::from_secs(120),
+        "the first run never started",
+        || first_dir.join("gateway.log").exists(),
+    );
     let second_dir = scenario.out("second");
     let second = run(&scenario.path, &second_dir);
     assert_eq!(second.status.code(), Some(4), "{}", describe(&second));
@@ -762,11 +770,9 @@ api = "127.0.0.1:{api}"
         text
     });
     // Until the prompt waits (bounded), then Ctrl-C.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !dir.path().join("run/summary.json").exists() {
-        assert!(Instant::now() < deadline, "the run never started");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_until(Duration::from_secs(60), "the run never started", || {
+        dir.path().join("run/summary.json").exists()
+    });
     std::thread::sleep(Duration::from_secs(2));
     assert!(
         child.try_wait().unwrap().is_none(),
