@@ -33,6 +33,9 @@ pub enum Command {
     Compare(CompareArgs),
     /// Re-render the reports of a run directory from its results.
     Report(ReportArgs),
+    /// Put back the services a run left changed when it was killed before it could: containers
+    /// as they were (ID, name, settings, running or not), left-over service processes ended.
+    Restore(RestoreArgs),
 }
 
 // ---- drive (src/commands/drive.rs) ----
@@ -300,6 +303,15 @@ pub struct ReportArgs {
     /// logs, charts) is rewritten into it.
     #[arg(value_name = "DIR")]
     pub dir: std::path::PathBuf,
+}
+
+// ---- restore (src/commands/restore.rs) ----
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The run directory whose target to put back, from its journal.jsonl [default: every
+    /// target on this host that a run left changed].
+    #[arg(value_name = "RUN_DIR")]
+    pub run_dir: Option<std::path::PathBuf>,
 }
 
 #[cfg(test)]

@@ -16,11 +16,16 @@ mod target_support;
 
 use std::time::Duration;
 
+use std::os::unix::process::ExitStatusExt;
+use std::path::Path;
+
 use compose_support::*;
-use run_support::{describe, run};
+use run_support::{describe, run, run_command, state_dir};
 use target_support::{docker_or_skip, wait_http};
 use tracebench::compare::load_summary;
 use tracebench::results::ResourceSource;
+use tracebench::target::docker::MODE_LABEL;
+use tracebench::target::journal::{self, Entry};
 
 fn scenario(stack: &ComposeStack) -> String {
     let (project, p) = (&stack.project, stack.ports);
@@ -176,4 +181,105 @@ async fn run_with_the_docker_target_on_the_offline_compose_stack() {
     assert_eq!(observed("off"), 0, "tracing off sends nothing");
     let probes = results.probes.as_ref().expect("probes sent");
     assert_eq!((probes.sent, probes.found), (2, 2), "{probes:?}");
+}
+
+/// Every point of a run at which the fault-injection test kills or interrupts it: a step of the
+/// journal (the first whose text starts so; the signal comes once it is on disk, before the step
+/// is taken), and a delay after it. `auth` and `gw` are the two containers' names.
+fn fault_points(auth: &str, gw: &str) -> Vec<(String, &'static str)> {
+    vec![
+        (format!("stop {auth}"), "before anything changed"),
+        ("rename".into(), "after the first stop"),
+        ("create".into(), "after the first rename"),
+        ("start".into(), "after the first create"),
+        (format!("stop {gw}"), "after the first start"),
+        (format!("rename {gw}"), "after the second stop"),
+        (format!("create {gw}"), "after the second rename"),
+        (format!("start {gw}"), "after the second create"),
+        ("measure+700".into(), "while measuring"),
+        ("remove".into(), "between a mode container's stop and its removal"),
+        ("probes+100".into(), "while sending probes"),
+    ]
+}
+
+#[tokio::test]
+async fn killed_or_interrupted_at_any_step_the_containers_come_back_as_they_were() {
+    if docker_or_skip("killed_or_interrupted_at_any_step")
+        .await
+        .is_none()
+    {
+        return;
+    }
+    build_offline_images();
+    let stack = ComposeStack::up(&project_name("tbfault"));
+    assert!(
+        wait_http(stack.ports.gateway, Duration::from_secs(60)),
+        "the gateway never answered"
+    );
+    let (auth, gw) = (
+        stack.container("user-auth-service"),
+        stack.container("api-gateway"),
+    );
+    let before = [identity(&auth), identity(&gw)];
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("fault.toml");
+    let short = scenario(&stack)
+        .replace(r#"duration = "4s""#, r#"duration = "2s""#)
+        .replace("probes = 2", "probes = 1");
+    std::fs::write(&file, short).unwrap();
+    let state = state_dir(&file);
+    let restore = |out: &Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_tracebench"))
+            .arg("restore")
+            .arg(out)
+            .env("TRACEBENCH_STATE_DIR", &state)
+            .output()
+            .unwrap()
+    };
+    for signal in ["kill", "int"] {
+        for (point, when) in fault_points(&auth, &gw) {
+            let at = format!("{signal}@{point} ({when})");
+            let out = dir.path().join(format!("{signal}-{}", point.replace(' ', "_")));
+            let output = run_command(&file, &out)
+                .env(journal::FAULT_VAR, format!("{signal}@{point}"))
+                .output()
+                .unwrap();
+            if signal == "kill" {
+                assert_eq!(output.status.signal(), Some(9), "{at}: {}", describe(&output));
+                let restored = restore(&out);
+                assert!(restored.status.success(), "{at}: {}", describe(&restored));
+            } else {
+                assert_eq!(output.status.code(), Some(4), "{at}: {}", describe(&output));
+                assert!(load_summary(&out).unwrap().results.partial, "{at}");
+            }
+            assert_eq!(
+                [identity(&auth), identity(&gw)],
+                before,
+                "{at}: same ID, name, running state, env, ports, networks and aliases"
+            );
+            assert_no_tracebench_containers(&stack.project, &at);
+            let entries = journal::read(&out.join(journal::FILE_NAME)).unwrap();
+            assert_eq!(entries.last(), Some(&Entry::Restored), "{at}");
+            let pointers = std::fs::read_dir(state.join("locks"))
+                .unwrap()
+                .filter_map(|e| e.ok())
+                .filter(|e| e.path().extension().is_some_and(|x| x == "journal"))
+                .count();
+            assert_eq!(pointers, 0, "{at}: the journal pointer is gone");
+        }
+    }
+}
+
+/// No container of the compose project carries tracebench's mode label.
+fn assert_no_tracebench_containers(project: &str, at: &str) {
+    let out = std::process::Command::new("docker")
+        .args(["ps", "-a", "--filter", &format!("label={MODE_LABEL}")])
+        .args(["--format", "{{.Names}}"])
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !listed.lines().any(|name| name.starts_with(project)),
+        "{at}: left behind: {listed}"
+    );
 }

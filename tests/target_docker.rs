@@ -10,8 +10,9 @@ use bollard::Docker;
 use bollard::models::ContainerInspectResponse;
 use tokio_util::sync::CancellationToken;
 use tracebench::target::docker::{
-    COMPOSE_SERVICE_LABEL, ContainerSpec, DockerTarget, MODE_LABEL, Selector,
+    COMPOSE_SERVICE_LABEL, ContainerSpec, DockerTarget, MODE_LABEL, RUN_LABEL, Selector,
 };
+use tracebench::target::journal::{self, Entry, Journal};
 use tracebench::target::{ModeEnv, Readiness, Target};
 
 use target_support::*;
@@ -205,6 +206,7 @@ async fn each_mode_is_applied_and_restore_brings_back_the_originals() {
             shape_now.id = before[i].id.clone();
             shape_now.env = before[i].env.clone();
             shape_now.labels.remove(MODE_LABEL);
+            shape_now.labels.remove(RUN_LABEL);
             assert_eq!(
                 shape_now, before[i],
                 "{mode}: {name} differs beyond env and label"
@@ -574,4 +576,70 @@ async fn an_original_left_aside_with_no_mode_container_is_found_by_its_label_and
     target.restore().await.unwrap();
     assert_eq!(shape(&inspect(&docker, &s.names[1]).await), before);
     assert_no_mode_containers(&s.names);
+}
+
+#[tokio::test]
+async fn a_dead_runs_journal_puts_every_container_back_and_a_stopped_one_stays_stopped() {
+    let Some(docker) = docker_or_skip("a_dead_runs_journal").await else {
+        return;
+    };
+    let s = stack(&docker, "tb-journal").await;
+    // The auth container was stopped before the run: after it, it must still be.
+    docker
+        .stop_container(
+            &s.names[1],
+            None::<bollard::query_parameters::StopContainerOptions>,
+        )
+        .await
+        .unwrap();
+    let before = [
+        shape(&inspect(&docker, &s.names[0]).await),
+        shape(&inspect(&docker, &s.names[1]).await),
+    ];
+    assert!(before[0].running && !before[1].running);
+    let env = standard_mode("on", 0.1).unwrap();
+    // The run "dies" at a different moment of its second switch each time: its target is
+    // dropped without restore, and only its journal is left to put things back.
+    for after_ms in [0, 100, 400, 3000] {
+        let dir = tempfile::tempdir().unwrap();
+        let Target::Docker(t) = target(&docker, &s).await else {
+            unreachable!()
+        };
+        let journal = Journal::create(dir.path(), "127.0.0.1:1", None).unwrap();
+        let mut dead = Target::Docker(t.with_journal(journal).unwrap());
+        let uniform = |mode| ModeEnv::uniform(mode, ["gw", "auth"], &env);
+        dead.apply(&uniform("on"), &CancellationToken::new())
+            .await
+            .unwrap();
+        let cancel = CancellationToken::new();
+        let trigger = cancel.clone();
+        let pull = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(after_ms)).await;
+            trigger.cancel();
+        });
+        dead.apply(&uniform("sampled"), &cancel).await.unwrap();
+        pull.await.unwrap();
+        drop(dead);
+
+        let path = dir.path().join(journal::FILE_NAME);
+        let actions = journal::recover(&path).await.unwrap();
+        assert!(
+            actions.iter().any(|a| a.starts_with("removed tracebench's container")),
+            "{actions:?}"
+        );
+        for (name, before) in s.names.iter().zip(&before) {
+            assert_eq!(
+                &shape(&inspect(&docker, name).await),
+                before,
+                "{name} after a death at {after_ms} ms into the second switch"
+            );
+        }
+        assert_no_mode_containers(&s.names);
+        let entries = journal::read(&path).unwrap();
+        assert_eq!(entries.last(), Some(&Entry::Restored));
+        assert!(
+            journal::recover(&path).await.unwrap().is_empty(),
+            "a restored journal is not followed twice"
+        );
+    }
 }

@@ -3,6 +3,7 @@
 mod compare;
 mod drive;
 mod report;
+mod restore;
 mod run;
 mod sink;
 mod stats;
@@ -20,5 +21,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Run(args) => run::run(args).await,
         Command::Compare(args) => compare::run(args).await,
         Command::Report(args) => report::run(args).await,
+        Command::Restore(args) => restore::run(args).await,
     }
 }

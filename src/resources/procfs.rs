@@ -47,23 +47,39 @@ pub fn sample(now: Reading, previous: Option<(Reading, i64)>, unix_ms: i64) -> S
     }
 }
 
-/// utime + stime (fields 14 and 15). The command name (field 2) may hold spaces and parentheses,
-/// so fields are counted after its closing parenthesis.
+/// utime + stime (fields 14 and 15).
 fn cpu_ticks(stat: &str) -> anyhow::Result<u64> {
+    Ok(stat_field(stat, 14)? + stat_field(stat, 15)?)
+}
+
+/// Field `n` (numbered from 1 as in proc(5)) of `/proc/PID/stat`, from field 3 on. The command
+/// name (field 2) may hold spaces and parentheses, so fields are counted after its closing
+/// parenthesis.
+fn stat_field(stat: &str, n: usize) -> anyhow::Result<u64> {
     let after_name = stat
         .rfind(')')
         .map(|i| &stat[i + 1..])
         .context("no ')' after the command name")?;
-    // After the name come field 3 (state) onwards: utime is field 14, i.e. index 11 here.
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    let field = |i: usize| -> anyhow::Result<u64> {
-        fields
-            .get(i)
-            .context("too few fields")?
-            .parse()
-            .context("a CPU field is not a number")
-    };
-    Ok(field(11)? + field(12)?)
+    after_name
+        .split_whitespace()
+        .nth(n - 3)
+        .context("too few fields")?
+        .parse()
+        .with_context(|| format!("field {n} is not a number"))
+}
+
+/// A process's group and start time (clock ticks since boot: with the PID, they tell a process
+/// from a later one that reuses its ID). `None` when it is gone (or dead, a zombie).
+pub fn group_and_start(pid: u32) -> Option<(u32, u64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let state = stat.rfind(')').and_then(|i| stat[i + 1..].split_whitespace().next());
+    if matches!(state, Some("Z" | "X")) {
+        return None;
+    }
+    Some((
+        u32::try_from(stat_field(&stat, 5).ok()?).ok()?,
+        stat_field(&stat, 22).ok()?,
+    ))
 }
 
 /// `VmRSS:   1234 kB` in bytes.
@@ -96,6 +112,8 @@ mod tests {
         let stat = "42 (my (odd) name) S 1 42 42 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 4 0 1 2 3";
         assert_eq!(cpu_ticks(stat).unwrap(), 300);
         assert!(cpu_ticks("42 (x) S 1").is_err());
+        assert_eq!(stat_field(stat, 5).unwrap(), 42, "process group");
+        assert_eq!(stat_field(stat, 22).unwrap(), 1, "start time");
     }
 
     #[test]

@@ -116,6 +116,7 @@ pub async fn run_cell(
         Target::Docker(t) => Some(t.docker().clone()),
         _ => Some(crate::target::docker::connect().await?),
     };
+    target.mark(&format!("measure {} at {} rps", cell.mode, cell.rate))?;
     let sampler = Sampler::start(&sources, SAMPLE_INTERVAL, docker.as_ref())?;
     let spec = load_spec(
         scenario,

@@ -5,7 +5,9 @@
 //!
 //! The lock is `flock(2)` on a file in tracebench's state directory: the kernel releases it when
 //! the holder's process ends, however it ends, so a run killed by SIGKILL leaves no stale lock,
-//! and the next run takes it over (and recovers the containers the dead one left, as before).
+//! and the next run takes it over. Beside the lock lies the pointer to the journal of the run in
+//! progress ([`RunLock::journal_pointer`]); one left behind names a run that died before
+//! restoring its target, which whoever takes the lock next recovers (`run::recovery`).
 
 use std::fs::File;
 use std::io::{Read, Seek, Write};
@@ -39,6 +41,7 @@ pub struct Busy {
 /// A taken lock; released when dropped (or when the process ends).
 pub struct RunLock {
     _file: File,
+    path: PathBuf,
 }
 
 impl RunLock {
@@ -88,8 +91,29 @@ impl RunLock {
         file.rewind()?;
         file.write_all(serde_json::to_string(&holder)?.as_bytes())
             .with_context(|| format!("writing {}", path.display()))?;
-        Ok(RunLock { _file: file })
+        Ok(RunLock { _file: file, path })
     }
+
+    /// The file naming the journal of the run holding this lock, while its target is changed.
+    pub fn journal_pointer(&self) -> PathBuf {
+        self.path.with_extension("journal")
+    }
+}
+
+/// Every journal pointer in `state` (one per target a run left changed).
+pub fn journal_pointers(state: &Path) -> Result<Vec<PathBuf>> {
+    let dir = state.join("locks");
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(err) => return Err(err).with_context(|| format!("listing {}", dir.display())),
+    };
+    let mut pointers: Vec<PathBuf> = entries
+        .filter_map(|e| Some(e.ok()?.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "journal"))
+        .collect();
+    pointers.sort();
+    Ok(pointers)
 }
 
 /// Where tracebench keeps state between runs: `$TRACEBENCH_STATE_DIR`, else

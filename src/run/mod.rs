@@ -10,6 +10,7 @@
 mod cell;
 pub mod lock;
 mod progress;
+pub mod recovery;
 mod rundir;
 mod spec;
 mod store;
@@ -23,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 use crate::exit::Exit;
 use crate::results::RunResults;
 use crate::scenario::{Cell, Scenario, TraceStore};
+use crate::target::journal::Journal;
 use crate::target::{ModeEnv, Target, shutdown_signal};
 use cell::Cursor;
 pub use progress::Progress;
@@ -63,12 +65,21 @@ pub async fn run(scenario: &Scenario, options: &Options) -> Result<Exit> {
         ));
     }
     // Before anything is built, bound, created or restarted: a second run changes nothing.
-    let _lock = lock::RunLock::take(
+    let lock = lock::RunLock::take(
         &lock::state_dir(),
         &scenario.load_address(),
         &options.out,
         &scenario.path,
     )?;
+    if let Some(recovered) = recovery::after_dead_run(&lock).await? {
+        progress.note(&format!(
+            "an earlier run on this target died before restoring it; put back from {}",
+            recovered.journal.display()
+        ));
+        for action in &recovered.actions {
+            progress.note(&format!("  {action}"));
+        }
+    }
     build(scenario, options.quiet).await?;
     let (store, warning) = Store::open(scenario).await?;
     if let Some(warning) = warning {
@@ -83,6 +94,14 @@ pub async fn run(scenario: &Scenario, options: &Options) -> Result<Exit> {
         let mut target = Target::from_scenario(&scenario.target, dir, prompt)
             .await
             .context("preparing the target")?;
+        if target.changes_services() {
+            let journal = Journal::create(
+                dir,
+                &scenario.load_address(),
+                Some(lock.journal_pointer()),
+            )?;
+            target = target.with_journal(journal)?;
+        }
         if let (
             Target::Process(services),
             TraceStore::Tempo {
@@ -290,6 +309,7 @@ impl Ctx<'_> {
         if self.cancel.is_cancelled() {
             return Ok(());
         }
+        target.mark("probes")?;
         let probes = tokio::select! {
             probes = store.probe(scenario) => probes.context("sending the probes")?,
             () = self.cancel.cancelled() => return Ok(()),

@@ -7,9 +7,12 @@
 //!
 //! Restoring is the caller's duty and must happen on every path: call [`Target::restore`] at the
 //! end and on error, or let [`Target::guarded`] do it, which also restores on Ctrl-C / SIGTERM.
+//! Given a [`journal::Journal`], the process and docker targets announce every step in it first,
+//! so a run that dies without restoring is put back by [`journal::recover`].
 
 pub mod docker;
 pub mod external;
+pub mod journal;
 pub mod process;
 mod ready;
 
@@ -146,6 +149,21 @@ impl Target {
         })
     }
 
+    /// Whether the target changes anything (the external target does not: it needs no journal).
+    pub fn changes_services(&self) -> bool {
+        !matches!(self, Target::External(_))
+    }
+
+    /// Writes every later step (and, for docker, every original container) to `journal` first.
+    /// Call it before the first `apply`; an external target has no use for it.
+    pub fn with_journal(self, journal: journal::Journal) -> anyhow::Result<Target> {
+        Ok(match self {
+            Target::Process(t) => Target::Process(t.with_journal(journal)),
+            Target::Docker(t) => Target::Docker(t.with_journal(journal)?),
+            Target::External(_) => anyhow::bail!("an external target keeps no journal"),
+        })
+    }
+
     /// Restarts the services with the mode's overrides and waits until each is ready. A step
     /// that changes the target (stop, rename, create, start, spawn) always finishes once begun and
     /// is recorded before the next: `cancel` ends only the waits (readiness, the external prompt)
@@ -164,12 +182,28 @@ impl Target {
         }
     }
 
-    /// Puts every service back as it was before the first `apply`. Idempotent.
+    /// Puts every service back as it was before the first `apply`, and records it in the
+    /// journal. Idempotent.
     pub async fn restore(&mut self) -> anyhow::Result<()> {
         match self {
-            Target::Process(t) => t.restore().await,
-            Target::Docker(t) => t.restore().await,
-            Target::External(t) => t.restore().await,
+            Target::Process(t) => t.restore().await?,
+            Target::Docker(t) => t.restore().await?,
+            Target::External(t) => t.restore().await?,
+        }
+        self.journal().map_or(Ok(()), |j| j.restored())
+    }
+
+    /// Announces a phase of the run (measuring, probing) in the journal, so a failure can be
+    /// placed, and injected, there.
+    pub fn mark(&mut self, phase: &str) -> anyhow::Result<()> {
+        self.journal().map_or(Ok(()), |j| j.step(phase))
+    }
+
+    fn journal(&mut self) -> Option<&mut journal::Journal> {
+        match self {
+            Target::Process(t) => t.journal(),
+            Target::Docker(t) => t.journal(),
+            Target::External(_) => None,
         }
     }
 

@@ -8,6 +8,8 @@
 //! tracebench dies, even by SIGKILL (Linux's parent-death signal), so no run leaves one behind.
 //! Services do not inherit tracebench's Tempo credentials (`TEMPO_*` and the scenario's
 //! `token_env`): a scenario that wants a service to have one sets it in the service's `env`.
+//! Each spawn is announced in the run's journal and each process group recorded, so that what a
+//! wrapper left in the group after tracebench was killed can be ended by recovery ([`end_group`]).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -18,8 +20,9 @@ use anyhow::Context;
 use tokio::process::{Child, Command};
 use tokio_util::sync::CancellationToken;
 
+use super::journal::{Entry, Journal};
 use super::{ModeEnv, NotReady, Readiness};
-use crate::resources::Source;
+use crate::resources::{Source, procfs};
 
 /// How to run one service.
 #[derive(Debug, Clone)]
@@ -43,6 +46,7 @@ pub struct ProcessTarget {
     /// Variables of tracebench's environment the services do not inherit, besides `TEMPO_*`.
     pub withheld_env: Vec<String>,
     running: Vec<Running>,
+    journal: Option<Journal>,
 }
 
 struct Running {
@@ -61,7 +65,18 @@ impl ProcessTarget {
             stop_grace: Duration::from_secs(5),
             withheld_env: Vec::new(),
             running: Vec::new(),
+            journal: None,
         }
+    }
+
+    /// Announces every spawn and stop in `journal` and records every process group.
+    pub fn with_journal(mut self, journal: Journal) -> ProcessTarget {
+        self.journal = Some(journal);
+        self
+    }
+
+    pub(super) fn journal(&mut self) -> Option<&mut Journal> {
+        self.journal.as_mut()
     }
 
     pub(super) async fn apply(
@@ -128,6 +143,9 @@ impl ProcessTarget {
         if let Some(cwd) = &service.cwd {
             command.current_dir(cwd);
         }
+        if let Some(journal) = &mut self.journal {
+            journal.step(format!("spawn {} in mode {}", service.name, mode.mode))?;
+        }
         let child = command.spawn().with_context(|| {
             format!(
                 "service '{}': cannot start '{}'",
@@ -135,6 +153,14 @@ impl ProcessTarget {
                 service.program.display()
             )
         })?;
+        let leader = child.id().and_then(|pid| Some((pid, procfs::group_and_start(pid)?)));
+        if let (Some(journal), Some((pid, (_, start_ticks)))) = (&mut self.journal, leader) {
+            journal.write(&Entry::Process {
+                service: service.name.clone(),
+                pid,
+                start_ticks,
+            })?;
+        }
         self.running.push(Running {
             name: service.name.clone(),
             child,
@@ -188,6 +214,9 @@ impl ProcessTarget {
     async fn stop_all(&mut self) -> anyhow::Result<()> {
         let mut failures = Vec::new();
         while let Some(mut running) = self.running.pop() {
+            if let Some(journal) = &mut self.journal {
+                journal.step(format!("stop {}", running.name))?;
+            }
             if let Err(err) = stop(&mut running.child, self.stop_grace).await {
                 failures.push(format!("{}: {err:#}", running.name));
             }
@@ -249,6 +278,51 @@ async fn stop(child: &mut Child, grace: Duration) -> anyhow::Result<()> {
     unsafe { libc::kill(-group, libc::SIGKILL) };
     Ok(())
 }
+
+/// Ends what is left of a service's process group after the run that spawned it died: SIGTERM to
+/// each member, SIGKILL after [`RECOVERY_GRACE`] to what remains. The group is the one whose
+/// leader `pid` started at `start_ticks`: while a process holds `pid` with another start time, it
+/// is someone else's, left alone. Returns what it did (nothing when the group is gone).
+pub(super) async fn end_group(service: &str, pid: u32, start_ticks: u64) -> Vec<String> {
+    if procfs::group_and_start(pid).is_some_and(|(_, start)| start != start_ticks) {
+        return Vec::new();
+    }
+    let members = || -> Vec<u32> {
+        let Ok(dir) = std::fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+            .filter(|&p| {
+                procfs::group_and_start(p)
+                    .is_some_and(|(group, start)| group == pid && start >= start_ticks)
+            })
+            .collect()
+    };
+    let signal = |members: &[u32], signal| {
+        for &member in members {
+            // SAFETY: kill has no memory preconditions; each member was just read from /proc as
+            // a live process of the group.
+            unsafe { libc::kill(member as libc::pid_t, signal) };
+        }
+    };
+    let found = members();
+    if found.is_empty() {
+        return Vec::new();
+    }
+    signal(&found, libc::SIGTERM);
+    let deadline = tokio::time::Instant::now() + RECOVERY_GRACE;
+    while tokio::time::Instant::now() < deadline && !members().is_empty() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    signal(&members(), libc::SIGKILL);
+    vec![format!(
+        "ended service '{service}': {} process(es) of group {pid}",
+        found.len()
+    )]
+}
+
+/// How long a left-over service has after SIGTERM before SIGKILL, in recovery.
+const RECOVERY_GRACE: Duration = Duration::from_secs(5);
 
 /// The last `n` lines of a file (empty if unreadable).
 fn log_tail(path: &std::path::Path, n: usize) -> Vec<String> {

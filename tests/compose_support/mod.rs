@@ -102,14 +102,17 @@ impl Drop for ComposeStack {
     }
 }
 
-/// ID, environment and port bindings of a container as `docker inspect` shows them: what must be
-/// the same before and after the docker target has switched modes and restored.
+/// ID, name, running state, environment, port bindings, and networks with their aliases of a
+/// container as `docker inspect` shows them: what must be the same before and after the docker
+/// target has switched modes and restored.
 pub fn identity(container: &str) -> String {
     let out = Command::new("docker")
         .args([
             "inspect",
             "-f",
-            "{{.Id}} {{.Config.Env}} {{.HostConfig.PortBindings}}",
+            "{{.Id}} {{.Name}} running={{.State.Running}} {{.Config.Env}} \
+             {{.HostConfig.PortBindings}} \
+             {{range $net, $e := .NetworkSettings.Networks}}{{$net}}:{{$e.Aliases}} {{end}}",
             container,
         ])
         .output()

@@ -166,7 +166,8 @@ pub fn tracebench(args: &[&std::ffi::OsStr]) -> Output {
         .unwrap()
 }
 
-/// `tracebench run --quiet SCENARIO --out OUT`, its output piped, to adjust or spawn.
+/// `tracebench run --quiet SCENARIO --out OUT`, its output piped, to adjust or spawn. Its state
+/// (run locks, journal pointers) is kept in the scenario's directory, not the user's.
 pub fn run_command(scenario: &Path, out: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_tracebench"));
     command
@@ -174,9 +175,15 @@ pub fn run_command(scenario: &Path, out: &Path) -> Command {
         .arg(scenario)
         .arg("--out")
         .arg(out)
+        .env("TRACEBENCH_STATE_DIR", state_dir(scenario))
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
     command
+}
+
+/// Where the runs of `scenario` keep their state: beside it.
+pub fn state_dir(scenario: &Path) -> PathBuf {
+    scenario.parent().unwrap_or(Path::new(".")).join("state")
 }
 
 /// `tracebench run --quiet SCENARIO --out OUT`, run to its end.

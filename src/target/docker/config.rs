@@ -7,7 +7,7 @@ use bollard::models::{
     ContainerCreateBody, ContainerInspectResponse, EndpointSettings, NetworkingConfig,
 };
 
-use super::MODE_LABEL;
+use super::{MODE_LABEL, RUN_LABEL};
 
 /// The original's environment with the overrides applied (replacing a variable in place, or added
 /// at the end), keeping its order otherwise.
@@ -80,11 +80,13 @@ pub(super) fn mode_config(
     original: &ContainerInspectResponse,
     overrides: &BTreeMap<String, String>,
     mode: &str,
+    run_label: &str,
     primary: Option<&(String, EndpointSettings)>,
 ) -> ContainerCreateBody {
     let c = original.config.clone().unwrap_or_default();
     let mut labels = c.labels.unwrap_or_default();
     labels.insert(MODE_LABEL.to_string(), mode.to_string());
+    labels.insert(RUN_LABEL.to_string(), run_label.to_string());
     ContainerCreateBody {
         hostname: c.hostname,
         domainname: c.domainname,

@@ -6,11 +6,16 @@
 //! original's inspected configuration (same image ID, command, entrypoint, user, working dir,
 //! labels, healthcheck, host config with its published ports, mounts and restart policy, every
 //! network with its aliases) with the mode's overrides merged into its environment and one extra
-//! label, `tracebench.mode`. Restore removes the mode container and renames the original back,
-//! starting it if it was running. Keeping the original aside is more faithful than recreating it
-//! from its inspected configuration: it keeps its ID, creation time, writable layer and anonymous
-//! volumes, and any setting this module does not know about. A run that died before restoring is
-//! recovered by the next one: an aside container found at start is taken as the original.
+//! labels, `tracebench.mode` and `tracebench.run` (the run's own value). Restore removes the
+//! run's containers and renames each original back, starting it if it was running. Keeping the
+//! original aside is more faithful than recreating it from its inspected configuration: it keeps
+//! its ID, creation time, writable layer and anonymous volumes, and any setting this module does
+//! not know about.
+//!
+//! Every original and every step is written to the run's journal before the Docker call, so a
+//! run that died is put back from its journal ([`put_back`], through `journal::recover`). Without
+//! a journal (lost with its run directory), the next run still finds what a dead run left: an
+//! aside container found at start is taken as the original.
 //!
 //! Only containers the scenario names are touched; a missing one or an unreachable daemon is an
 //! error before anything changes.
@@ -32,12 +37,15 @@ mod config;
 
 use config::{endpoints, mode_config};
 
+use super::journal::{Entry, Journal, Original};
 use super::ready::{Check, poll};
 use super::{ModeEnv, NotReady, Readiness};
 use crate::resources::Source;
 
 /// The label tracebench puts on the containers it creates, holding the mode's name.
 pub const MODE_LABEL: &str = "tracebench.mode";
+/// The label tracebench puts on the containers it creates, holding the run's label value.
+pub const RUN_LABEL: &str = "tracebench.run";
 /// The label docker-compose puts on a service's containers.
 pub const COMPOSE_SERVICE_LABEL: &str = "com.docker.compose.service";
 /// The label docker-compose puts on a project's containers.
@@ -74,6 +82,9 @@ pub struct DockerTarget {
     managed: Vec<Managed>,
     /// How long one container may take to become ready.
     pub ready_timeout: Duration,
+    /// The value of [`RUN_LABEL`] on the containers this target creates.
+    run_label: String,
+    journal: Option<Journal>,
 }
 
 struct Managed {
@@ -114,7 +125,23 @@ impl DockerTarget {
             docker,
             managed,
             ready_timeout: Duration::from_secs(60),
+            run_label: crate::load::new_run_id(),
+            journal: None,
         })
+    }
+
+    /// Records every original in `journal`, and from now on every step before it is taken.
+    pub fn with_journal(mut self, mut journal: Journal) -> anyhow::Result<DockerTarget> {
+        for original in self.originals() {
+            journal.write(&Entry::Container(original))?;
+        }
+        self.run_label = journal.run_label().to_string();
+        self.journal = Some(journal);
+        Ok(self)
+    }
+
+    pub(super) fn journal(&mut self) -> Option<&mut Journal> {
+        self.journal.as_mut()
     }
 
     pub(super) async fn apply(
@@ -122,22 +149,25 @@ impl DockerTarget {
         mode: &ModeEnv,
         cancel: &CancellationToken,
     ) -> anyhow::Result<()> {
+        let (docker, journal) = (&self.docker, &mut self.journal);
         for m in &mut self.managed {
             if cancel.is_cancelled() {
                 return Ok(());
             }
-            let docker = &self.docker;
             if m.aside {
-                remove_mode_container(docker, m).await?;
+                remove_mode_container(docker, &m.current_id, journal).await?;
             } else {
+                step(journal, format!("stop {}", m.name))?;
                 stop(docker, &m.name).await?;
-                rename(docker, &m.name, &aside_name(&m.name)).await?;
+                let aside = aside_name(&m.name);
+                step(journal, format!("rename {} to {aside}", m.name))?;
+                rename(docker, &m.name, &aside).await?;
                 m.aside = true;
             }
             // Nothing serves until the new container exists: a failed create must not leave an
             // ID that restore would remove.
             m.current_id.clear();
-            m.current_id = create_mode_container(docker, m, mode).await?;
+            m.current_id = create_mode_container(docker, m, mode, &self.run_label, journal).await?;
         }
         for m in &self.managed {
             tokio::select! {
@@ -149,21 +179,37 @@ impl DockerTarget {
     }
 
     pub(super) async fn restore(&mut self) -> anyhow::Result<()> {
-        let mut failures = Vec::new();
-        for m in &mut self.managed {
-            if !m.aside {
-                continue;
-            }
-            match put_back(&self.docker, m).await {
-                Ok(()) => m.aside = false,
-                Err(err) => failures.push(format!("{}: {err:#}", m.name)),
-            }
+        let originals = self.originals();
+        put_back(
+            &self.docker,
+            &originals,
+            &self.run_label,
+            &mut self.journal,
+        )
+        .await?;
+        for (m, original) in self.managed.iter_mut().zip(originals) {
+            m.aside = false;
+            m.current_id = original.id;
         }
-        if failures.is_empty() {
-            Ok(())
-        } else {
-            anyhow::bail!("could not restore container(s): {}", failures.join("; "))
-        }
+        Ok(())
+    }
+
+    /// Every container as it was before the run.
+    fn originals(&self) -> Vec<Original> {
+        self.managed
+            .iter()
+            .map(|m| Original {
+                service: m.spec.service.clone(),
+                name: m.name.clone(),
+                id: m.original.id.clone().unwrap_or_default(),
+                running: m
+                    .original
+                    .state
+                    .as_ref()
+                    .and_then(|s| s.running)
+                    .unwrap_or(false),
+            })
+            .collect()
     }
 
     pub(super) fn sources(&self) -> Vec<Source> {
@@ -180,6 +226,11 @@ impl DockerTarget {
     pub fn docker(&self) -> &Docker {
         &self.docker
     }
+}
+
+/// Announces a step in the journal, when there is one.
+fn step(journal: &mut Option<Journal>, text: String) -> anyhow::Result<()> {
+    journal.as_mut().map_or(Ok(()), |j| j.step(text))
 }
 
 fn aside_name(name: &str) -> String {
@@ -320,20 +371,29 @@ async fn rename(docker: &Docker, from: &str, to: &str) -> anyhow::Result<()> {
         .with_context(|| format!("renaming container '{from}' to '{to}'"))
 }
 
-/// Stops (gracefully) and removes the mode container tracebench created (with its anonymous volumes). Gone is
-/// fine; the original is never removed.
-async fn remove_mode_container(docker: &Docker, m: &Managed) -> anyhow::Result<()> {
-    let id = m.current_id.as_str();
-    if id.is_empty() || m.original.id.as_deref() == Some(id) {
-        return Ok(());
+/// Stops (gracefully) and removes a container tracebench created (with its anonymous volumes),
+/// if `id` is one (empty, gone or not labelled by tracebench: nothing to do). True when removed.
+async fn remove_mode_container(
+    docker: &Docker,
+    id: &str,
+    journal: &mut Option<Journal>,
+) -> anyhow::Result<bool> {
+    if id.is_empty() {
+        return Ok(false);
+    }
+    match inspect(docker, id).await? {
+        Some(found) if has_mode_label(&found) => {}
+        _ => return Ok(false),
     }
     // SIGTERM first (the services flush their spans on it); removing alone would SIGKILL.
+    step(journal, format!("stop {id}"))?;
     stop(docker, id).await?;
+    step(journal, format!("remove {id}"))?;
     match remove(docker, id).await {
         Ok(())
         | Err(bollard::errors::Error::DockerResponseServerError {
             status_code: 404, ..
-        }) => Ok(()),
+        }) => Ok(true),
         Err(err) => Err(anyhow::anyhow!(
             "removing tracebench's container {id}: {err}"
         )),
@@ -349,43 +409,111 @@ async fn remove(docker: &Docker, id: &str) -> Result<(), bollard::errors::Error>
     docker.remove_container(id, Some(options)).await
 }
 
-async fn put_back(docker: &Docker, m: &mut Managed) -> anyhow::Result<()> {
-    remove_mode_container(docker, m).await?;
-    rename(docker, &aside_name(&m.name), &m.name).await?;
-    let original_id = m.original.id.clone().unwrap_or_default();
-    m.current_id = original_id.clone();
-    let was_running = m
-        .original
-        .state
-        .as_ref()
-        .and_then(|s| s.running)
-        .unwrap_or(false);
-    if was_running {
-        docker
-            .start_container(&original_id, None)
-            .await
-            .with_context(|| format!("starting the original container '{}'", m.name))?;
+/// Brings the containers back to `originals`, whatever state a run left them in: removes every
+/// container labelled with `run_label` and any tracebench container holding an original's name
+/// (left by a dead run without a journal), renames each original back to its name and starts it
+/// if it was running before. Returns what it did, one line per action.
+pub(super) async fn put_back(
+    docker: &Docker,
+    originals: &[Original],
+    run_label: &str,
+    journal: &mut Option<Journal>,
+) -> anyhow::Result<Vec<String>> {
+    let filters = HashMap::from([("label", vec![format!("{RUN_LABEL}={run_label}")])]);
+    let options = ListContainersOptionsBuilder::new()
+        .all(true)
+        .filters(&filters)
+        .build();
+    let mut created: Vec<String> = docker
+        .list_containers(Some(options))
+        .await
+        .context("listing the run's containers")?
+        .into_iter()
+        .filter_map(|c| c.id)
+        .collect();
+    for original in originals {
+        if let Some(holder) = inspect(docker, &original.name).await?
+            && holder.id.as_deref() != Some(original.id.as_str())
+            && let Some(id) = holder.id
+        {
+            created.push(id);
+        }
     }
-    Ok(())
+    created.sort();
+    created.dedup();
+    let mut done = Vec::new();
+    for id in created {
+        if remove_mode_container(docker, &id, journal).await? {
+            done.push(format!("removed tracebench's container {id}"));
+        }
+    }
+    let mut failures = Vec::new();
+    for original in originals {
+        match put_back_original(docker, original, journal).await {
+            Ok(actions) => done.extend(actions),
+            Err(err) => failures.push(format!("{}: {err:#}", original.name)),
+        }
+    }
+    if failures.is_empty() {
+        Ok(done)
+    } else {
+        anyhow::bail!("could not restore container(s): {}", failures.join("; "))
+    }
+}
+
+/// Renames one original back to its name and starts it if it was running before the run.
+async fn put_back_original(
+    docker: &Docker,
+    original: &Original,
+    journal: &mut Option<Journal>,
+) -> anyhow::Result<Vec<String>> {
+    let found = inspect(docker, &original.id).await?.with_context(|| {
+        format!(
+            "the original container {} is gone: it cannot be brought back",
+            original.id
+        )
+    })?;
+    let mut done = Vec::new();
+    let name = found.name.as_deref().unwrap_or_default();
+    let name = name.trim_start_matches('/');
+    if name != original.name {
+        step(journal, format!("rename {name} to {}", original.name))?;
+        rename(docker, &original.id, &original.name).await?;
+        done.push(format!("renamed {name} back to {}", original.name));
+    }
+    let running = found.state.and_then(|s| s.running).unwrap_or(false);
+    if original.running && !running {
+        step(journal, format!("start {}", original.name))?;
+        docker
+            .start_container(&original.id, None)
+            .await
+            .with_context(|| format!("starting the original container '{}'", original.name))?;
+        done.push(format!("started {}", original.name));
+    }
+    Ok(done)
 }
 
 async fn create_mode_container(
     docker: &Docker,
     m: &Managed,
     mode: &ModeEnv,
+    run_label: &str,
+    journal: &mut Option<Journal>,
 ) -> anyhow::Result<String> {
     let endpoints = endpoints(&m.original);
     let mut overrides = m.spec.env.clone();
     overrides.extend(mode.for_service(&m.spec.service));
-    let body = mode_config(&m.original, &overrides, &mode.mode, endpoints.first());
+    let body = mode_config(&m.original, &overrides, &mode.mode, run_label, endpoints.first());
     let options = CreateContainerOptionsBuilder::new().name(&m.name).build();
+    step(journal, format!("create {} for mode {}", m.name, mode.mode))?;
     let id = docker
         .create_container(Some(options), body)
         .await
         .with_context(|| format!("creating container '{}' for mode '{}'", m.name, mode.mode))?
         .id;
-    let started = async {
+    let started = async || {
         for (network, settings) in endpoints.into_iter().skip(1) {
+            step(journal, format!("connect {} to {network}", m.name))?;
             let request = NetworkConnectRequest {
                 container: id.clone(),
                 endpoint_config: Some(settings),
@@ -395,13 +523,15 @@ async fn create_mode_container(
                 .await
                 .with_context(|| format!("connecting '{}' to network '{network}'", m.name))?;
         }
+        step(journal, format!("start {} in mode {}", m.name, mode.mode))?;
         docker
             .start_container(&id, None)
             .await
             .with_context(|| format!("starting container '{}' in mode '{}'", m.name, mode.mode))
     };
-    if let Err(err) = started.await {
-        // Free the name so restore can give it back to the original.
+    if let Err(err) = started().await {
+        // Free the name so restore can give it back to the original (restore would remove it
+        // by its label anyway).
         let _ = remove(docker, &id).await;
         return Err(err);
     }
