@@ -16,11 +16,8 @@ mod target_support;
 
 use std::time::Duration;
 
-use std::os::unix::process::ExitStatusExt;
-use std::path::Path;
-
 use compose_support::*;
-use run_support::{describe, run, run_command, state_dir};
+use run_support::{describe, run, run_with_fault, state_dir};
 use target_support::{docker_or_skip, wait_http};
 use tracebench::compare::load_summary;
 use tracebench::results::ResourceSource;
@@ -197,7 +194,10 @@ fn fault_points(auth: &str, gw: &str) -> Vec<(String, &'static str)> {
         (format!("create {gw}"), "after the second rename"),
         (format!("start {gw}"), "after the second create"),
         ("measure+700".into(), "while measuring"),
-        ("remove".into(), "between a mode container's stop and its removal"),
+        (
+            "remove".into(),
+            "between a mode container's stop and its removal",
+        ),
         ("probes+100".into(), "while sending probes"),
     ]
 }
@@ -228,28 +228,14 @@ async fn killed_or_interrupted_at_any_step_the_containers_come_back_as_they_were
         .replace("probes = 2", "probes = 1");
     std::fs::write(&file, short).unwrap();
     let state = state_dir(&file);
-    let restore = |out: &Path| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_tracebench"))
-            .arg("restore")
-            .arg(out)
-            .env("TRACEBENCH_STATE_DIR", &state)
-            .output()
-            .unwrap()
-    };
     for signal in ["kill", "int"] {
         for (point, when) in fault_points(&auth, &gw) {
             let at = format!("{signal}@{point} ({when})");
-            let out = dir.path().join(format!("{signal}-{}", point.replace(' ', "_")));
-            let output = run_command(&file, &out)
-                .env(journal::FAULT_VAR, format!("{signal}@{point}"))
-                .output()
-                .unwrap();
-            if signal == "kill" {
-                assert_eq!(output.status.signal(), Some(9), "{at}: {}", describe(&output));
-                let restored = restore(&out);
-                assert!(restored.status.success(), "{at}: {}", describe(&restored));
-            } else {
-                assert_eq!(output.status.code(), Some(4), "{at}: {}", describe(&output));
+            let out = dir
+                .path()
+                .join(format!("{signal}-{}", point.replace(' ', "_")));
+            run_with_fault(&file, &out, &format!("{signal}@{point}"), true, &at);
+            if signal == "int" {
                 assert!(load_summary(&out).unwrap().results.partial, "{at}");
             }
             assert_eq!(

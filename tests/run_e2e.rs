@@ -14,7 +14,7 @@ use report_support::{
     check_cells_csv, check_hlogs, check_html_self_contained, check_markdown_starts_with_verdicts,
     check_pngs, check_resources_csv, check_svgs, read,
 };
-use run_support::{Spec, TestScenario, describe, run, run_command, tracebench};
+use run_support::{Spec, TestScenario, describe, run, run_command, run_with_fault, tracebench};
 use tracebench::analysis::{BudgetKind, Verdict};
 use tracebench::compare::load_summary;
 
@@ -651,6 +651,79 @@ fn services_die_with_a_run_killed_by_sigkill() {
         "a service still listens 10 s after tracebench was killed",
         || scenario.all_ports_closed(),
     );
+}
+
+#[test]
+fn killed_or_interrupted_at_any_step_no_service_process_remains() {
+    use std::os::unix::process::ExitStatusExt;
+    use tracebench::target::journal::{self, Entry};
+    let scenario = TestScenario::write(&Spec {
+        name: "fault",
+        rates: "[40]",
+        duration: "2s",
+        ..Spec::default()
+    });
+    // The auth service behind a wrapper shell: its process is the shell's child, which the
+    // parent-death signal does not reach; only the journal's process group can end it.
+    let auth = scenario.ports[0];
+    let bin = support::demo_bin("demo-auth");
+    let text = std::fs::read_to_string(&scenario.path).unwrap();
+    let direct = format!(
+        r#"command = ["{}", "--listen", "127.0.0.1:{auth}"]"#,
+        bin.display()
+    );
+    assert!(text.contains(&direct), "{text}");
+    let wrapped = format!(
+        r#"command = ["sh", "-c", "{} --listen 127.0.0.1:{auth} & wait"]"#,
+        bin.display()
+    );
+    std::fs::write(&scenario.path, text.replace(&direct, &wrapped)).unwrap();
+    // Lines 3 and 5 of the journal record the spawned auth and gateway processes.
+    let points = [
+        ("spawn auth", "before anything started"),
+        ("3", "auth spawned, not yet ready"),
+        ("spawn gateway", "auth ready, the gateway not started"),
+        ("5", "both spawned"),
+        ("measure+700", "while measuring"),
+        ("stop gateway", "at the next switch, before the first stop"),
+        ("stop auth", "at the next switch, between the stops"),
+        ("probes+100", "while sending probes"),
+    ];
+    for signal in ["kill", "int"] {
+        for (point, when) in points {
+            let at = format!("{signal}@{point} ({when})");
+            let out = scenario.out(&format!("{signal}-{}", point.replace(' ', "_")));
+            run_with_fault(
+                &scenario.path,
+                &out,
+                &format!("{signal}@{point}"),
+                false,
+                &at,
+            );
+            wait_until(
+                Duration::from_secs(10),
+                &format!("{at}: a service still listens"),
+                || scenario.all_ports_closed(),
+            );
+            let entries = journal::read(&out.join(journal::FILE_NAME)).unwrap();
+            assert_eq!(entries.last(), Some(&Entry::Restored), "{at}");
+        }
+    }
+    // Killed again, and not restored by hand: the next run puts it back first, then runs.
+    let killed = scenario.out("killed");
+    let output = run_command(&scenario.path, &killed)
+        .env(journal::FAULT_VAR, "kill@measure+700")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.signal(), Some(9), "{}", describe(&output));
+    let next = run(&scenario.path, &scenario.out("next"));
+    assert!(
+        matches!(next.status.code(), Some(0 | 1 | 3)),
+        "{}",
+        describe(&next)
+    );
+    let entries = journal::read(&killed.join(journal::FILE_NAME)).unwrap();
+    assert_eq!(entries.last(), Some(&Entry::Restored));
 }
 
 /// Polls `done` every 100 ms; fails with `what` if it is not true within `within`.

@@ -624,7 +624,9 @@ async fn a_dead_runs_journal_puts_every_container_back_and_a_stopped_one_stays_s
         let path = dir.path().join(journal::FILE_NAME);
         let actions = journal::recover(&path).await.unwrap();
         assert!(
-            actions.iter().any(|a| a.starts_with("removed tracebench's container")),
+            actions
+                .iter()
+                .any(|a| a.starts_with("removed tracebench's container")),
             "{actions:?}"
         );
         for (name, before) in s.names.iter().zip(&before) {

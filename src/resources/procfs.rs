@@ -72,7 +72,9 @@ fn stat_field(stat: &str, n: usize) -> anyhow::Result<u64> {
 /// from a later one that reuses its ID). `None` when it is gone (or dead, a zombie).
 pub fn group_and_start(pid: u32) -> Option<(u32, u64)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let state = stat.rfind(')').and_then(|i| stat[i + 1..].split_whitespace().next());
+    let state = stat
+        .rfind(')')
+        .and_then(|i| stat[i + 1..].split_whitespace().next());
     if matches!(state, Some("Z" | "X")) {
         return None;
     }

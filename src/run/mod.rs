@@ -95,11 +95,8 @@ pub async fn run(scenario: &Scenario, options: &Options) -> Result<Exit> {
             .await
             .context("preparing the target")?;
         if target.changes_services() {
-            let journal = Journal::create(
-                dir,
-                &scenario.load_address(),
-                Some(lock.journal_pointer()),
-            )?;
+            let journal =
+                Journal::create(dir, &scenario.load_address(), Some(lock.journal_pointer()))?;
             target = target.with_journal(journal)?;
         }
         if let (

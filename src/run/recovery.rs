@@ -33,7 +33,9 @@ pub async fn after_dead_run(lock: &RunLock) -> Result<Option<Recovered>> {
 /// with its target changed. A run still going is refused ([`lock::Busy`]), nothing touched.
 pub async fn restore(state: &Path, run_dir: Option<&Path>) -> Result<Vec<Recovered>> {
     if let Some(dir) = run_dir {
-        return Ok(vec![restore_run(state, &dir.join(journal::FILE_NAME)).await?]);
+        return Ok(vec![
+            restore_run(state, &dir.join(journal::FILE_NAME)).await?,
+        ]);
     }
     let mut recovered = Vec::new();
     for pointer in lock::journal_pointers(state)? {

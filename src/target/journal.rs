@@ -335,8 +335,8 @@ mod tests {
     fn entries_read_back_and_a_last_line_cut_short_is_left_out() {
         let dir = tempfile::tempdir().unwrap();
         let pointer = dir.path().join("target.journal");
-        let mut journal = Journal::create(dir.path(), "127.0.0.1:8080", Some(pointer.clone()))
-            .expect("created");
+        let mut journal =
+            Journal::create(dir.path(), "127.0.0.1:8080", Some(pointer.clone())).expect("created");
         let original = Original {
             service: "gw".into(),
             name: "gw-1".into(),
@@ -363,10 +363,8 @@ mod tests {
                 step: "stop gw-1".into()
             }
         );
-        assert!(
-            matches!(&entries[0], Entry::Begin { target, run_label, .. }
-                if target == "127.0.0.1:8080" && run_label == journal.run_label())
-        );
+        assert!(matches!(&entries[0], Entry::Begin { target, run_label, .. }
+                if target == "127.0.0.1:8080" && run_label == journal.run_label()));
         journal.restored().unwrap();
         assert_eq!(pointed(&pointer).unwrap(), None, "pointer removed");
     }

@@ -153,7 +153,9 @@ impl ProcessTarget {
                 service.program.display()
             )
         })?;
-        let leader = child.id().and_then(|pid| Some((pid, procfs::group_and_start(pid)?)));
+        let leader = child
+            .id()
+            .and_then(|pid| Some((pid, procfs::group_and_start(pid)?)));
         if let (Some(journal), Some((pid, (_, start_ticks)))) = (&mut self.journal, leader) {
             journal.write(&Entry::Process {
                 service: service.name.clone(),

@@ -186,6 +186,36 @@ pub fn state_dir(scenario: &Path) -> PathBuf {
     scenario.parent().unwrap_or(Path::new(".")).join("state")
 }
 
+/// Runs `scenario` into `out` with the fault-injection hook set to `fault`
+/// (`<kill|int>@<point>`) and checks how it ended: killed by SIGKILL and then put back by
+/// `tracebench restore OUT` (one run directory) or `tracebench restore` (every dead run on the
+/// host) as `by_dir` says; or interrupted by SIGINT and restored by itself, exit 4. `at` names
+/// the point in failure messages.
+pub fn run_with_fault(scenario: &Path, out: &Path, fault: &str, by_dir: bool, at: &str) {
+    use std::os::unix::process::ExitStatusExt;
+    let output = run_command(scenario, out)
+        .env(tracebench::target::journal::FAULT_VAR, fault)
+        .output()
+        .unwrap();
+    if fault.starts_with("kill@") {
+        assert_eq!(
+            output.status.signal(),
+            Some(9),
+            "{at}: {}",
+            describe(&output)
+        );
+        let restored = Command::new(env!("CARGO_BIN_EXE_tracebench"))
+            .arg("restore")
+            .args(by_dir.then_some(out))
+            .env("TRACEBENCH_STATE_DIR", state_dir(scenario))
+            .output()
+            .unwrap();
+        assert!(restored.status.success(), "{at}: {}", describe(&restored));
+    } else {
+        assert_eq!(output.status.code(), Some(4), "{at}: {}", describe(&output));
+    }
+}
+
 /// `tracebench run --quiet SCENARIO --out OUT`, run to its end.
 pub fn run(scenario: &Path, out: &Path) -> Output {
     run_command(scenario, out).output().unwrap()

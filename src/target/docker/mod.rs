@@ -180,13 +180,7 @@ impl DockerTarget {
 
     pub(super) async fn restore(&mut self) -> anyhow::Result<()> {
         let originals = self.originals();
-        put_back(
-            &self.docker,
-            &originals,
-            &self.run_label,
-            &mut self.journal,
-        )
-        .await?;
+        put_back(&self.docker, &originals, &self.run_label, &mut self.journal).await?;
         for (m, original) in self.managed.iter_mut().zip(originals) {
             m.aside = false;
             m.current_id = original.id;
@@ -503,7 +497,13 @@ async fn create_mode_container(
     let endpoints = endpoints(&m.original);
     let mut overrides = m.spec.env.clone();
     overrides.extend(mode.for_service(&m.spec.service));
-    let body = mode_config(&m.original, &overrides, &mode.mode, run_label, endpoints.first());
+    let body = mode_config(
+        &m.original,
+        &overrides,
+        &mode.mode,
+        run_label,
+        endpoints.first(),
+    );
     let options = CreateContainerOptionsBuilder::new().name(&m.name).build();
     step(journal, format!("create {} for mode {}", m.name, mode.mode))?;
     let id = docker
