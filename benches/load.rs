@@ -7,7 +7,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use tracebench::load::{
-    Arrivals, BodyTemplate, Completion, Outcome, Recorder, ResponseCode, Schedule,
+    Arrivals, BodyTemplate, Completion, Recorder, RequestOutcome, ResponseCode, Schedule,
 };
 
 fn schedule(c: &mut Criterion) {
@@ -49,7 +49,7 @@ fn record(c: &mut Criterion) {
                 due: start,
                 sent,
                 done: sent + Duration::from_micros(100 * (i + 1)),
-                outcome: Outcome::Response {
+                outcome: RequestOutcome::Response {
                     code: ResponseCode::Http(200),
                     ok: true,
                 },

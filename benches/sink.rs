@@ -17,7 +17,7 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use prost::Message;
 use tracebench::traces::otlp::{Encoding, decode};
-use tracebench::traces::store::Store;
+use tracebench::traces::store::SpanStore;
 
 struct Counting;
 
@@ -149,7 +149,7 @@ fn memory_per_span() {
         .map(|i| batch(i).encode_to_vec())
         .collect();
     let before = HELD.load(Ordering::Relaxed);
-    let store = Store::new(SPANS, usize::MAX);
+    let store = SpanStore::new(SPANS, usize::MAX);
     for body in &bodies {
         store.ingest(decode(body, Encoding::Protobuf).expect("valid"));
     }
@@ -170,7 +170,7 @@ fn memory_per_span() {
 
 fn ingest(c: &mut Criterion) {
     let bodies: Vec<Vec<u8>> = (0..64).map(|i| batch(i).encode_to_vec()).collect();
-    let store = Store::new(1_000_000, usize::MAX);
+    let store = SpanStore::new(1_000_000, usize::MAX);
     let mut group = c.benchmark_group("sink");
     group.throughput(Throughput::Elements(BATCH_SPANS as u64));
     let mut next = 0usize;

@@ -18,7 +18,8 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracebench::load::{
-    self, Arrivals, BodyTemplate, GrpcTarget, HttpTarget, Interval, LoadOutcome, LoadSpec, Target,
+    self, Arrivals, BodyTemplate, Endpoint, GrpcEndpoint, HttpEndpoint, Interval, LoadOutcome,
+    LoadSpec,
 };
 
 /// What the test server does with request number `n` (0-based) and its body: status and delay.
@@ -74,7 +75,7 @@ fn instant(status: u16) -> Behaviour {
 
 fn http_spec(addr: SocketAddr, rate: f64, duration: Duration) -> LoadSpec {
     LoadSpec {
-        target: Target::Http(HttpTarget {
+        target: Endpoint::Http(HttpEndpoint {
             url: format!("http://{addr}/api/auth/register").parse().unwrap(),
             method: http::Method::POST,
             headers: http::HeaderMap::new(),
@@ -281,7 +282,7 @@ async fn every_body_is_unique_within_a_run() {
     .await;
     let mut spec = http_spec(addr, 100.0, Duration::from_secs(1));
     spec.warmup = Duration::from_millis(200);
-    let Target::Http(target) = &mut spec.target else {
+    let Endpoint::Http(target) = &mut spec.target else {
         unreachable!()
     };
     target.body = Some(BodyTemplate::parse(r#"{"id":"{run}-{seq}","u":"{uuid}"}"#).unwrap());
@@ -466,7 +467,7 @@ mod grpc {
                 .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
         );
         let mut spec = http_spec(addr, 50.0, Duration::from_secs(1));
-        spec.target = Target::Grpc(GrpcTarget {
+        spec.target = Endpoint::Grpc(GrpcEndpoint {
             uri: format!("http://{addr}").parse().unwrap(),
             expect: vec![tonic::Code::Ok, tonic::Code::AlreadyExists],
             body: BodyTemplate::default_register(),
@@ -482,7 +483,7 @@ mod grpc {
             "{again:?}"
         );
         assert_eq!(again.errors, 0);
-        let Target::Grpc(target) = &mut spec.target else {
+        let Endpoint::Grpc(target) = &mut spec.target else {
             unreachable!()
         };
         target.expect = vec![tonic::Code::Ok];

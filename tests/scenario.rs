@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tracebench::exit::Exit;
 use tracebench::scenario::{
-    Arrivals, ContainerRef, ReadyCheck, RequestKind, Scenario, Target, TraceStore,
+    Arrivals, ContainerRef, ReadyCheck, RequestKind, Scenario, TargetConfig, TraceStore,
 };
 
 fn repo(path: &str) -> PathBuf {
@@ -60,7 +60,7 @@ fn every_shipped_scenario_validates() {
 fn the_embedded_default_runs_the_demo_binaries_it_builds() {
     let s = Scenario::quick().unwrap();
     assert_eq!(s, Scenario::load(repo("scenarios/quick.toml")).unwrap());
-    let Target::Process { services, .. } = &s.target else {
+    let TargetConfig::Process { services, .. } = &s.target else {
         panic!("quick.toml must use the process target")
     };
     let programs: Vec<&Path> = services
@@ -98,7 +98,7 @@ fn shipped_process_scenarios_are_wired_consistently() {
         let TraceStore::Sink { otlp_grpc, .. } = s.traces.store else {
             panic!("{name}: expected the built-in sink")
         };
-        let Target::Process { services, .. } = &s.target else {
+        let TargetConfig::Process { services, .. } = &s.target else {
             panic!("{name}: expected a process target")
         };
         for service in services {
@@ -137,7 +137,7 @@ fn every_key_of_a_process_scenario_is_read() {
     let dir = repo("tests/fixtures/scenarios");
     assert_eq!(s.name, "every-key");
     assert_eq!(s.description.as_deref(), Some("all keys set"));
-    let Target::Process {
+    let TargetConfig::Process {
         services,
         ready_timeout,
     } = &s.target
@@ -265,7 +265,7 @@ fn every_key_of_a_docker_scenario_with_grpc_and_tempo_is_read() {
         s.name, "all_keys_docker",
         "the name defaults to the file's stem"
     );
-    let Target::Docker {
+    let TargetConfig::Docker {
         services,
         ready_timeout,
     } = &s.target
@@ -317,7 +317,7 @@ fn every_key_of_a_docker_scenario_with_grpc_and_tempo_is_read() {
 #[test]
 fn every_key_of_an_external_scenario_is_read_and_defaults_apply() {
     let s = fixture("all_keys_external.toml");
-    let Target::External {
+    let TargetConfig::External {
         services,
         ready_timeout,
     } = &s.target

@@ -14,7 +14,7 @@ use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use tracebench::traces::otlp::{Encoding, decode, decompress};
-use tracebench::traces::store::{SearchQuery, Store};
+use tracebench::traces::store::{SearchQuery, SpanStore};
 
 mod sink_support;
 use sink_support::root_spans;
@@ -131,7 +131,7 @@ fn mutate(rng: &mut StdRng, body: &[u8], other: &[u8]) -> Vec<u8> {
 }
 
 /// The HTTP export path: decompress, decode, and when it decodes, store and query.
-fn feed(store: &Store, body: &[u8], gzipped: bool, encoding: Encoding) -> bool {
+fn feed(store: &SpanStore, body: &[u8], gzipped: bool, encoding: Encoding) -> bool {
     let Ok(plain) = decompress(body, gzipped.then_some("gzip"), LIMIT) else {
         return false;
     };
@@ -176,7 +176,7 @@ fn mutated_export_bodies_never_panic_the_decoders_or_the_store() {
         corpus.push((protobuf, false, Encoding::Protobuf));
         corpus.push((json, false, Encoding::Json));
     }
-    let store = Store::new(10_000, 16 * 1024 * 1024);
+    let store = SpanStore::new(10_000, 16 * 1024 * 1024);
     // The seeds themselves decode: the fuzzer starts from valid input.
     for (body, gzipped, encoding) in &corpus {
         assert!(

@@ -249,7 +249,7 @@ fn compose_scenario_matches_the_compose_files() {
         "/scenarios/compose.toml"
     ))
     .unwrap();
-    let tracebench::scenario::Target::Docker { services, .. } = &scenario.target else {
+    let tracebench::scenario::TargetConfig::Docker { services, .. } = &scenario.target else {
         panic!("compose.toml must use the docker target")
     };
     let gateway_port = published(&config, "api-gateway", 8080);

@@ -189,10 +189,10 @@ async fn a_process_target_is_built_from_the_scenario_model() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let (program, args, env) = helper_command(&format!("127.0.0.1:{port}"));
-    let spec = scenario::Target::Process {
+    let spec = scenario::TargetConfig::Process {
         services: vec![scenario::ProcessService {
             name: "svc".into(),
-            command: scenario::Command {
+            command: scenario::CommandLine {
                 program,
                 args,
                 cwd: dir.path().to_path_buf(),

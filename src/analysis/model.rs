@@ -189,7 +189,7 @@ pub struct GroupSummary {
     /// One entry per service, in the order the cells list them.
     pub services: Vec<ServiceSummary>,
     /// One entry per counted service; empty when traces were not counted.
-    pub traces: Vec<TraceSummary>,
+    pub traces: Vec<TraceVolume>,
     /// What tracebench itself cost and how late it sent.
     #[serde(default)]
     pub driver: DriverSummary,
@@ -240,7 +240,7 @@ pub struct ServiceSummary {
 
 /// Traces counted for one service in a group, against what the mode's sampling ratio predicts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TraceSummary {
+pub struct TraceVolume {
     pub service: String,
     pub observed: u64,
     /// ok requests x sampling ratio; `low`/`high` is the 99% binomial (Wilson) interval of the

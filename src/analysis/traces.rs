@@ -11,11 +11,11 @@
 //! same rule. For p = 0 and p = 1 the interval collapses to n p: only the tolerance allows slack.
 
 use super::stats::Z99;
-use super::{BudgetKind, BudgetResult, Estimate, TraceCheck, TraceSummary, Verdict};
+use super::{BudgetKind, BudgetResult, Estimate, TraceCheck, TraceVolume, Verdict};
 use crate::results::{CellResult, CellTraces, RunResults};
 
 /// Counted traces per service for a group's cells; empty when traces were not counted.
-pub fn summaries(results: &RunResults, cells: &[&CellResult], ratio: f64) -> Vec<TraceSummary> {
+pub fn summaries(results: &RunResults, cells: &[&CellResult], ratio: f64) -> Vec<TraceVolume> {
     let Some(traces) = &results.traces else {
         return vec![];
     };
@@ -52,7 +52,7 @@ pub fn summaries(results: &RunResults, cells: &[&CellResult], ratio: f64) -> Vec
                 .sum();
             let expected = expected_count(answered, unanswered, ratio);
             let per_minute = |n: f64| if minutes > 0.0 { n / minutes } else { 0.0 };
-            Some(TraceSummary {
+            Some(TraceVolume {
                 service: service.to_string(),
                 observed,
                 expected,
@@ -79,7 +79,7 @@ fn expected_count(n: u64, maybe: u64, p: f64) -> Estimate {
 }
 
 /// The trace-volume verdict of one service in a group.
-pub fn check(mode: &str, rate: f64, summary: &TraceSummary, tolerance: f64) -> BudgetResult {
+pub fn check(mode: &str, rate: f64, summary: &TraceVolume, tolerance: f64) -> BudgetResult {
     let e = summary.expected;
     let accept_low = (e.low - tolerance * e.value).max(0.0);
     let accept_high = e.high + tolerance * e.value;
@@ -121,7 +121,7 @@ pub fn check(mode: &str, rate: f64, summary: &TraceSummary, tolerance: f64) -> B
 pub fn check_complete(
     mode: &str,
     rate: f64,
-    summary: &TraceSummary,
+    summary: &TraceVolume,
     limit_pct: f64,
 ) -> Option<BudgetResult> {
     let (complete, incomplete) = (summary.complete?, summary.incomplete?);
@@ -172,8 +172,8 @@ pub fn not_counted(mode: &str, rate: f64, tolerance: f64) -> BudgetResult {
 mod tests {
     use super::*;
 
-    fn summary(observed: u64, ok: u64, ratio: f64) -> TraceSummary {
-        TraceSummary {
+    fn summary(observed: u64, ok: u64, ratio: f64) -> TraceVolume {
+        TraceVolume {
             service: "gateway".into(),
             observed,
             expected: expected_count(ok, 0, ratio),

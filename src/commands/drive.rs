@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use crate::cli::DriveArgs;
 use crate::exit::{Exit, UsageError};
 use crate::load::{
-    self, BodyTemplate, GrpcTarget, HttpTarget, Interval, LoadSpec, LoadSummary, Target, hlog,
+    self, BodyTemplate, Endpoint, GrpcEndpoint, HttpEndpoint, Interval, LoadSpec, LoadSummary, hlog,
 };
 
 pub async fn run(args: DriveArgs) -> Result<Exit> {
@@ -110,8 +110,8 @@ fn progress_message(interval: &Interval) -> String {
 
 fn spec_from(args: &DriveArgs) -> Result<LoadSpec> {
     let target = match (&args.url, &args.grpc) {
-        (Some(url), None) => Target::Http(http_target(url, args)?),
-        (None, Some(addr)) => Target::Grpc(grpc_target(addr, args)?),
+        (Some(url), None) => Endpoint::Http(http_endpoint(url, args)?),
+        (None, Some(addr)) => Endpoint::Grpc(grpc_endpoint(addr, args)?),
         _ => return Err(usage("give exactly one of --url and --grpc")),
     };
     Ok(LoadSpec {
@@ -133,7 +133,7 @@ fn usage(message: impl Into<String>) -> anyhow::Error {
     UsageError(message.into()).into()
 }
 
-fn http_target(url: &str, args: &DriveArgs) -> Result<HttpTarget> {
+fn http_endpoint(url: &str, args: &DriveArgs) -> Result<HttpEndpoint> {
     let uri: Uri = url.parse().map_err(|e| {
         usage(format!(
             "--url `{url}` is not a URL ({e}); expected http://host:port/path"
@@ -182,7 +182,7 @@ fn http_target(url: &str, args: &DriveArgs) -> Result<HttpTarget> {
             })
             .collect::<Result<_>>()?
     };
-    Ok(HttpTarget {
+    Ok(HttpEndpoint {
         url: uri,
         method,
         headers,
@@ -199,7 +199,7 @@ fn parse_header(raw: &str) -> Result<(HeaderName, HeaderValue)> {
     Ok((name, value))
 }
 
-fn grpc_target(addr: &str, args: &DriveArgs) -> Result<GrpcTarget> {
+fn grpc_endpoint(addr: &str, args: &DriveArgs) -> Result<GrpcEndpoint> {
     let expect = &args.expect;
     let url = if addr.contains("://") {
         addr.to_owned()
@@ -212,7 +212,7 @@ fn grpc_target(addr: &str, args: &DriveArgs) -> Result<GrpcTarget> {
         .filter(|uri: &Uri| uri.host().is_some())
         .ok_or_else(|| usage(format!("--grpc `{addr}`: expected host:port")))?;
     let expect = if expect.is_empty() {
-        GrpcTarget::DEFAULT_EXPECT.to_vec()
+        GrpcEndpoint::DEFAULT_EXPECT.to_vec()
     } else {
         expect
             .iter()
@@ -223,7 +223,7 @@ fn grpc_target(addr: &str, args: &DriveArgs) -> Result<GrpcTarget> {
         Some(body) => BodyTemplate::parse(body).map_err(usage)?,
         None => BodyTemplate::default_register(),
     };
-    Ok(GrpcTarget { uri, expect, body })
+    Ok(GrpcEndpoint { uri, expect, body })
 }
 
 /// A gRPC code by canonical name (`ALREADY_EXISTS`) or number (`6`).

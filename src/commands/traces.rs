@@ -8,7 +8,7 @@ use crate::cli::{CountMethodArg, TracesCommand, TracesCountArgs, TracesVerifyArg
 use crate::exit::{Exit, UsageError};
 use crate::traces::count::{CountMethod, CountRequest, TraceCounts, count_traces};
 use crate::traces::tempo::{TempoClient, redact_userinfo};
-use crate::traces::verify::{Outcome, VerifyReport, VerifyRequest, verify};
+use crate::traces::verify::{ProbeOutcome, VerifyReport, VerifyRequest, verify};
 
 /// The most rows a count prints (and slots it holds per service): a year in one-minute steps.
 const MOST_ROWS: u64 = 527_040;
@@ -160,7 +160,7 @@ fn render_report(report: &VerifyReport) -> String {
     for r in report
         .results
         .iter()
-        .filter(|r| r.outcome != Outcome::Found)
+        .filter(|r| r.outcome != ProbeOutcome::Found)
     {
         out.push_str(&format!("{:?} {}: {}\n", r.outcome, r.trace_id, r.detail));
     }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::grpc::GrpcClient;
 use super::http::HttpClient;
-use super::record::{Completion, Outcome, Recorder};
+use super::record::{Completion, Recorder, RequestOutcome};
 use super::schedule::{Queue, Ticket};
 
 /// One connection of either kind; `match` dispatch keeps the hot path free of trait objects.
@@ -17,7 +17,7 @@ pub enum Client {
 }
 
 impl Client {
-    async fn call(&mut self, seq: u64, run: &str) -> Outcome {
+    async fn call(&mut self, seq: u64, run: &str) -> RequestOutcome {
         match self {
             Client::Http(c) => c.call(seq, run).await,
             Client::Grpc(c) => c.call(seq, run).await,
@@ -46,7 +46,7 @@ pub async fn work(
             Ok(outcome) => outcome,
             Err(_) => {
                 client.reset();
-                Outcome::Failed(format!(
+                RequestOutcome::Failed(format!(
                     "no response within {}",
                     humantime::format_duration(timeout)
                 ))

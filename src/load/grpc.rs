@@ -7,12 +7,12 @@ use demo::proto::RegisterRequest;
 use demo::proto::user_service_client::UserServiceClient;
 use tonic::transport::{Channel, Endpoint};
 
-use super::record::{Outcome, ResponseCode};
+use super::record::{RequestOutcome, ResponseCode};
 use super::template::BodyTemplate;
 
 /// What to call over gRPC.
 #[derive(Debug, Clone)]
-pub struct GrpcTarget {
+pub struct GrpcEndpoint {
     /// `http://host:port` of the UserService.
     pub uri: http::Uri,
     /// Codes counted as success; every other code is an error.
@@ -22,7 +22,7 @@ pub struct GrpcTarget {
     pub body: BodyTemplate,
 }
 
-impl GrpcTarget {
+impl GrpcEndpoint {
     /// The codes counted as success unless told otherwise: a registration that succeeded, or
     /// one whose user already exists.
     pub const DEFAULT_EXPECT: [tonic::Code; 2] = [tonic::Code::Ok, tonic::Code::AlreadyExists];
@@ -39,12 +39,12 @@ struct RegisterFields {
 
 /// One channel to the service, connected on first use and again after a failure.
 pub struct GrpcClient {
-    target: std::sync::Arc<GrpcTarget>,
+    target: std::sync::Arc<GrpcEndpoint>,
     client: Option<UserServiceClient<Channel>>,
 }
 
 impl GrpcClient {
-    pub fn new(target: std::sync::Arc<GrpcTarget>) -> GrpcClient {
+    pub fn new(target: std::sync::Arc<GrpcEndpoint>) -> GrpcClient {
         GrpcClient {
             target,
             client: None,
@@ -52,7 +52,7 @@ impl GrpcClient {
     }
 
     /// Registers the user the body template renders for request `seq`.
-    pub async fn call(&mut self, seq: u64, run: &str) -> Outcome {
+    pub async fn call(&mut self, seq: u64, run: &str) -> RequestOutcome {
         let client = match &mut self.client {
             Some(client) => client,
             None => match Endpoint::from(self.target.uri.clone())
@@ -61,7 +61,7 @@ impl GrpcClient {
                 .await
             {
                 Ok(channel) => self.client.insert(UserServiceClient::new(channel)),
-                Err(err) => return Outcome::Failed(format!("connect: {err}")),
+                Err(err) => return RequestOutcome::Failed(format!("connect: {err}")),
             },
         };
         let body = self.target.body.render(seq, run);
@@ -71,7 +71,7 @@ impl GrpcClient {
                 email: f.email,
                 password: f.password,
             },
-            Err(err) => return Outcome::Failed(format!("body: {err}")),
+            Err(err) => return RequestOutcome::Failed(format!("body: {err}")),
         };
         let code = match client.register(request).await {
             Ok(_) => tonic::Code::Ok,
@@ -80,7 +80,7 @@ impl GrpcClient {
         if code == tonic::Code::Unavailable {
             self.client = None;
         }
-        Outcome::Response {
+        RequestOutcome::Response {
             code: ResponseCode::grpc(code),
             ok: self.target.expect.contains(&code),
         }

@@ -16,12 +16,12 @@ use http::{HeaderMap, Method, StatusCode, Uri, header};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::record::{Outcome, ResponseCode};
+use super::record::{RequestOutcome, ResponseCode};
 use super::template::BodyTemplate;
 
 /// What to send over HTTP.
 #[derive(Debug, Clone)]
-pub struct HttpTarget {
+pub struct HttpEndpoint {
     /// `http://host:port/path?query` (https is not supported).
     pub url: Uri,
     pub method: Method,
@@ -33,7 +33,7 @@ pub struct HttpTarget {
     pub expect: Vec<StatusCode>,
 }
 
-impl HttpTarget {
+impl HttpEndpoint {
     /// `host:port` of the URL (port 80 when absent).
     pub fn authority(&self) -> String {
         let host = self.url.host().unwrap_or_default();
@@ -43,7 +43,7 @@ impl HttpTarget {
 
 /// One keep-alive connection to the target, made on first use and after each failure.
 pub struct HttpClient {
-    target: Arc<HttpTarget>,
+    target: Arc<HttpEndpoint>,
     addr: SocketAddr,
     stream: Option<TcpStream>,
     /// Request line, `Host` and the user's headers, rendered once.
@@ -59,7 +59,7 @@ pub struct HttpClient {
 const MAX_HEAD: usize = 64 * 1024;
 
 impl HttpClient {
-    pub fn new(target: Arc<HttpTarget>, addr: SocketAddr) -> HttpClient {
+    pub fn new(target: Arc<HttpEndpoint>, addr: SocketAddr) -> HttpClient {
         let path = target.url.path_and_query().map_or("/", |p| p.as_str());
         let mut head = format!("{} {path} HTTP/1.1\r\n", target.method).into_bytes();
         if !target.headers.contains_key(header::HOST) {
@@ -89,20 +89,20 @@ impl HttpClient {
     }
 
     /// Sends request `seq` and reads the whole response.
-    pub async fn call(&mut self, seq: u64, run: &str) -> Outcome {
+    pub async fn call(&mut self, seq: u64, run: &str) -> RequestOutcome {
         match self.try_call(seq, run).await {
             Ok((status, reusable)) => {
                 if !reusable {
                     self.reset();
                 }
-                Outcome::Response {
+                RequestOutcome::Response {
                     code: ResponseCode::Http(status.as_u16()),
                     ok: self.target.expect.contains(&status),
                 }
             }
             Err(kind) => {
                 self.reset();
-                Outcome::Failed(kind)
+                RequestOutcome::Failed(kind)
             }
         }
     }
@@ -485,7 +485,7 @@ mod tests {
 
     #[test]
     fn the_request_head_is_rendered_once_with_the_length_per_body() {
-        let target = HttpTarget {
+        let target = HttpEndpoint {
             url: "http://127.0.0.1:8080/api/auth/register?x=1"
                 .parse()
                 .unwrap(),

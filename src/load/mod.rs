@@ -32,10 +32,10 @@ use hdrhistogram::Histogram;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-pub use grpc::GrpcTarget;
-pub use http::HttpTarget;
+pub use grpc::GrpcEndpoint;
+pub use http::HttpEndpoint;
 pub use record::{
-    Completion, HIGHEST_US, Interval, Outcome, Recorder, ResponseCode, grpc_code_name,
+    Completion, HIGHEST_US, Interval, Recorder, RequestOutcome, ResponseCode, grpc_code_name,
     new_histogram,
 };
 pub use schedule::{Arrivals, LONGEST, RATES, Schedule, check_rate, parse_duration};
@@ -51,9 +51,9 @@ use schedule::{Queue, Scheduler};
 
 /// What to load.
 #[derive(Debug, Clone)]
-pub enum Target {
-    Http(HttpTarget),
-    Grpc(GrpcTarget),
+pub enum Endpoint {
+    Http(HttpEndpoint),
+    Grpc(GrpcEndpoint),
 }
 
 /// How long outstanding requests may still finish after a schedule ends or is cancelled, unless
@@ -63,7 +63,7 @@ pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 /// One load run.
 #[derive(Debug, Clone)]
 pub struct LoadSpec {
-    pub target: Target,
+    pub target: Endpoint,
     /// Requests per second.
     pub rate: f64,
     /// Length of the measured window (after the warm-up).
@@ -128,10 +128,10 @@ impl LoadSpec {
 
 /// Resolves the target's address and makes one TCP connection, so an unreachable target fails
 /// before the run starts with one clear error rather than as thousands of counted errors.
-pub async fn check_reachable(target: &Target) -> Result<SocketAddr> {
+pub async fn check_reachable(target: &Endpoint) -> Result<SocketAddr> {
     let authority = match target {
-        Target::Http(t) => t.authority(),
-        Target::Grpc(t) => {
+        Endpoint::Http(t) => t.authority(),
+        Endpoint::Grpc(t) => {
             let uri = &t.uri;
             format!(
                 "{}:{}",
@@ -231,8 +231,8 @@ async fn drive(
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..spec.connections {
         let client = match &spec.target {
-            Target::Http(t) => Client::Http(HttpClient::new(Arc::new(t.clone()), addr)),
-            Target::Grpc(t) => Client::Grpc(GrpcClient::new(Arc::new(t.clone()))),
+            Endpoint::Http(t) => Client::Http(HttpClient::new(Arc::new(t.clone()), addr)),
+            Endpoint::Grpc(t) => Client::Grpc(GrpcClient::new(Arc::new(t.clone()))),
         };
         workers.spawn_local(work(
             client,

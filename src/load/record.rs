@@ -66,7 +66,7 @@ pub fn grpc_code_name(code: tonic::Code) -> String {
 
 /// How one request ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub enum RequestOutcome {
     /// A response; `ok` when its status is one the user expects.
     Response { code: ResponseCode, ok: bool },
     /// No response: connect failure, reset, timeout... The message is the error kind.
@@ -78,7 +78,7 @@ pub struct Completion {
     pub due: Instant,
     pub sent: Instant,
     pub done: Instant,
-    pub outcome: Outcome,
+    pub outcome: RequestOutcome,
 }
 
 /// One closed per-second interval, handed to the caller as it closes.
@@ -170,7 +170,7 @@ impl Recorder {
         self.service_time
             .saturating_record(micros(c.done.saturating_duration_since(c.sent)));
         match &c.outcome {
-            Outcome::Response { code, ok } => {
+            RequestOutcome::Response { code, ok } => {
                 self.counts.completed += 1;
                 self.interval_completed += 1;
                 *self.counts.status_counts.entry(*code).or_default() += 1;
@@ -179,7 +179,7 @@ impl Recorder {
                     self.interval_errors += 1;
                 }
             }
-            Outcome::Failed(kind) => {
+            RequestOutcome::Failed(kind) => {
                 self.counts.errors += 1;
                 self.interval_errors += 1;
                 match self.counts.error_kinds.get_mut(kind) {
@@ -253,7 +253,12 @@ pub async fn close_intervals(
 mod tests {
     use super::*;
 
-    fn completion(due: Instant, lag_ms: u64, service_ms: u64, outcome: Outcome) -> Completion {
+    fn completion(
+        due: Instant,
+        lag_ms: u64,
+        service_ms: u64,
+        outcome: RequestOutcome,
+    ) -> Completion {
         let sent = due + Duration::from_millis(lag_ms);
         Completion {
             due,
@@ -267,7 +272,7 @@ mod tests {
     fn three_histograms_split_lag_and_service_time() {
         let start = Instant::now();
         let mut r = Recorder::new(start, SystemTime::now());
-        let ok = Outcome::Response {
+        let ok = RequestOutcome::Response {
             code: ResponseCode::Http(200),
             ok: true,
         };
@@ -296,7 +301,7 @@ mod tests {
         let start = Instant::now();
         let mut r = Recorder::new(start, SystemTime::now());
         for (code, ok) in [(200, true), (409, true), (500, false), (200, true)] {
-            let outcome = Outcome::Response {
+            let outcome = RequestOutcome::Response {
                 code: ResponseCode::Http(code),
                 ok,
             };
@@ -306,7 +311,7 @@ mod tests {
             start,
             0,
             1_000,
-            Outcome::Failed("no response within 1s".into()),
+            RequestOutcome::Failed("no response within 1s".into()),
         ));
         r.record_dropped();
         assert_eq!(r.counts.completed, 4);

@@ -8,8 +8,8 @@ use serde::Serialize;
 use super::{Exporter, Summary};
 use crate::results::{CellResult, ResourceSource};
 
-pub struct Cells;
-pub struct Resources;
+pub struct CellsCsv;
+pub struct ResourcesCsv;
 
 #[derive(Serialize)]
 struct CellRow<'a> {
@@ -90,7 +90,7 @@ struct ResourceRow<'a> {
     cpu_seconds: Option<f64>,
 }
 
-impl Exporter for Cells {
+impl Exporter for CellsCsv {
     fn file_name(&self) -> String {
         "cells.csv".to_string()
     }
@@ -100,7 +100,7 @@ impl Exporter for Cells {
     }
 }
 
-impl Exporter for Resources {
+impl Exporter for ResourcesCsv {
     fn file_name(&self) -> String {
         "resources.csv".to_string()
     }

@@ -34,8 +34,8 @@ pub fn exporters(summary: &Summary) -> Result<Vec<Box<dyn Exporter>>> {
     let charts = charts::all(summary)?;
     let mut all: Vec<Box<dyn Exporter>> = vec![
         Box::new(json::Json),
-        Box::new(csv::Cells),
-        Box::new(csv::Resources),
+        Box::new(csv::CellsCsv),
+        Box::new(csv::ResourcesCsv),
         Box::new(markdown::Markdown),
         Box::new(html::Html {
             charts: charts.clone(),

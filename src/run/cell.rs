@@ -14,9 +14,9 @@ use anyhow::{Context, Result};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::backend::{Counter, TraceBackend, unix_s};
 use super::progress::Progress;
 use super::spec::load_spec;
-use super::store::{Counter, Store, unix_s};
 use crate::load::{self, Interval, LoadOutcome};
 use crate::resources::{Sampler, Series, Source, procfs, summary::service_resources};
 use crate::results::{CellResult, EncodedHistogram, SecondRecord};
@@ -46,7 +46,7 @@ pub async fn run_cell(
     scenario: &Scenario,
     cell: &Cell,
     target: &mut Target,
-    store: &Store,
+    store: &TraceBackend,
     run_id: &str,
     cursor: &mut Cursor,
     counter: &mut Counter,

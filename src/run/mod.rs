@@ -7,13 +7,13 @@
 //! An interrupted or broken run still writes every report, marked partial, from the cells it
 //! finished; its exit code is 4 (the run did not complete), whatever those cells say.
 
+mod backend;
 mod cell;
 pub mod lock;
 mod progress;
 pub mod recovery;
 mod rundir;
 mod spec;
-mod store;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -26,10 +26,10 @@ use crate::results::RunResults;
 use crate::scenario::{Cell, Scenario, TraceStore};
 use crate::target::journal::Journal;
 use crate::target::{ModeEnv, Target, shutdown_signal};
+use backend::{Counter, TraceBackend};
 use cell::Cursor;
 pub use progress::Progress;
 pub use rundir::default_dir;
-use store::{Counter, Store};
 
 /// How a run reports.
 #[derive(Debug, Clone)]
@@ -81,7 +81,7 @@ pub async fn run(scenario: &Scenario, options: &Options) -> Result<Exit> {
         }
     }
     build(scenario, options.quiet).await?;
-    let (store, warning) = Store::open(scenario).await?;
+    let (store, warning) = TraceBackend::open(scenario).await?;
     if let Some(warning) = warning {
         eprintln!("tracebench: warning: {warning}");
     }
@@ -211,7 +211,7 @@ impl Ctx<'_> {
         &mut self,
         plan: &[Cell],
         target: &mut Target,
-        store: &Store,
+        store: &TraceBackend,
         results: &mut RunResults,
     ) -> Result<()> {
         for cell in plan {
@@ -253,7 +253,7 @@ impl Ctx<'_> {
     }
 
     /// Counts the cells still waiting for their ingestion wait, and persists them.
-    async fn count_rest(&mut self, store: &Store, results: &mut RunResults) -> Result<()> {
+    async fn count_rest(&mut self, store: &TraceBackend, results: &mut RunResults) -> Result<()> {
         if self.counter.has_pending() {
             self.progress.note(&format!(
                 "counting the last cells' traces (ingestion wait {})",
@@ -275,7 +275,7 @@ impl Ctx<'_> {
     async fn probe(
         &mut self,
         target: &mut Target,
-        store: &Store,
+        store: &TraceBackend,
         results: &mut RunResults,
     ) -> Result<()> {
         let scenario = self.scenario;

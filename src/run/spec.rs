@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
 
-use crate::load::{self, GrpcTarget, HttpTarget, LoadSpec};
+use crate::load::{self, GrpcEndpoint, HttpEndpoint, LoadSpec};
 use crate::scenario::{RequestKind, Scenario};
 
 /// The load of one cell at `rate` for `duration`, warm-up excluded (the run warms up separately,
@@ -43,7 +43,7 @@ pub fn load_spec(
                 .iter()
                 .map(|&s| StatusCode::from_u16(s).with_context(|| format!("status {s}")))
                 .collect::<Result<_>>()?;
-            load::Target::Http(HttpTarget {
+            load::Endpoint::Http(HttpEndpoint {
                 url,
                 method: method.clone(),
                 headers: map,
@@ -51,11 +51,11 @@ pub fn load_spec(
                 expect,
             })
         }
-        RequestKind::Grpc { addr, body } => load::Target::Grpc(GrpcTarget {
+        RequestKind::Grpc { addr, body } => load::Endpoint::Grpc(GrpcEndpoint {
             uri: format!("http://{addr}")
                 .parse()
                 .with_context(|| format!("gRPC address {addr}"))?,
-            expect: GrpcTarget::DEFAULT_EXPECT.to_vec(),
+            expect: GrpcEndpoint::DEFAULT_EXPECT.to_vec(),
             body: body.clone(),
         }),
     };

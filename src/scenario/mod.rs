@@ -32,20 +32,20 @@ pub struct Scenario {
     pub description: Option<String>,
     /// The file it was read from, as given.
     pub path: PathBuf,
-    pub target: Target,
+    pub target: TargetConfig,
     pub request: Request,
     /// In the order the file lists them.
     pub modes: Vec<ModeInfo>,
     /// The name of one of `modes`.
     pub baseline: String,
     pub load: Load,
-    pub traces: Traces,
+    pub traces: TracesConfig,
     pub budgets: Budgets,
 }
 
 /// The system under test and how tracebench controls it.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Target {
+pub enum TargetConfig {
     /// Local commands, spawned with each mode's environment.
     Process {
         services: Vec<ProcessService>,
@@ -66,17 +66,17 @@ pub enum Target {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProcessService {
     pub name: String,
-    pub command: Command,
+    pub command: CommandLine,
     /// Added to the inherited environment, before the mode's overrides.
     pub env: BTreeMap<String, String>,
     pub ready: Option<ReadyCheck>,
     /// Run once before the run (e.g. `cargo build`), in the service's `cwd`.
-    pub build: Option<Command>,
+    pub build: Option<CommandLine>,
 }
 
 /// A program and its arguments, with the directory to run it in.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Command {
+pub struct CommandLine {
     /// A bare name (`cargo`) is looked up on PATH; a path is resolved against the scenario's
     /// directory.
     pub program: PathBuf,
@@ -174,7 +174,7 @@ pub struct Load {
 
 /// Where traces are counted and what a complete trace looks like.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Traces {
+pub struct TracesConfig {
     pub store: TraceStore,
     /// When true, an unreachable store breaks the run (exit 4); else trace figures are skipped.
     pub required: bool,
@@ -263,18 +263,24 @@ impl Scenario {
     /// The services' names, in file order.
     pub fn service_names(&self) -> Vec<&str> {
         match &self.target {
-            Target::Process { services, .. } => services.iter().map(|s| s.name.as_str()).collect(),
-            Target::Docker { services, .. } => services.iter().map(|s| s.name.as_str()).collect(),
-            Target::External { services, .. } => services.iter().map(|s| s.name.as_str()).collect(),
+            TargetConfig::Process { services, .. } => {
+                services.iter().map(|s| s.name.as_str()).collect()
+            }
+            TargetConfig::Docker { services, .. } => {
+                services.iter().map(|s| s.name.as_str()).collect()
+            }
+            TargetConfig::External { services, .. } => {
+                services.iter().map(|s| s.name.as_str()).collect()
+            }
         }
     }
 
     /// `process`, `docker` or `external`.
     pub fn target_kind(&self) -> &'static str {
         match self.target {
-            Target::Process { .. } => "process",
-            Target::Docker { .. } => "docker",
-            Target::External { .. } => "external",
+            TargetConfig::Process { .. } => "process",
+            TargetConfig::Docker { .. } => "docker",
+            TargetConfig::External { .. } => "external",
         }
     }
 
@@ -306,9 +312,9 @@ impl Scenario {
     }
 
     /// The distinct build commands of the process services, in file order.
-    pub fn build_commands(&self) -> Vec<&Command> {
-        let mut out: Vec<&Command> = Vec::new();
-        if let Target::Process { services, .. } = &self.target {
+    pub fn build_commands(&self) -> Vec<&CommandLine> {
+        let mut out: Vec<&CommandLine> = Vec::new();
+        if let TargetConfig::Process { services, .. } = &self.target {
             for build in services.iter().filter_map(|s| s.build.as_ref()) {
                 if !out.contains(&build) {
                     out.push(build);

@@ -73,7 +73,7 @@ impl Target {
     /// nothing yet). Process: output goes to files in `run_dir`. External: `prompt` asks on the
     /// terminal before each mode.
     pub async fn from_scenario(
-        target: &scenario::Target,
+        target: &scenario::TargetConfig,
         run_dir: &std::path::Path,
         prompt: bool,
     ) -> anyhow::Result<Target> {
@@ -83,7 +83,7 @@ impl Target {
             None => Readiness::Started,
         };
         Ok(match target {
-            scenario::Target::Process {
+            scenario::TargetConfig::Process {
                 services,
                 ready_timeout,
             } => {
@@ -102,7 +102,7 @@ impl Target {
                 t.ready_timeout = *ready_timeout;
                 Target::Process(t)
             }
-            scenario::Target::Docker {
+            scenario::TargetConfig::Docker {
                 services,
                 ready_timeout,
             } => {
@@ -129,7 +129,7 @@ impl Target {
                 t.ready_timeout = *ready_timeout;
                 Target::Docker(t)
             }
-            scenario::Target::External { services, .. } => {
+            scenario::TargetConfig::External { services, .. } => {
                 let sources = services
                     .iter()
                     .flat_map(|s| {

@@ -26,7 +26,7 @@ use std::collections::HashSet;
 
 use serde::Serialize;
 
-use super::model::{TraceSummary, pad_trace_id};
+use super::model::{TraceSearchMetadata, pad_trace_id};
 use super::tempo::{Search, TempoClient, TempoError};
 pub use server::Server;
 
@@ -194,7 +194,7 @@ struct Completeness {
 }
 
 impl Completeness {
-    fn add(&mut self, trace: &TraceSummary, services: &[String]) {
+    fn add(&mut self, trace: &TraceSearchMetadata, services: &[String]) {
         match &trace.service_stats {
             Some(stats) => {
                 let has = |s: &String| stats.get(s).is_some_and(|st| st.span_count > 0);

@@ -18,7 +18,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 #[serde(rename_all = "camelCase")]
 pub struct SearchResponse {
     #[serde(default)]
-    pub traces: Vec<TraceSummary>,
+    pub traces: Vec<TraceSearchMetadata>,
     #[serde(default)]
     pub metrics: SearchMetrics,
 }
@@ -26,7 +26,7 @@ pub struct SearchResponse {
 /// One trace in a search answer (`TraceSearchMetadata`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct TraceSummary {
+pub struct TraceSearchMetadata {
     /// Hex, leading zeros trimmed as Tempo does: use [`pad_trace_id`] before comparing.
     #[serde(rename = "traceID")]
     pub trace_id: String,
@@ -195,7 +195,7 @@ pub struct AnyValue {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct MetricsResponse {
     #[serde(default)]
-    pub series: Vec<Series>,
+    pub series: Vec<TimeSeries>,
     /// `PARTIAL` when the server cut the answer short (absent when complete).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub status: String,
@@ -204,7 +204,7 @@ pub struct MetricsResponse {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Series {
+pub struct TimeSeries {
     #[serde(default)]
     pub labels: Vec<KeyValue>,
     #[serde(default)]
@@ -398,16 +398,16 @@ mod tests {
         assert_eq!(zero.value, 0.0);
         let nan: Sample = serde_json::from_str(r#"{"timestampMs":"5","value":"NaN"}"#).unwrap();
         assert!(nan.value.is_nan());
-        let stats: TraceSummary = serde_json::from_str(
+        let stats: TraceSearchMetadata = serde_json::from_str(
             r#"{"traceID":"ab","durationMs":3,"serviceStats":{"a":{"spanCount":2}}}"#,
         )
         .unwrap();
         assert_eq!(stats.service_stats.unwrap()["a"].span_count, 2);
-        let out = serde_json::to_value(TraceSummary {
+        let out = serde_json::to_value(TraceSearchMetadata {
             trace_id: "ab".into(),
             start_time_unix_nano: 7,
             duration_ms: 3,
-            ..TraceSummary::default()
+            ..TraceSearchMetadata::default()
         })
         .unwrap();
         assert_eq!(out["startTimeUnixNano"], "7");

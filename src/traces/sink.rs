@@ -1,4 +1,4 @@
-//! The built-in sink: OTLP receivers (gRPC and HTTP) feeding a bounded [`Store`], and the part of
+//! The built-in sink: OTLP receivers (gRPC and HTTP) feeding a bounded [`SpanStore`], and the part of
 //! Tempo's HTTP query API that tracebench uses, so one Tempo client serves a real Tempo and this.
 //!
 //! [`Sink::start`] binds every listener before returning (a taken port fails there, naming it),
@@ -30,7 +30,7 @@ use tokio::task::{JoinHandle, JoinSet};
 
 use super::model::{hex_decode, pad_trace_id};
 use super::otlp::{self, DecodeError, Encoding};
-use super::store::{SearchQuery, Store, StoreStats, TraceId};
+use super::store::{SearchQuery, SpanStore, StoreStats, TraceId};
 
 /// Where the sink listens and how much it keeps.
 #[derive(Debug, Clone)]
@@ -107,7 +107,7 @@ impl SinkAddrs {
 /// runtime ends.
 pub struct Sink {
     addrs: SinkAddrs,
-    store: Arc<Store>,
+    store: Arc<SpanStore>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -127,7 +127,7 @@ impl Sink {
             otlp_http: http.local_addr()?,
             api: api.local_addr()?,
         };
-        let store = Arc::new(Store::new(config.max_spans, config.max_bytes));
+        let store = Arc::new(SpanStore::new(config.max_spans, config.max_bytes));
         let (shutdown, rx) = watch::channel(false);
         let state = Arc::new(HttpState {
             store: Arc::clone(&store),
@@ -155,7 +155,7 @@ impl Sink {
         self.addrs
     }
 
-    pub fn store(&self) -> &Arc<Store> {
+    pub fn store(&self) -> &Arc<SpanStore> {
         &self.store
     }
 
@@ -174,7 +174,7 @@ impl Sink {
 }
 
 struct GrpcReceiver {
-    store: Arc<Store>,
+    store: Arc<SpanStore>,
 }
 
 #[tonic::async_trait]
@@ -192,7 +192,7 @@ impl TraceService for GrpcReceiver {
 
 async fn serve_grpc(
     listener: TcpListener,
-    store: Arc<Store>,
+    store: Arc<SpanStore>,
     max_body_bytes: usize,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -211,7 +211,7 @@ async fn serve_grpc(
 }
 
 struct HttpState {
-    store: Arc<Store>,
+    store: Arc<SpanStore>,
     max_body_bytes: usize,
 }
 
@@ -294,8 +294,8 @@ async fn route(req: Request<Incoming>, state: &HttpState) -> HttpResponse {
 /// Runs a query, which scans the store and writes a possibly large answer, on the blocking pool,
 /// so the runtime's threads keep serving other requests meanwhile.
 async fn off_runtime(
-    store: &Arc<Store>,
-    query: impl FnOnce(&Store) -> HttpResponse + Send + 'static,
+    store: &Arc<SpanStore>,
+    query: impl FnOnce(&SpanStore) -> HttpResponse + Send + 'static,
 ) -> HttpResponse {
     let store = Arc::clone(store);
     tokio::task::spawn_blocking(move || query(&store))

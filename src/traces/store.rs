@@ -154,11 +154,11 @@ impl Default for SearchQuery {
 }
 
 #[derive(Debug)]
-pub struct Store {
+pub struct SpanStore {
     max_spans: usize,
     max_bytes: usize,
     inner: Mutex<Inner>,
-    /// Bytes freed since memory was last given back ([`Store::give_back`]).
+    /// Bytes freed since memory was last given back ([`SpanStore::give_back`]).
     freed_since_trim: AtomicUsize,
 }
 
@@ -166,9 +166,9 @@ pub struct Store {
 /// trim costs about as much as ingesting a few hundred spans, so it is spread over thousands.
 const TRIM_EVERY: usize = 4 * 1024 * 1024;
 
-impl Store {
-    pub fn new(max_spans: usize, max_bytes: usize) -> Store {
-        Store {
+impl SpanStore {
+    pub fn new(max_spans: usize, max_bytes: usize) -> SpanStore {
+        SpanStore {
             max_spans,
             max_bytes,
             inner: Mutex::new(Inner::default()),
@@ -375,7 +375,7 @@ impl Store {
                         .collect(),
                     matched: matched.len() as u64,
                 };
-                model::TraceSummary {
+                model::TraceSearchMetadata {
                     trace_id: hex_encode(*id).trim_start_matches('0').to_string(),
                     root_service_name: root.map_or_else(
                         || "<root span not yet received>".to_string(),
@@ -608,7 +608,7 @@ pub(crate) mod tests {
 
     #[test]
     fn evicts_oldest_traces_and_counts_them() {
-        let store = Store::new(4, usize::MAX);
+        let store = SpanStore::new(4, usize::MAX);
         store.ingest(request("a", &[(1, 1, 0, 10), (1, 2, 1, 10)]));
         store.ingest(request("a", &[(2, 3, 0, 11), (2, 4, 3, 11)]));
         store.ingest(request("a", &[(3, 5, 0, 12)]));
@@ -623,7 +623,7 @@ pub(crate) mod tests {
     #[test]
     fn fat_spans_are_bounded_in_bytes_and_forgetting_gives_the_bytes_back() {
         const BOUND: usize = 64 * 1024;
-        let store = Store::new(usize::MAX, BOUND);
+        let store = SpanStore::new(usize::MAX, BOUND);
         // 200 traces of one span with a 1 KiB attribute: 10 times more than the bound holds.
         for t in 1..=200u8 {
             let mut req = request("gw", &[(t, 1, 0, u64::from(t))]);
@@ -655,7 +655,7 @@ pub(crate) mod tests {
 
     #[test]
     fn search_filters_by_service_and_time_newest_first() {
-        let store = Store::new(100, usize::MAX);
+        let store = SpanStore::new(100, usize::MAX);
         store.ingest(request(
             "gw",
             &[(0x11, 1, 0, 100), (0x22, 2, 0, 200), (0x33, 3, 0, 300)],
@@ -709,7 +709,7 @@ pub(crate) mod tests {
 
     #[test]
     fn counted_traces_can_be_forgotten_without_counting_as_evicted() {
-        let store = Store::new(100, usize::MAX);
+        let store = SpanStore::new(100, usize::MAX);
         store.ingest(request(
             "gw",
             &[(1, 1, 0, 10), (1, 2, 1, 10), (2, 3, 0, 20)],
@@ -719,7 +719,7 @@ pub(crate) mod tests {
         assert_eq!((stats.traces, stats.spans, stats.evicted_spans), (1, 1, 0));
         assert!(store.trace(&[1; 16]).is_none() && store.trace(&[2; 16]).is_some());
         // The eviction queue forgot it too: the next eviction takes trace 2, not a ghost.
-        let store = Store::new(2, usize::MAX);
+        let store = SpanStore::new(2, usize::MAX);
         store.ingest(request("gw", &[(1, 1, 0, 10), (2, 2, 0, 20)]));
         store.forget_before(15 * 1_000_000_000);
         store.ingest(request("gw", &[(3, 3, 0, 30), (4, 4, 0, 40)]));
@@ -729,7 +729,7 @@ pub(crate) mod tests {
 
     #[test]
     fn search_trims_leading_zeros_like_tempo() {
-        let store = Store::new(10, usize::MAX);
+        let store = SpanStore::new(10, usize::MAX);
         let mut req = request("gw", &[(0x11, 1, 0, 1)]);
         req.resource_spans[0].scope_spans[0].spans[0].trace_id[0] = 0;
         store.ingest(req);
@@ -739,7 +739,7 @@ pub(crate) mod tests {
 
     #[test]
     fn trace_is_tempo_json_with_base64_ids() {
-        let store = Store::new(10, usize::MAX);
+        let store = SpanStore::new(10, usize::MAX);
         store.ingest(request("gw", &[(7, 1, 0, 1)]));
         store.ingest(request("auth", &[(7, 2, 1, 1)]));
         let json = serde_json::to_value(store.trace(&[7; 16]).unwrap()).unwrap();
@@ -788,7 +788,7 @@ pub(crate) mod tests {
                 ..PbKeyValue::default()
             },
         ];
-        let store = Store::new(10, usize::MAX);
+        let store = SpanStore::new(10, usize::MAX);
         store.ingest(req);
         let json = serde_json::to_value(store.trace(&[7; 16]).unwrap()).unwrap();
         let attributes = &json["batches"][0]["scopeSpans"][0]["spans"][0]["attributes"];

@@ -37,7 +37,7 @@ pub struct VerifyRequest {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Outcome {
+pub enum ProbeOutcome {
     Found,
     Missing,
     Broken,
@@ -47,7 +47,7 @@ pub enum Outcome {
 #[derive(Debug, Clone, Serialize)]
 pub struct ProbeResult {
     pub trace_id: String,
-    pub outcome: Outcome,
+    pub outcome: ProbeOutcome,
     /// Why a trace is broken or a request failed; empty when found.
     pub detail: String,
     pub delay_ms: Option<f64>,
@@ -99,7 +99,7 @@ pub async fn verify(tempo: &TempoClient, request: &VerifyRequest) -> anyhow::Res
                 Ok(()) => {
                     probe.result = Some(ProbeResult {
                         trace_id: hex_encode(&probe.trace_id),
-                        outcome: Outcome::Found,
+                        outcome: ProbeOutcome::Found,
                         detail: String::new(),
                         delay_ms: Some(probe.answered_at.elapsed().as_secs_f64() * 1e3),
                     })
@@ -118,9 +118,9 @@ pub async fn verify(tempo: &TempoClient, request: &VerifyRequest) -> anyhow::Res
             p.result.unwrap_or_else(|| ProbeResult {
                 trace_id: hex_encode(&p.trace_id),
                 outcome: if p.last_problem.is_some() {
-                    Outcome::Broken
+                    ProbeOutcome::Broken
                 } else {
-                    Outcome::Missing
+                    ProbeOutcome::Missing
                 },
                 detail: p.last_problem.unwrap_or_default(),
                 delay_ms: None,
@@ -163,7 +163,7 @@ async fn send_probe(
     let body = response.into_body().collect().await.map(|b| b.to_bytes());
     let failed = (!status.is_success()).then(|| ProbeResult {
         trace_id: hex_encode(&trace_id),
-        outcome: Outcome::RequestFailed,
+        outcome: ProbeOutcome::RequestFailed,
         detail: format!(
             "HTTP {status}: {}",
             body.map(|b| String::from_utf8_lossy(&b).trim().to_string())
@@ -238,15 +238,15 @@ pub fn check_trace(
 }
 
 fn summarise(results: Vec<ProbeResult>) -> VerifyReport {
-    let count = |o: Outcome| results.iter().filter(|r| r.outcome == o).count();
+    let count = |o: ProbeOutcome| results.iter().filter(|r| r.outcome == o).count();
     let mut delays: Vec<f64> = results.iter().filter_map(|r| r.delay_ms).collect();
     delays.sort_by(f64::total_cmp);
     VerifyReport {
         probes: results.len(),
-        found: count(Outcome::Found),
-        missing: count(Outcome::Missing),
-        broken: count(Outcome::Broken),
-        failed_requests: count(Outcome::RequestFailed),
+        found: count(ProbeOutcome::Found),
+        missing: count(ProbeOutcome::Missing),
+        broken: count(ProbeOutcome::Broken),
+        failed_requests: count(ProbeOutcome::RequestFailed),
         // Nearest rank.
         delay_p50_ms: delays.get(delays.len().saturating_sub(1) / 2).copied(),
         delay_max_ms: delays.last().copied(),
@@ -320,10 +320,10 @@ mod tests {
             delay_ms,
         };
         let report = summarise(vec![
-            r(Outcome::Found, Some(30.0)),
-            r(Outcome::Found, Some(10.0)),
-            r(Outcome::Found, Some(20.0)),
-            r(Outcome::Missing, None),
+            r(ProbeOutcome::Found, Some(30.0)),
+            r(ProbeOutcome::Found, Some(10.0)),
+            r(ProbeOutcome::Found, Some(20.0)),
+            r(ProbeOutcome::Missing, None),
         ]);
         assert_eq!(
             (report.found, report.missing, report.passed()),

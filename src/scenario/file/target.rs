@@ -9,7 +9,8 @@ use serde::Deserialize;
 
 use super::{Checked, duration, env, http_url, issue, loopback_addr, positive, secs};
 use crate::scenario::{
-    Command, ContainerRef, DockerService, ExternalService, ProcessService, ReadyCheck, Target,
+    CommandLine, ContainerRef, DockerService, ExternalService, ProcessService, ReadyCheck,
+    TargetConfig,
 };
 
 #[derive(Deserialize)]
@@ -47,7 +48,7 @@ struct ServiceFile {
 }
 
 impl TargetFile {
-    pub(super) fn validate(self, dir: &Path) -> Checked<Target> {
+    pub(super) fn validate(self, dir: &Path) -> Checked<TargetConfig> {
         if self.services.is_empty() {
             return Err(issue(
                 "target.services",
@@ -69,19 +70,19 @@ impl TargetFile {
         let each = |i: usize, s: ServiceFile| s.check_keys(kind, &format!("target.services[{i}]"));
         let services = self.services.into_iter().enumerate();
         Ok(match kind {
-            TargetKind::Process => Target::Process {
+            TargetKind::Process => TargetConfig::Process {
                 services: services
                     .map(|(i, s)| each(i, s)?.process(&format!("target.services[{i}]"), dir))
                     .collect::<Checked<_>>()?,
                 ready_timeout,
             },
-            TargetKind::Docker => Target::Docker {
+            TargetKind::Docker => TargetConfig::Docker {
                 services: services
                     .map(|(i, s)| each(i, s)?.docker(&format!("target.services[{i}]")))
                     .collect::<Checked<_>>()?,
                 ready_timeout,
             },
-            TargetKind::External => Target::External {
+            TargetKind::External => TargetConfig::External {
                 services: services
                     .map(|(i, s)| each(i, s)?.external(&format!("target.services[{i}]")))
                     .collect::<Checked<_>>()?,
@@ -227,9 +228,9 @@ impl ServiceFile {
 }
 
 /// A command line; a program given as a path is resolved against the scenario's directory.
-fn command(key: &str, argv: &[String], dir: &Path, cwd: &Path) -> Checked<Command> {
+fn command(key: &str, argv: &[String], dir: &Path, cwd: &Path) -> Checked<CommandLine> {
     match argv.split_first() {
-        Some((program, args)) if !program.trim().is_empty() => Ok(Command {
+        Some((program, args)) if !program.trim().is_empty() => Ok(CommandLine {
             program: if program.contains('/') {
                 dir.join(program)
             } else {

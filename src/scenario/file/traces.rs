@@ -3,7 +3,7 @@
 use serde::Deserialize;
 
 use super::{Checked, check_url, issue, loopback_addr};
-use crate::scenario::{TraceStore, Traces};
+use crate::scenario::{TraceStore, TracesConfig};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -92,7 +92,7 @@ fn api() -> String {
 }
 
 impl TracesFile {
-    pub(super) fn validate(self) -> Checked<Traces> {
+    pub(super) fn validate(self) -> Checked<TracesConfig> {
         let store = match self.store {
             StoreKind::Sink => {
                 if self.tempo.is_some() {
@@ -162,7 +162,7 @@ impl TracesFile {
                 format!("expected one of traces.services, got {root:?}"),
             ));
         }
-        Ok(Traces {
+        Ok(TracesConfig {
             store,
             required: self.required,
             count: self.count,

@@ -13,7 +13,7 @@ use crate::scenario::{Cell, RequestKind, Scenario, TraceStore};
 use crate::traces::count::{CountMethod, CountRequest, Server, ServiceCounts, count_on};
 use crate::traces::sink::{Sink, SinkConfig};
 use crate::traces::tempo::{TempoClient, redact_userinfo};
-use crate::traces::verify::{self, Outcome, VerifyRequest};
+use crate::traces::verify::{self, ProbeOutcome, VerifyRequest};
 
 /// Counting step: traces per minute, as the report shows them.
 const STEP_S: u64 = 60;
@@ -22,13 +22,13 @@ const STEP_S: u64 = 60;
 const COUNT_WHILE_LOADING_EVERY: Duration = Duration::from_secs(1);
 /// How long the probes' traces may take to become queryable.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(30);
-/// The sink counts as idle after this long without a span ([`Store::settle`]).
+/// The sink counts as idle after this long without a span ([`TraceBackend::settle`]).
 const QUIET: Duration = Duration::from_millis(300);
-/// The longest [`Store::settle`] waits for the sink to go idle.
+/// The longest [`TraceBackend::settle`] waits for the sink to go idle.
 const QUIET_MAX: Duration = Duration::from_secs(10);
 
 /// The store, open for the run.
-pub struct Store {
+pub struct TraceBackend {
     /// `None` when the store is unreachable and not required: trace figures are skipped.
     client: Option<TempoClient>,
     /// What the store is (its version decides how soon a window can be counted).
@@ -38,10 +38,10 @@ pub struct Store {
     pub label: String,
 }
 
-impl Store {
+impl TraceBackend {
     /// Starts the sink, or checks that Tempo answers `/ready`. An unreachable Tempo is an error
     /// when the scenario requires it, else a warning (returned) and no trace figures.
-    pub async fn open(scenario: &Scenario) -> Result<(Store, Option<String>)> {
+    pub async fn open(scenario: &Scenario) -> Result<(TraceBackend, Option<String>)> {
         match &scenario.traces.store {
             TraceStore::Sink {
                 otlp_grpc,
@@ -58,7 +58,7 @@ impl Store {
                 .context("starting the built-in trace sink")?;
                 let client = TempoClient::new(&sink.addrs().api_url())?;
                 Ok((
-                    Store {
+                    TraceBackend {
                         client: Some(client),
                         server: Server::NotTempo,
                         sink: Some(sink),
@@ -94,7 +94,7 @@ impl Store {
                 };
                 match ready {
                     Ok(server) => Ok((
-                        Store {
+                        TraceBackend {
                             client: Some(client),
                             server,
                             sink: None,
@@ -110,7 +110,7 @@ impl Store {
                             "the trace store {url} is not ready ({err}): trace counts and probes skipped"
                         );
                         Ok((
-                            Store {
+                            TraceBackend {
                                 client: None,
                                 server: Server::NotTempo,
                                 sink: None,
@@ -207,7 +207,7 @@ impl Store {
             problems: report
                 .results
                 .iter()
-                .filter(|r| r.outcome != Outcome::Found)
+                .filter(|r| r.outcome != ProbeOutcome::Found)
                 .map(|r| format!("{}: {:?}: {}", r.trace_id, r.outcome, r.detail))
                 .collect(),
         }))
@@ -273,7 +273,7 @@ pub struct Counter {
 impl Counter {
     /// A measured cell, to count once `ingestion_wait` has passed and the store answers for
     /// its whole window (Tempo 3: 30 s after it).
-    pub fn push(&mut self, store: &Store, scenario: &Scenario, cell: &CellResult) {
+    pub fn push(&mut self, store: &TraceBackend, scenario: &Scenario, cell: &CellResult) {
         if scenario.traces.count && store.available() {
             let (_, end_s) = counted_window(cell);
             let wait = scenario
@@ -294,7 +294,7 @@ impl Counter {
     /// the driver's own thread.
     pub async fn while_loading<T>(
         &mut self,
-        store: &Store,
+        store: &TraceBackend,
         scenario: &Scenario,
         cell: &Cell,
         start_s: u64,
@@ -347,7 +347,7 @@ impl Counter {
     }
 
     /// Counts every pending cell whose wait has passed.
-    pub async fn count_due(&mut self, store: &Store, scenario: &Scenario) {
+    pub async fn count_due(&mut self, store: &TraceBackend, scenario: &Scenario) {
         let now = tokio::time::Instant::now();
         while self.failed.is_none() {
             let Some(at) = self.pending.iter().position(|(_, due)| *due <= now) else {
@@ -388,7 +388,7 @@ impl Counter {
         }
     }
     /// Waits for the last pending cell's wait, then counts them all.
-    pub async fn count_rest(&mut self, store: &Store, scenario: &Scenario) {
+    pub async fn count_rest(&mut self, store: &TraceBackend, scenario: &Scenario) {
         if let Some(last) = self.pending.iter().map(|(_, due)| *due).max() {
             tokio::time::sleep_until(last).await;
         }
@@ -396,7 +396,7 @@ impl Counter {
     }
 
     /// Moves what was counted into `results`; true when there was anything.
-    pub fn collect(&mut self, store: &Store, results: &mut RunResults) -> bool {
+    pub fn collect(&mut self, store: &TraceBackend, results: &mut RunResults) -> bool {
         if self.done.is_empty() {
             return false;
         }
