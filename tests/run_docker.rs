@@ -20,9 +20,9 @@ use compose_support::*;
 use run_support::{describe, run, run_with_fault, state_dir};
 use target_support::{docker_or_skip, wait_http};
 use tracebench::compare::load_summary;
+use tracebench::control::docker::MODE_LABEL;
+use tracebench::control::journal::{self, Entry};
 use tracebench::results::ResourceSource;
-use tracebench::target::docker::MODE_LABEL;
-use tracebench::target::journal::{self, Entry};
 
 fn scenario(stack: &ComposeStack) -> String {
     let (project, p) = (&stack.project, stack.ports);

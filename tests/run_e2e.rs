@@ -656,7 +656,7 @@ fn services_die_with_a_run_killed_by_sigkill() {
 #[test]
 fn killed_or_interrupted_at_any_step_no_service_process_remains() {
     use std::os::unix::process::ExitStatusExt;
-    use tracebench::target::journal::{self, Entry};
+    use tracebench::control::journal::{self, Entry};
     let scenario = TestScenario::write(&Spec {
         name: "fault",
         rates: "[40]",

@@ -13,8 +13,8 @@ use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio_util::sync::CancellationToken;
-use tracebench::target::docker::{ContainerSpec, DockerTarget, Selector};
-use tracebench::target::{ModeEnv, Readiness, Target};
+use tracebench::control::docker::{ContainerSpec, DockerTarget, Selector};
+use tracebench::control::{ModeEnv, Readiness, Target};
 use tracebench::traces::count::{CountMethod, CountRequest, count_traces};
 use tracebench::traces::tempo::TempoClient;
 

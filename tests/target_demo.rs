@@ -10,9 +10,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
+use tracebench::control::process::{ProcessTarget, ServiceCommand};
+use tracebench::control::{ModeEnv, Readiness, Target};
 use tracebench::resources::{Sampler, WindowSummary};
-use tracebench::target::process::{ProcessTarget, ServiceCommand};
-use tracebench::target::{ModeEnv, Readiness, Target};
 use tracebench::traces::sink::{Sink, SinkConfig};
 
 use support::demo_bin;

@@ -9,11 +9,11 @@ use std::time::Duration;
 use bollard::Docker;
 use bollard::models::ContainerInspectResponse;
 use tokio_util::sync::CancellationToken;
-use tracebench::target::docker::{
+use tracebench::control::docker::{
     COMPOSE_SERVICE_LABEL, ContainerSpec, DockerTarget, MODE_LABEL, RUN_LABEL, Selector,
 };
-use tracebench::target::journal::{self, Entry, Journal};
-use tracebench::target::{ModeEnv, Readiness, Target};
+use tracebench::control::journal::{self, Entry, Journal};
+use tracebench::control::{ModeEnv, Readiness, Target};
 
 use target_support::*;
 
@@ -365,7 +365,7 @@ fn helper_guarded_run() {
     };
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let result = runtime.block_on(async {
-        let docker = tracebench::target::docker::connect().await?;
+        let docker = tracebench::control::docker::connect().await?;
         let spec = ContainerSpec {
             service: "svc".into(),
             selector: Selector::Name(name),

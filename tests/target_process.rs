@@ -9,9 +9,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
+use tracebench::control::process::{ProcessTarget, ServiceCommand};
+use tracebench::control::{ModeEnv, Readiness, Target};
 use tracebench::resources::Source;
-use tracebench::target::process::{ProcessTarget, ServiceCommand};
-use tracebench::target::{ModeEnv, Readiness, Target};
 
 use target_support::*;
 

@@ -26,7 +26,7 @@ pub async fn run(args: DriveArgs) -> Result<Exit> {
     let shutdown = CancellationToken::new();
     let on_signal = shutdown.clone();
     tokio::spawn(async move {
-        crate::target::shutdown_signal().await;
+        crate::control::shutdown_signal().await;
         on_signal.cancel();
     });
 

@@ -30,7 +30,7 @@ pub async fn run(args: SinkArgs) -> anyhow::Result<Exit> {
     let mut ticker = tokio::time::interval(Duration::from_secs(10));
     let mut logged = StoreStats::default();
     // One future for the whole loop, so a Ctrl-C or SIGTERM arriving between ticks is not missed.
-    let stop = crate::target::shutdown_signal();
+    let stop = crate::control::shutdown_signal();
     tokio::pin!(stop);
     loop {
         tokio::select! {

@@ -8,9 +8,9 @@ use std::time::Duration;
 use anyhow::Context;
 
 use crate::cli::StatsArgs;
+use crate::control::{docker, shutdown_signal};
 use crate::exit::{Exit, UsageError};
 use crate::resources::{Sampler, Series, Source, WindowSummary};
-use crate::target::{docker, shutdown_signal};
 
 pub async fn run(args: StatsArgs) -> anyhow::Result<Exit> {
     if args.interval < Duration::from_millis(100) {

@@ -140,7 +140,7 @@ async fn verify_probes(args: TracesVerifyArgs) -> anyhow::Result<Exit> {
     // Ctrl-C or SIGTERM ends the wait for the probes' traces: nothing is left behind to undo.
     let report = tokio::select! {
         report = verify(&client, &request) => report?,
-        signal = crate::target::shutdown_signal() => {
+        signal = crate::control::shutdown_signal() => {
             anyhow::bail!("interrupted by {signal} before every probe was found: no verdict");
         }
     };

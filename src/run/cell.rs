@@ -17,11 +17,11 @@ use tokio_util::sync::CancellationToken;
 use super::backend::{Counter, TraceBackend, unix_s};
 use super::progress::Progress;
 use super::spec::load_spec;
+use crate::control::{ModeEnv, Target};
 use crate::load::{self, Interval, LoadOutcome};
 use crate::resources::{Sampler, Series, Source, procfs, summary::service_resources};
 use crate::results::{CellResult, EncodedHistogram, SecondRecord};
 use crate::scenario::{Cell, Scenario};
-use crate::target::{ModeEnv, Target};
 
 /// Resource sampling period for processes (containers: the daemon's one second).
 const SAMPLE_INTERVAL: Duration = Duration::from_secs(1);
@@ -114,7 +114,7 @@ pub async fn run_cell(
             None
         }
         Target::Docker(t) => Some(t.docker().clone()),
-        _ => Some(crate::target::docker::connect().await?),
+        _ => Some(crate::control::docker::connect().await?),
     };
     target.mark(&format!("measure {} at {} rps", cell.mode, cell.rate))?;
     let sampler = Sampler::start(&sources, SAMPLE_INTERVAL, docker.as_ref())?;

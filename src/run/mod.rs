@@ -21,11 +21,11 @@ use std::sync::{Arc, OnceLock};
 use anyhow::{Context, Result};
 use tokio_util::sync::CancellationToken;
 
+use crate::control::journal::Journal;
+use crate::control::{ModeEnv, Target, shutdown_signal};
 use crate::exit::Exit;
 use crate::results::RunResults;
 use crate::scenario::{Cell, Scenario, TraceStore};
-use crate::target::journal::Journal;
-use crate::target::{ModeEnv, Target, shutdown_signal};
 use backend::{Counter, TraceBackend};
 use cell::Cursor;
 pub use progress::Progress;

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use super::lock::{self, RunLock};
-use crate::target::journal::{self, Entry};
+use crate::control::journal::{self, Entry};
 
 /// What one recovery did.
 #[derive(Debug)]

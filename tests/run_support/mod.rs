@@ -194,7 +194,7 @@ pub fn state_dir(scenario: &Path) -> PathBuf {
 pub fn run_with_fault(scenario: &Path, out: &Path, fault: &str, by_dir: bool, at: &str) {
     use std::os::unix::process::ExitStatusExt;
     let output = run_command(scenario, out)
-        .env(tracebench::target::journal::FAULT_VAR, fault)
+        .env(tracebench::control::journal::FAULT_VAR, fault)
         .output()
         .unwrap();
     if fault.starts_with("kill@") {

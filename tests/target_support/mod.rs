@@ -139,7 +139,7 @@ pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
 /// A Docker connection, or `None` after a loud message when no daemon is reachable; with
 /// TRACEBENCH_REQUIRE_DOCKER=1 that is a failure instead.
 pub async fn docker_or_skip(test: &str) -> Option<Docker> {
-    match tracebench::target::docker::connect().await {
+    match tracebench::control::docker::connect().await {
         Ok(docker) => Some(docker),
         Err(err) if std::env::var("TRACEBENCH_REQUIRE_DOCKER").as_deref() == Ok("1") => {
             panic!("{test}: Docker is required (TRACEBENCH_REQUIRE_DOCKER=1) but {err:#}")
@@ -344,7 +344,7 @@ pub async fn one_service(
 /// texts.
 pub fn assert_not_ready(err: &anyhow::Error, service: &str, reason: &str, log_line: &str) {
     let not_ready = err
-        .downcast_ref::<tracebench::target::NotReady>()
+        .downcast_ref::<tracebench::control::NotReady>()
         .unwrap_or_else(|| panic!("not a NotReady error: {err:#}"));
     assert_eq!(not_ready.service, service);
     assert!(not_ready.reason.contains(reason), "{}", not_ready.reason);

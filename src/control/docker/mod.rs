@@ -13,7 +13,7 @@
 //! not know about.
 //!
 //! Every original and every step is written to the run's journal before the Docker call, so a
-//! run that died is put back from its journal ([`put_back`], through `journal::recover`). Without
+//! run that died is put back from its journal (`put_back`, through `journal::recover`). Without
 //! a journal (lost with its run directory), the next run still finds what a dead run left: an
 //! aside container found at start is taken as the original.
 //!

@@ -9,7 +9,7 @@
 //! Services do not inherit tracebench's Tempo credentials (`TEMPO_*` and the scenario's
 //! `token_env`): a scenario that wants a service to have one sets it in the service's `env`.
 //! Each spawn is announced in the run's journal and each process group recorded, so that what a
-//! wrapper left in the group after tracebench was killed can be ended by recovery ([`end_group`]).
+//! wrapper left in the group after tracebench was killed can be ended by recovery (`end_group`).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
