@@ -53,17 +53,7 @@ pub async fn run(scenario: &Scenario, options: &Options) -> Result<Exit> {
         .unwrap_or_else(|| rand::random::<u64>() >> 11);
     let plan = scenario.plan(seed);
     let progress = Progress::new(plan.len(), scenario.load.duration.as_secs(), options.quiet);
-    progress.note(&format!(
-        "order seed {seed} (reproduce the order with --seed {seed}); {} cells, the first one \
-         discarded",
-        plan.len()
-    ));
-    if scenario.load.rounds % scenario.balanced_rounds() != 0 {
-        progress.note(&format!(
-            "note: the order is fully balanced when load.rounds is a multiple of {}",
-            scenario.balanced_rounds()
-        ));
-    }
+    announce(scenario, seed, plan.len(), &progress);
     // Before anything is built, bound, created or restarted: a second run changes nothing.
     let lock = lock::RunLock::take(
         &lock::state_dir(),
@@ -71,15 +61,7 @@ pub async fn run(scenario: &Scenario, options: &Options) -> Result<Exit> {
         &options.out,
         &scenario.path,
     )?;
-    if let Some(recovered) = recovery::after_dead_run(&lock).await? {
-        progress.note(&format!(
-            "an earlier run on this target died before restoring it; put back from {}",
-            recovered.journal.display()
-        ));
-        for action in &recovered.actions {
-            progress.note(&format!("  {action}"));
-        }
-    }
+    recover_dead_run(&lock, &progress).await?;
     build(scenario, options.quiet).await?;
     let (store, warning) = TraceBackend::open(scenario).await?;
     if let Some(warning) = warning {
@@ -87,31 +69,7 @@ pub async fn run(scenario: &Scenario, options: &Options) -> Result<Exit> {
     }
     let dir = options.out.as_path();
     let mut results = rundir::new_results(scenario, seed);
-    let prompt = !options.quiet && std::io::IsTerminal::is_terminal(&std::io::stdin());
-    let prepared = async {
-        rundir::create(dir)?;
-        rundir::persist(dir, &results)?;
-        let mut target = Target::from_scenario(&scenario.target, dir, prompt)
-            .await
-            .context("preparing the target")?;
-        if target.changes_services() {
-            let journal =
-                Journal::create(dir, &scenario.load_address(), Some(lock.journal_pointer()))?;
-            target = target.with_journal(journal)?;
-        }
-        if let (
-            Target::Process(services),
-            TraceStore::Tempo {
-                token_env: Some(name),
-                ..
-            },
-        ) = (&mut target, &scenario.traces.store)
-        {
-            services.withheld_env.push(name.clone());
-        }
-        anyhow::Ok(target)
-    };
-    let mut target = match prepared.await {
+    let mut target = match prepare(scenario, options, &results, &lock).await {
         Ok(target) => target,
         Err(err) => {
             store.close().await;
@@ -120,31 +78,22 @@ pub async fn run(scenario: &Scenario, options: &Options) -> Result<Exit> {
     };
 
     // Ctrl-C / SIGTERM stop the current cell through the driver's token; the loop then ends.
-    let cancel = CancellationToken::new();
-    let signal: Arc<OnceLock<&'static str>> = Arc::default();
-    let watcher = {
-        let (cancel, signal) = (cancel.clone(), signal.clone());
-        tokio::spawn(async move {
-            let name = shutdown_signal().await;
-            let _ = signal.set(name);
-            cancel.cancel();
-        })
-    };
+    let shutdown = Shutdown::watch();
     let mut ctx = Ctx {
         scenario,
         dir,
-        cancel: &cancel,
+        cancel: &shutdown.cancel,
         progress: &progress,
         run_id: crate::load::new_run_id(),
         cursor: Cursor::default(),
         counter: Counter::default(),
     };
     let measured = ctx.measure(&plan, &mut target, &store, &mut results).await;
-    let finished = measured.is_ok() && !cancel.is_cancelled();
+    let finished = measured.is_ok() && !shutdown.cancel.is_cancelled();
     let (mut counted, mut checked) = (Ok(()), Ok(()));
     if finished {
         counted = ctx.count_rest(&store, &mut results).await;
-        if counted.is_ok() && !cancel.is_cancelled() {
+        if counted.is_ok() && !shutdown.cancel.is_cancelled() {
             checked = ctx.probe(&mut target, &store, &mut results).await;
         }
     }
@@ -156,11 +105,115 @@ pub async fn run(scenario: &Scenario, options: &Options) -> Result<Exit> {
         counted = ctx.count_rest(&store, &mut results).await;
     }
     store.close().await;
-    watcher.abort();
+    let signal = shutdown.stop();
     progress.finish();
-
     let error = measured.and(counted).and(checked).and(restored).err();
-    if let Some(name) = signal.get() {
+    conclude(results, error, signal, options)
+}
+
+/// The run's opening notes: the order's seed, and whether the rounds balance the order.
+fn announce(scenario: &Scenario, seed: u64, cells: usize, progress: &Progress) {
+    progress.note(&format!(
+        "order seed {seed} (reproduce the order with --seed {seed}); {cells} cells, the first one \
+         discarded"
+    ));
+    if scenario.load.rounds % scenario.balanced_rounds() != 0 {
+        progress.note(&format!(
+            "note: the order is fully balanced when load.rounds is a multiple of {}",
+            scenario.balanced_rounds()
+        ));
+    }
+}
+
+/// Puts back what a run that died on this target left changed, saying what it did.
+async fn recover_dead_run(lock: &lock::RunLock, progress: &Progress) -> Result<()> {
+    if let Some(recovered) = recovery::after_dead_run(lock).await? {
+        progress.note(&format!(
+            "an earlier run on this target died before restoring it; put back from {}",
+            recovered.journal.display()
+        ));
+        for action in &recovered.actions {
+            progress.note(&format!("  {action}"));
+        }
+    }
+    Ok(())
+}
+
+/// Creates the run directory with its first summary.json, and the target with its journal
+/// (nothing is changed on it yet).
+async fn prepare(
+    scenario: &Scenario,
+    options: &Options,
+    results: &RunResults,
+    lock: &lock::RunLock,
+) -> Result<Target> {
+    let dir = options.out.as_path();
+    rundir::create(dir)?;
+    rundir::persist(dir, results)?;
+    let prompt = !options.quiet && std::io::IsTerminal::is_terminal(&std::io::stdin());
+    let mut target = Target::from_scenario(&scenario.target, dir, prompt)
+        .await
+        .context("preparing the target")?;
+    if target.changes_services() {
+        let journal = Journal::create(dir, &scenario.load_address(), Some(lock.journal_pointer()))?;
+        target = target.with_journal(journal)?;
+    }
+    if let (
+        Target::Process(services),
+        TraceStore::Tempo {
+            token_env: Some(name),
+            ..
+        },
+    ) = (&mut target, &scenario.traces.store)
+    {
+        services.withheld_env.push(name.clone());
+    }
+    Ok(target)
+}
+
+/// Ctrl-C and SIGTERM, watched for the length of a run: the first one cancels `cancel`.
+struct Shutdown {
+    cancel: CancellationToken,
+    signal: Arc<OnceLock<&'static str>>,
+    watcher: tokio::task::JoinHandle<()>,
+}
+
+impl Shutdown {
+    fn watch() -> Shutdown {
+        let cancel = CancellationToken::new();
+        let signal: Arc<OnceLock<&'static str>> = Arc::default();
+        let watcher = {
+            let (cancel, signal) = (cancel.clone(), signal.clone());
+            tokio::spawn(async move {
+                let name = shutdown_signal().await;
+                let _ = signal.set(name);
+                cancel.cancel();
+            })
+        };
+        Shutdown {
+            cancel,
+            signal,
+            watcher,
+        }
+    }
+
+    /// Stops watching; the signal that came, if one did.
+    fn stop(self) -> Option<&'static str> {
+        self.watcher.abort();
+        self.signal.get().copied()
+    }
+}
+
+/// Marks the results partial when the run was interrupted or broke, writes every report, prints
+/// the verdicts and turns the outcome into the exit code.
+fn conclude(
+    mut results: RunResults,
+    error: Option<anyhow::Error>,
+    signal: Option<&str>,
+    options: &Options,
+) -> Result<Exit> {
+    let dir = options.out.as_path();
+    if let Some(name) = signal {
         results.partial = true;
         results.stop_reason = Some(format!("interrupted by {name}"));
     } else if let Some(err) = &error {
@@ -181,7 +234,7 @@ pub async fn run(scenario: &Scenario, options: &Options) -> Result<Exit> {
             dir.display()
         )));
     }
-    if let Some(name) = signal.get() {
+    if let Some(name) = signal {
         eprintln!(
             "tracebench: interrupted by {name}; the target was restored and a partial report \
              written to {}",
