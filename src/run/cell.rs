@@ -14,14 +14,15 @@ use anyhow::{Context, Result};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::backend::{Counter, TraceBackend, unix_s};
+use super::Ctx;
+use super::backend::{TraceBackend, unix_s};
 use super::progress::Progress;
 use super::spec::load_spec;
 use crate::control::{ModeEnv, Target};
 use crate::load::{self, Interval, LoadOutcome};
 use crate::resources::{Sampler, Series, Source, procfs, summary::service_resources};
 use crate::results::{CellResult, EncodedHistogram, SecondRecord};
-use crate::scenario::{Cell, Scenario};
+use crate::scenario::Cell;
 
 /// Resource sampling period for processes (containers: the daemon's one second).
 const SAMPLE_INTERVAL: Duration = Duration::from_secs(1);
@@ -39,25 +40,34 @@ pub struct Cursor {
     pub load_not_before_ms: i64,
 }
 
-/// Runs one cell. `None` when `cancel` fired before the measured window began (nothing worth
-/// keeping); a cell cancelled during its window comes back marked partial.
-#[allow(clippy::too_many_arguments)] // the run's state, passed down rather than bundled twice
+/// Runs one cell. `None` when the run was cancelled before the measured window began (nothing
+/// worth keeping); a cell cancelled during its window comes back marked partial.
 pub async fn run_cell(
-    scenario: &Scenario,
+    ctx: &mut Ctx<'_>,
     cell: &Cell,
     target: &mut Target,
     store: &TraceBackend,
-    run_id: &str,
-    cursor: &mut Cursor,
-    counter: &mut Counter,
-    cancel: &CancellationToken,
-    progress: &Progress,
 ) -> Result<Option<CellResult>> {
+    if !switch_and_warm_up(ctx, cell, target, store).await? {
+        return Ok(None);
+    }
+    measure(ctx, cell, target, store).await.map(Some)
+}
+
+/// Applies the cell's mode, lets the store settle, warms up (counting earlier cells meanwhile)
+/// and waits for the next whole second. False when cancelled on the way.
+async fn switch_and_warm_up(
+    ctx: &mut Ctx<'_>,
+    cell: &Cell,
+    target: &mut Target,
+    store: &TraceBackend,
+) -> Result<bool> {
+    let (scenario, cancel) = (ctx.scenario, ctx.cancel);
     let mode = scenario
         .mode(&cell.mode)
         .with_context(|| format!("the plan names an unknown mode {}", cell.mode))?;
     let env = ModeEnv::uniform(&mode.name, scenario.service_names(), &mode.env);
-    progress.cell_started(cell, "restarting the services");
+    ctx.progress.cell_started(cell, "restarting the services");
     // Not raced against `cancel`: a step begun on the target is finished and recorded, so that
     // restore knows it; apply itself stops between steps once cancelled.
     target
@@ -65,29 +75,30 @@ pub async fn run_cell(
         .await
         .with_context(|| format!("applying mode {} to the target", cell.mode))?;
     if cancel.is_cancelled() {
-        return Ok(None);
+        return Ok(false);
     }
     // The previous services have exited (flushing their spans); their spans must be in the
     // store before this cell loads anything, or their ingestion lands in this cell.
-    progress.cell_started(cell, "settling and warming up");
+    ctx.progress.cell_started(cell, "settling and warming up");
     tokio::select! {
         () = store.settle() => {}
-        () = cancel.cancelled() => return Ok(None),
+        () = cancel.cancelled() => return Ok(false),
     }
     let quiet = Duration::from_millis(
-        (cursor.load_not_before_ms - unix_ms(SystemTime::now())).max(0) as u64,
+        (ctx.cursor.load_not_before_ms - unix_ms(SystemTime::now())).max(0) as u64,
     );
     if !pause(scenario.load.settle.max(quiet), cancel).await {
-        return Ok(None);
+        return Ok(false);
     }
     // Earlier cells whose ingestion wait has passed are counted while this one warms up.
+    let cursor = &mut ctx.cursor;
     let warmup = async {
         if !scenario.load.warmup.is_zero() {
             let spec = load_spec(
                 scenario,
                 cell.rate,
                 scenario.load.warmup,
-                run_id,
+                &ctx.run_id,
                 cursor.next_seq,
             )?;
             let outcome = load::run(spec, None, cancel.clone())
@@ -97,60 +108,40 @@ pub async fn run_cell(
         }
         anyhow::Ok(())
     };
-    let (warmed, ()) = tokio::join!(warmup, counter.count_due(store, scenario));
+    let (warmed, ()) = tokio::join!(warmup, ctx.counter.count_due(store, scenario));
     warmed?;
-    if !pause(until_next_second(), cancel).await {
-        return Ok(None);
-    }
+    Ok(pause(until_next_second(), cancel).await)
+}
 
-    // Containers are sampled through the daemon: the docker target's own connection, or (an
-    // external target naming containers) a fresh one.
+/// The measured window: the load, the resource samplers and the trace counts while loading.
+async fn measure(
+    ctx: &mut Ctx<'_>,
+    cell: &Cell,
+    target: &mut Target,
+    store: &TraceBackend,
+) -> Result<CellResult> {
+    let scenario = ctx.scenario;
     let sources = target.sources();
-    let docker = match target {
-        _ if !sources
-            .iter()
-            .any(|s| matches!(s, Source::Container { .. })) =>
-        {
-            None
-        }
-        Target::Docker(t) => Some(t.docker().clone()),
-        _ => Some(crate::control::docker::connect().await?),
-    };
+    let docker = docker_for(&sources, target).await?;
     target.mark(&format!("measure {} at {} rps", cell.mode, cell.rate))?;
     let sampler = Sampler::start(&sources, SAMPLE_INTERVAL, docker.as_ref())?;
     let spec = load_spec(
         scenario,
         cell.rate,
         scenario.load.duration,
-        run_id,
-        cursor.next_seq,
+        &ctx.run_id,
+        ctx.cursor.next_seq,
     )?;
-    let (tx, mut rx) = mpsc::unbounded_channel::<Interval>();
-    let live = progress.clone();
-    // Each second is encoded as it closes: a dense histogram is 139 KB, of which a second at
-    // 1,000 req/s touches some 100 KB, so a 10-minute cell kept as intervals held 60 MB.
-    let collector = tokio::spawn(async move {
-        let mut window_start = None;
-        let mut seconds = Vec::new();
-        while let Some(interval) = rx.recv().await {
-            live.interval(&interval);
-            window_start.get_or_insert(interval.window_start);
-            seconds.push(SecondRecord {
-                offset_s: interval.start.as_secs() as u32,
-                completed: interval.completed,
-                errors: interval.errors,
-                latency_us: EncodedHistogram::from_hdr(&interval.latency),
-            });
-        }
-        (window_start, seconds)
-    });
-    progress.cell_started(cell, "measuring");
+    let (tx, rx) = mpsc::unbounded_channel::<Interval>();
+    let collector = tokio::spawn(collect_seconds(rx, ctx.progress.clone()));
+    ctx.progress.cell_started(cell, "measuring");
     let own_cpu = || procfs::read(std::process::id()).ok().map(|r| r.cpu_seconds);
     let cpu_before = own_cpu();
     // The load starts just after this whole second began: it is its counted window's first.
     let start_s = unix_s();
-    let load = load::run(spec, Some(tx), cancel.clone());
-    let outcome = counter
+    let load = load::run(spec, Some(tx), ctx.cancel.clone());
+    let outcome = ctx
+        .counter
         .while_loading(store, scenario, cell, start_s, load)
         .await;
     let tracebench_cpu_s = own_cpu()
@@ -159,7 +150,7 @@ pub async fn run_cell(
     let series = sampler.stop().await;
     let (window_start, seconds) = collector.await.context("the progress task failed")?;
     let outcome = outcome.context("driving the load")?;
-    cursor.next_seq = outcome.next_seq;
+    ctx.cursor.next_seq = outcome.next_seq;
     let series = series.context("sampling CPU and memory")?;
     let result = cell_result(
         cell,
@@ -171,8 +162,45 @@ pub async fn run_cell(
     );
     // Nothing loads the services again before the whole second after the window (the end of
     // its trace-counting window) has begun; the next cell's restart overlaps that wait.
-    cursor.load_not_before_ms = (result.window_end_unix_ms / 1000 + 1) * 1000;
-    Ok(Some(result))
+    ctx.cursor.load_not_before_ms = (result.window_end_unix_ms / 1000 + 1) * 1000;
+    Ok(result)
+}
+
+/// The daemon connection that samples containers: the docker target's own, or (an external
+/// target naming containers) a fresh one; `None` when no source is a container.
+async fn docker_for(sources: &[Source], target: &Target) -> Result<Option<bollard::Docker>> {
+    if !sources
+        .iter()
+        .any(|s| matches!(s, Source::Container { .. }))
+    {
+        return Ok(None);
+    }
+    Ok(Some(match target {
+        Target::Docker(t) => t.docker().clone(),
+        _ => crate::control::docker::connect().await?,
+    }))
+}
+
+/// Shows each second of the window as it closes and keeps it encoded: a dense histogram is
+/// 139 KB, of which a second at 1,000 req/s touches some 100 KB, so a 10-minute cell kept as
+/// intervals held 60 MB. Returns when the load ends: the window's start and its seconds.
+async fn collect_seconds(
+    mut rx: mpsc::UnboundedReceiver<Interval>,
+    live: Progress,
+) -> (Option<SystemTime>, Vec<SecondRecord>) {
+    let mut window_start = None;
+    let mut seconds = Vec::new();
+    while let Some(interval) = rx.recv().await {
+        live.interval(&interval);
+        window_start.get_or_insert(interval.window_start);
+        seconds.push(SecondRecord {
+            offset_s: interval.start.as_secs() as u32,
+            completed: interval.completed,
+            errors: interval.errors,
+            latency_us: EncodedHistogram::from_hdr(&interval.latency),
+        });
+    }
+    (window_start, seconds)
 }
 
 /// Sleeps `length` unless cancelled first; false when cancelled.

@@ -271,27 +271,17 @@ impl Ctx<'_> {
             if self.cancel.is_cancelled() {
                 break;
             }
-            let measured = cell::run_cell(
-                self.scenario,
-                cell,
-                target,
-                store,
-                &self.run_id,
-                &mut self.cursor,
-                &mut self.counter,
-                self.cancel,
-                self.progress,
-            )
-            .await
-            .with_context(|| {
-                format!(
-                    "cell {} ({} at {} rps, round {})",
-                    cell.order + 1,
-                    cell.mode,
-                    cell.rate,
-                    cell.round + 1
-                )
-            })?;
+            let measured = cell::run_cell(self, cell, target, store)
+                .await
+                .with_context(|| {
+                    format!(
+                        "cell {} ({} at {} rps, round {})",
+                        cell.order + 1,
+                        cell.mode,
+                        cell.rate,
+                        cell.round + 1
+                    )
+                })?;
             let Some(result) = measured else { break };
             self.progress.cell_done(&result, cell.discard);
             if cell.discard {
