@@ -19,7 +19,7 @@ use super::stats::wilson;
 use super::{
     BudgetKind, BudgetResult, Estimate, Group, GroupSummary, NoiseFloor, Verdict, services, traces,
 };
-use crate::results::{CellResult, RunResults};
+use crate::results::{Budgets, CellResult, RunResults};
 
 /// What the noise floor compares.
 const SPLIT: &str = "the baseline's two cells (restarts) of each round";
@@ -99,15 +99,7 @@ pub(super) fn judge(
     warnings: &mut Vec<String>,
 ) -> (Vec<BudgetResult>, Vec<NoiseFloor>) {
     let budgets = &results.budgets;
-    for percentile in budgets.latency_ms.keys() {
-        if !super::LATENCY_STATS.contains(&percentile.as_str()) {
-            warnings.push(format!(
-                "latency budget `{percentile}`: unknown statistic (expected one of {}), so it is \
-                 never judged",
-                super::LATENCY_STATS.join(", ")
-            ));
-        }
-    }
+    warn_unknown_statistics(budgets, warnings);
     let noise: Vec<NoiseFloor> = groups
         .iter()
         .filter(|g| g.mode == results.baseline)
@@ -124,22 +116,7 @@ pub(super) fn judge(
     }
     let mut out = Vec::new();
     for (g, summary) in groups.iter().zip(summaries) {
-        if let Some(tolerance) = budgets.trace_volume_tolerance {
-            if summary.traces.is_empty() {
-                out.push(traces::not_counted(g.mode, g.rate, tolerance));
-            }
-            for t in &summary.traces {
-                out.push(traces::check(g.mode, g.rate, t, tolerance));
-            }
-        }
-        if let Some(limit) = budgets.incomplete_traces_pct {
-            out.extend(
-                summary
-                    .traces
-                    .iter()
-                    .filter_map(|t| traces::check_complete(g.mode, g.rate, t, limit)),
-            );
-        }
+        out.extend(trace_budgets(budgets, g, summary));
         if g.mode == results.baseline {
             continue;
         }
@@ -159,56 +136,10 @@ pub(super) fn judge(
                     &per_round(&b.cells, measure, None),
                 )
             });
-            let (mut verdict, mut note) = verdict(overhead, limit);
             let floor = noise
                 .iter()
                 .find(|n| n.rate == g.rate && n.budget == budget);
-            let failing = match (&budget, base) {
-                (BudgetKind::Errors, Some(b)) => failing_cell(&g.cells, &b.cells, limit),
-                _ => None,
-            };
-            if let Some(failing) = failing {
-                // Requests that fail are a fact, not an estimate: no noise floor excuses them.
-                verdict = Verdict::Fail;
-                note = Some(failing);
-            } else if verdict == Verdict::Pass
-                && floor.is_none_or(|n| !n.estimate.has_interval())
-                && base.is_some_and(|b| b.cells.iter().any(|c| c.replicate == 1))
-            {
-                // The A/A pair exists but in fewer than 2 rounds (a run cut short): no noise
-                // floor to check the pass against.
-                verdict = Verdict::Inconclusive;
-                note = Some(
-                    "the baseline's A/A pair was measured in fewer than 2 rounds: no noise floor \
-                     to check this pass against"
-                        .into(),
-                );
-            } else if let Some(n) =
-                floor.filter(|n| n.estimate.has_interval() && n.verdict != Verdict::Pass)
-            {
-                // Noise alone reaches past the limit: no pass can be claimed, and a fail only
-                // when the overhead clears the limit by more than that noise.
-                let reach = n.estimate.low.abs().max(n.estimate.high.abs());
-                let clear = overhead.is_some_and(|e| e.low - reach > limit);
-                let aa = format!(
-                    "the baseline against itself measured {:+.3} [{:+.3}, {:+.3}] {}",
-                    n.estimate.value,
-                    n.estimate.low,
-                    n.estimate.high,
-                    budget.unit()
-                );
-                (verdict, note) = if verdict == Verdict::Fail && clear {
-                    let why = format!("{aa}; the overhead exceeds the limit by more than that");
-                    (Verdict::Fail, Some(why))
-                } else {
-                    let why = format!(
-                        "{aa}, reaching beyond the limit of {limit} {}: this run cannot decide \
-                         it at this size (more rounds or a quieter machine)",
-                        budget.unit()
-                    );
-                    (Verdict::Inconclusive, Some(why))
-                };
-            }
+            let (verdict, note) = decide(g, base, &budget, limit, overhead, floor);
             let in_expected_range = match (&budget, budgets.memory_expected_mb, overhead) {
                 (BudgetKind::Memory { .. }, Some((lo, hi)), Some(e)) => {
                     Some((lo..=hi).contains(&e.value))
@@ -229,6 +160,99 @@ pub(super) fn judge(
         }
     }
     (out, noise)
+}
+
+/// A latency budget on a statistic the analysis does not compute is never judged: say so.
+fn warn_unknown_statistics(budgets: &Budgets, warnings: &mut Vec<String>) {
+    for percentile in budgets.latency_ms.keys() {
+        if !super::LATENCY_STATS.contains(&percentile.as_str()) {
+            warnings.push(format!(
+                "latency budget `{percentile}`: unknown statistic (expected one of {}), so it is \
+                 never judged",
+                super::LATENCY_STATS.join(", ")
+            ));
+        }
+    }
+}
+
+/// The trace budgets of one group: volume against the sampling ratio, and completeness.
+fn trace_budgets(budgets: &Budgets, g: &Group, summary: &GroupSummary) -> Vec<BudgetResult> {
+    let mut out = Vec::new();
+    if let Some(tolerance) = budgets.trace_volume_tolerance {
+        if summary.traces.is_empty() {
+            out.push(traces::not_counted(g.mode, g.rate, tolerance));
+        }
+        for t in &summary.traces {
+            out.push(traces::check(g.mode, g.rate, t, tolerance));
+        }
+    }
+    if let Some(limit) = budgets.incomplete_traces_pct {
+        out.extend(
+            summary
+                .traces
+                .iter()
+                .filter_map(|t| traces::check_complete(g.mode, g.rate, t, limit)),
+        );
+    }
+    out
+}
+
+/// The verdict on one overhead against its limit, and why when it is not plain: failing
+/// requests fail whatever the noise; a pass needs an A/A noise floor when the pair was measured;
+/// a noise floor reaching past the limit makes a pass inconclusive, and a fail stand only when
+/// the overhead clears the limit by more than that noise.
+fn decide(
+    g: &Group,
+    base: Option<&Group>,
+    budget: &BudgetKind,
+    limit: f64,
+    overhead: Option<Estimate>,
+    floor: Option<&NoiseFloor>,
+) -> (Verdict, Option<String>) {
+    let (verdict, note) = verdict(overhead, limit);
+    let failing = match (budget, base) {
+        (BudgetKind::Errors, Some(b)) => failing_cell(&g.cells, &b.cells, limit),
+        _ => None,
+    };
+    if let Some(failing) = failing {
+        // Requests that fail are a fact, not an estimate: no noise floor excuses them.
+        return (Verdict::Fail, Some(failing));
+    }
+    if verdict == Verdict::Pass
+        && floor.is_none_or(|n| !n.estimate.has_interval())
+        && base.is_some_and(|b| b.cells.iter().any(|c| c.replicate == 1))
+    {
+        // The A/A pair exists but in fewer than 2 rounds (a run cut short): no noise floor to
+        // check the pass against.
+        let why = "the baseline's A/A pair was measured in fewer than 2 rounds: no noise floor \
+                   to check this pass against";
+        return (Verdict::Inconclusive, Some(why.into()));
+    }
+    let Some(n) = floor.filter(|n| n.estimate.has_interval() && n.verdict != Verdict::Pass) else {
+        return (verdict, note);
+    };
+    // Noise alone reaches past the limit: no pass can be claimed, and a fail only when the
+    // overhead clears the limit by more than that noise.
+    let reach = n.estimate.low.abs().max(n.estimate.high.abs());
+    let clear = overhead.is_some_and(|e| e.low - reach > limit);
+    let aa = format!(
+        "the baseline against itself measured {:+.3} [{:+.3}, {:+.3}] {}",
+        n.estimate.value,
+        n.estimate.low,
+        n.estimate.high,
+        budget.unit()
+    );
+    if verdict == Verdict::Fail && clear {
+        let why = format!("{aa}; the overhead exceeds the limit by more than that");
+        (Verdict::Fail, Some(why))
+    } else {
+        let why = format!(
+            "{aa}, reaching beyond the limit of {limit} {}: this run cannot decide it at this \
+             size (more rounds or a quieter machine)",
+            budget.unit()
+        );
+        (Verdict::Inconclusive, Some(why))
+    }
 }
 
 /// The first cell of a mode whose error share clearly exceeds the baseline's mean by more than
