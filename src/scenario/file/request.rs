@@ -55,97 +55,9 @@ const GRPC_BODY: &str =
 
 impl RequestFile {
     pub(super) fn validate(self) -> Checked<Request> {
-        let template = |body: &str| BodyTemplate::parse(body).map_err(|m| issue("request.body", m));
         let kind = match self.kind {
-            RequestProtocol::Http => {
-                let misplaced = self.addr.is_some().then_some("addr");
-                if let Some(field) = misplaced {
-                    return Err(issue(
-                        format!("request.{field}"),
-                        "is for kind = \"grpc\"; an HTTP request is given by `url`",
-                    ));
-                }
-                let Some(url) = &self.url else {
-                    return Err(issue("request.url", "expected the URL to send requests to"));
-                };
-                let url = http_url("request.url", url)?;
-                let method = match self.method.as_deref() {
-                    Some(m) => http::Method::from_bytes(m.as_bytes())
-                        .ok()
-                        .filter(|_| m.chars().all(|c| c.is_ascii_uppercase()))
-                        .ok_or_else(|| {
-                            issue(
-                                "request.method",
-                                format!(
-                                    "expected an HTTP method such as \"GET\" or \"POST\", got {m:?}"
-                                ),
-                            )
-                        })?,
-                    None if self.body.is_some() => http::Method::POST,
-                    None => http::Method::GET,
-                };
-                let mut headers = Vec::new();
-                for (name, value) in self.headers {
-                    let key = format!("request.headers.{name}");
-                    if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
-                        return Err(issue(key, "expected a valid HTTP header name"));
-                    }
-                    if http::HeaderValue::from_str(&value).is_err() {
-                        return Err(issue(key, "expected a header value of visible ASCII"));
-                    }
-                    headers.push((name, value));
-                }
-                let expect = self.expect.unwrap_or_else(|| vec![200, 201]);
-                if expect.is_empty() {
-                    return Err(issue("request.expect", "expected at least one HTTP status"));
-                }
-                let expect = expect
-                    .iter()
-                    .enumerate()
-                    .map(|(i, &s)| {
-                        u16::try_from(s)
-                            .ok()
-                            .filter(|s| (100..=599).contains(s))
-                            .ok_or_else(|| {
-                                issue(
-                                    format!("request.expect[{i}]"),
-                                    format!("expected an HTTP status between 100 and 599, got {s}"),
-                                )
-                            })
-                    })
-                    .collect::<Checked<_>>()?;
-                RequestKind::Http {
-                    url,
-                    method,
-                    headers,
-                    body: self.body.as_deref().map(template).transpose()?,
-                    expect,
-                }
-            }
-            RequestProtocol::Grpc => {
-                let misplaced = [
-                    ("url", self.url.is_some()),
-                    ("method", self.method.is_some()),
-                    ("headers", !self.headers.is_empty()),
-                    ("expect", self.expect.is_some()),
-                ];
-                if let Some((field, _)) = misplaced.iter().find(|(_, set)| *set) {
-                    return Err(issue(
-                        format!("request.{field}"),
-                        "is for kind = \"http\"; a gRPC request is given by `addr` and `body`",
-                    ));
-                }
-                let Some(addr) = &self.addr else {
-                    return Err(issue(
-                        "request.addr",
-                        "expected the gRPC address, such as \"127.0.0.1:50051\"",
-                    ));
-                };
-                let addr = loopback_addr("request.addr", addr)?;
-                let body = template(self.body.as_deref().unwrap_or(GRPC_BODY))?;
-                check_register_body(&body)?;
-                RequestKind::Grpc { addr, body }
-            }
+            RequestProtocol::Http => self.http()?,
+            RequestProtocol::Grpc => self.grpc()?,
         };
         if self.connections == 0 {
             return Err(issue(
@@ -167,6 +79,107 @@ impl RequestFile {
             timeout: positive("request.timeout", self.timeout)?,
         })
     }
+
+    fn http(&self) -> Checked<RequestKind> {
+        if self.addr.is_some() {
+            return Err(issue(
+                "request.addr",
+                "is for kind = \"grpc\"; an HTTP request is given by `url`",
+            ));
+        }
+        let Some(url) = &self.url else {
+            return Err(issue("request.url", "expected the URL to send requests to"));
+        };
+        let url = http_url("request.url", url)?;
+        let method = match self.method.as_deref() {
+            Some(m) => http::Method::from_bytes(m.as_bytes())
+                .ok()
+                .filter(|_| m.chars().all(|c| c.is_ascii_uppercase()))
+                .ok_or_else(|| {
+                    issue(
+                        "request.method",
+                        format!("expected an HTTP method such as \"GET\" or \"POST\", got {m:?}"),
+                    )
+                })?,
+            None if self.body.is_some() => http::Method::POST,
+            None => http::Method::GET,
+        };
+        Ok(RequestKind::Http {
+            url,
+            method,
+            headers: headers(&self.headers)?,
+            expect: statuses(self.expect.as_deref())?,
+            body: self.body.as_deref().map(template).transpose()?,
+        })
+    }
+
+    fn grpc(&self) -> Checked<RequestKind> {
+        let misplaced = [
+            ("url", self.url.is_some()),
+            ("method", self.method.is_some()),
+            ("headers", !self.headers.is_empty()),
+            ("expect", self.expect.is_some()),
+        ];
+        if let Some((field, _)) = misplaced.iter().find(|(_, set)| *set) {
+            return Err(issue(
+                format!("request.{field}"),
+                "is for kind = \"http\"; a gRPC request is given by `addr` and `body`",
+            ));
+        }
+        let Some(addr) = &self.addr else {
+            return Err(issue(
+                "request.addr",
+                "expected the gRPC address, such as \"127.0.0.1:50051\"",
+            ));
+        };
+        let addr = loopback_addr("request.addr", addr)?;
+        let body = template(self.body.as_deref().unwrap_or(GRPC_BODY))?;
+        check_register_body(&body)?;
+        Ok(RequestKind::Grpc { addr, body })
+    }
+}
+
+fn template(body: &str) -> Checked<BodyTemplate> {
+    BodyTemplate::parse(body).map_err(|m| issue("request.body", m))
+}
+
+/// `request.headers`: valid names, values of visible ASCII.
+fn headers(headers: &BTreeMap<String, String>) -> Checked<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for (name, value) in headers {
+        let key = format!("request.headers.{name}");
+        if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+            return Err(issue(key, "expected a valid HTTP header name"));
+        }
+        if http::HeaderValue::from_str(value).is_err() {
+            return Err(issue(key, "expected a header value of visible ASCII"));
+        }
+        out.push((name.clone(), value.clone()));
+    }
+    Ok(out)
+}
+
+/// `request.expect`: HTTP statuses, 200 and 201 when not given.
+fn statuses(expect: Option<&[i64]>) -> Checked<Vec<u16>> {
+    let expect = expect.unwrap_or(&[200, 201]);
+    if expect.is_empty() {
+        return Err(issue("request.expect", "expected at least one HTTP status"));
+    }
+    expect
+        .iter()
+        .enumerate()
+        .map(|(i, &s)| {
+            u16::try_from(s)
+                .ok()
+                .filter(|s| (100..=599).contains(s))
+                .ok_or_else(|| {
+                    issue(
+                        format!("request.expect[{i}]"),
+                        format!("expected an HTTP status between 100 and 599, got {s}"),
+                    )
+                })
+        })
+        .collect()
 }
 
 /// The gRPC body must render to the `RegisterRequest` fields as a JSON object of strings.
