@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 
 use super::server::{Server, Stamping};
 use super::{CountError, CountRequest, ServiceCounts, quoted, steps};
+use crate::traces::model::MetricsResponse;
 use crate::traces::tempo::TempoClient;
 
 /// Longest stretch asked for at once: within every version's `max_duration` (3 h in 2.x) and
@@ -51,70 +52,14 @@ pub async fn count(
             Stamping::AtEnd => to,
         };
         let answer = client.metrics_query_range(&q, from, end, t).await?;
-        // The intervals a sample may stand for: before 2.9 one per step from `from` to `end`
-        // inclusive; from 2.9 also the one added before `from`, up to the one ending at `to`.
-        let (first, last) = match stamping {
-            Stamping::AtStart => (from, end),
-            Stamping::AtEnd => (from.saturating_sub(t), to - t),
-        };
         queries += 1;
-        if !answer.status.is_empty() {
-            return Err(CountError::Metrics(format!(
-                "Tempo answered {} ({})",
-                answer.status, answer.message
-            )));
-        }
-        if answer.series.len() > 1 {
-            return Err(CountError::Metrics(format!(
-                "expected one series, got {}",
-                answer.series.len()
-            )));
-        }
-        // Interval start (unix s) -> count, for every interval of [from, to).
-        let mut counts: BTreeMap<u64, u64> = BTreeMap::new();
-        for sample in answer.series.iter().flat_map(|s| &s.samples) {
-            let misplaced = |why: &str| {
-                CountError::Metrics(format!(
-                    "a sample at {} ms {why} (asked [{from}, {end}) by {t} s)",
-                    sample.timestamp_ms
-                ))
-            };
-            if sample.timestamp_ms % (t * 1000) != 0 {
-                return Err(misplaced("is not on the step"));
-            }
-            let at = sample.timestamp_ms / 1000;
-            let interval = match stamping {
-                Stamping::AtStart => at,
-                Stamping::AtEnd => at.checked_sub(t).ok_or_else(|| misplaced("is too early"))?,
-            };
-            if !(first..=last).contains(&interval) {
-                return Err(misplaced("is outside the window"));
-            }
-            // The interval added before the start (2.9+) and the ones past the end (before
-            // 2.9) are outside the window: not counted.
-            if (from..to).contains(&interval) {
-                let value = if sample.value.is_nan() {
-                    0.0
-                } else {
-                    sample.value
-                };
-                if value < 0.0 || value.fract() != 0.0 {
-                    return Err(misplaced(&format!("holds {value}, not a count")));
-                }
-                counts.insert(interval, value as u64);
-            }
-        }
-        if !answer.series.is_empty() {
-            let missing = (from..to)
-                .step_by(t as usize)
-                .find(|i| !counts.contains_key(i));
-            if let Some(missing) = missing {
-                return Err(CountError::Metrics(format!(
-                    "no sample for the interval starting at {missing} s (asked [{from}, {end}) \
-                     by {t} s)"
-                )));
-            }
-        }
+        let window = Window {
+            from,
+            to,
+            end,
+            step: t,
+        };
+        let counts = interval_counts(&answer, stamping, &window)?;
         for (interval, count) in counts {
             per_step[((interval - request.start_s) / request.step_s) as usize] += count;
         }
@@ -128,4 +73,92 @@ pub async fn count(
         incomplete: None,
         queries,
     })
+}
+
+/// One query's stretch: the intervals `[from, to)` by `step` seconds, asked up to `end`.
+struct Window {
+    from: u64,
+    to: u64,
+    end: u64,
+    step: u64,
+}
+
+/// Interval start (unix s) -> count, for every interval of `[from, to)`, from one answer; an
+/// error for an answer a correct Tempo would not give (a status, several series, a sample off
+/// the step or outside the window, a value that is not a count, a missing interval).
+fn interval_counts(
+    answer: &MetricsResponse,
+    stamping: Stamping,
+    window: &Window,
+) -> Result<BTreeMap<u64, u64>, CountError> {
+    let Window {
+        from,
+        to,
+        end,
+        step: t,
+    } = *window;
+    // The intervals a sample may stand for: before 2.9 one per step from `from` to `end`
+    // inclusive; from 2.9 also the one added before `from`, up to the one ending at `to`.
+    let (first, last) = match stamping {
+        Stamping::AtStart => (from, end),
+        Stamping::AtEnd => (from.saturating_sub(t), to - t),
+    };
+    if !answer.status.is_empty() {
+        return Err(CountError::Metrics(format!(
+            "Tempo answered {} ({})",
+            answer.status, answer.message
+        )));
+    }
+    if answer.series.len() > 1 {
+        return Err(CountError::Metrics(format!(
+            "expected one series, got {}",
+            answer.series.len()
+        )));
+    }
+    // Interval start (unix s) -> count, for every interval of [from, to).
+    let mut counts: BTreeMap<u64, u64> = BTreeMap::new();
+    for sample in answer.series.iter().flat_map(|s| &s.samples) {
+        let misplaced = |why: &str| {
+            CountError::Metrics(format!(
+                "a sample at {} ms {why} (asked [{from}, {end}) by {t} s)",
+                sample.timestamp_ms
+            ))
+        };
+        if sample.timestamp_ms % (t * 1000) != 0 {
+            return Err(misplaced("is not on the step"));
+        }
+        let at = sample.timestamp_ms / 1000;
+        let interval = match stamping {
+            Stamping::AtStart => at,
+            Stamping::AtEnd => at.checked_sub(t).ok_or_else(|| misplaced("is too early"))?,
+        };
+        if !(first..=last).contains(&interval) {
+            return Err(misplaced("is outside the window"));
+        }
+        // The interval added before the start (2.9+) and the ones past the end (before
+        // 2.9) are outside the window: not counted.
+        if (from..to).contains(&interval) {
+            let value = if sample.value.is_nan() {
+                0.0
+            } else {
+                sample.value
+            };
+            if value < 0.0 || value.fract() != 0.0 {
+                return Err(misplaced(&format!("holds {value}, not a count")));
+            }
+            counts.insert(interval, value as u64);
+        }
+    }
+    if !answer.series.is_empty() {
+        let missing = (from..to)
+            .step_by(t as usize)
+            .find(|i| !counts.contains_key(i));
+        if let Some(missing) = missing {
+            return Err(CountError::Metrics(format!(
+                "no sample for the interval starting at {missing} s (asked [{from}, {end}) \
+                 by {t} s)"
+            )));
+        }
+    }
+    Ok(counts)
 }
