@@ -121,28 +121,7 @@ impl ProcessTarget {
             "---- tracebench: starting in mode '{}' ----",
             mode.mode
         )?;
-        let mut command = Command::new(&service.program);
-        for (name, _) in std::env::vars_os() {
-            let secret = name.to_str().is_some_and(|n| {
-                n.starts_with("TEMPO_") || self.withheld_env.iter().any(|w| w == n)
-            });
-            if secret {
-                command.env_remove(name);
-            }
-        }
-        command
-            .args(&service.args)
-            .envs(&service.env)
-            .envs(mode.for_service(&service.name))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .process_group(0)
-            .kill_on_drop(true);
-        die_with_this_process(&mut command);
-        if let Some(cwd) = &service.cwd {
-            command.current_dir(cwd);
-        }
+        let mut command = self.command(service, mode, log)?;
         if let Some(journal) = &mut self.journal {
             journal.step(format!("spawn {} in mode {}", service.name, mode.mode))?;
         }
@@ -189,6 +168,39 @@ impl ProcessTarget {
             }
             .into()
         })
+    }
+
+    /// The service's command in the mode: its own process group, output to `log`, killed with
+    /// tracebench, without the withheld variables.
+    fn command(
+        &self,
+        service: &ServiceCommand,
+        mode: &ModeEnv,
+        log: std::fs::File,
+    ) -> anyhow::Result<Command> {
+        let mut command = Command::new(&service.program);
+        for (name, _) in std::env::vars_os() {
+            let secret = name.to_str().is_some_and(|n| {
+                n.starts_with("TEMPO_") || self.withheld_env.iter().any(|w| w == n)
+            });
+            if secret {
+                command.env_remove(name);
+            }
+        }
+        command
+            .args(&service.args)
+            .envs(&service.env)
+            .envs(mode.for_service(&service.name))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .process_group(0)
+            .kill_on_drop(true);
+        die_with_this_process(&mut command);
+        if let Some(cwd) = &service.cwd {
+            command.current_dir(cwd);
+        }
+        Ok(command)
     }
 
     pub(super) async fn restore(&mut self) -> anyhow::Result<()> {

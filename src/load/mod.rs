@@ -209,6 +209,30 @@ fn precise_sleeps() {
     }
 }
 
+/// Lets the connections finish what is queued (the queue is closed), aborting them after
+/// `timeout`. A connection that panicked stopped taking requests: the figures would be quietly
+/// wrong, so that is an error.
+async fn drain(mut workers: tokio::task::JoinSet<()>, timeout: Duration) -> Result<()> {
+    let mut panicked = None;
+    let mut join = |joined: Option<Result<(), tokio::task::JoinError>>| match joined {
+        Some(Err(err)) if err.is_panic() => {
+            panicked.get_or_insert(err);
+            true
+        }
+        other => other.is_some(),
+    };
+    let drained =
+        tokio::time::timeout(timeout, async { while join(workers.join_next().await) {} }).await;
+    if drained.is_err() {
+        workers.abort_all();
+        while join(workers.join_next().await) {}
+    }
+    match panicked {
+        Some(err) => anyhow::bail!("a connection of the driver failed: {err}"),
+        None => Ok(()),
+    }
+}
+
 async fn drive(
     spec: LoadSpec,
     addr: SocketAddr,
@@ -255,27 +279,7 @@ async fn drive(
     };
     let report = scheduler.run().await.context("the driver's timer failed")?;
 
-    // The queue is closed: connections finish what is queued, then stop.
-    // A connection that panicked stopped taking requests: the figures would be quietly wrong.
-    let mut panicked = None;
-    let mut join = |joined: Option<Result<(), tokio::task::JoinError>>| match joined {
-        Some(Err(err)) if err.is_panic() => {
-            panicked.get_or_insert(err);
-            true
-        }
-        other => other.is_some(),
-    };
-    let drained = tokio::time::timeout(spec.drain_timeout, async {
-        while join(workers.join_next().await) {}
-    })
-    .await;
-    if drained.is_err() {
-        workers.abort_all();
-        while join(workers.join_next().await) {}
-    }
-    if let Some(err) = panicked {
-        anyhow::bail!("a connection of the driver failed: {err}");
-    }
+    drain(workers, spec.drain_timeout).await?;
     closed.cancel();
     closer.await.context("the interval task failed")?;
     let recorder = Rc::into_inner(recorder)

@@ -57,69 +57,63 @@ impl TraceBackend {
                 .await
                 .context("starting the built-in trace sink")?;
                 let client = TempoClient::new(&sink.addrs().api_url())?;
-                Ok((
-                    TraceBackend {
-                        client: Some(client),
-                        server: Server::NotTempo,
-                        sink: Some(sink),
-                        label: "built-in sink".into(),
-                    },
-                    None,
-                ))
+                let backend = TraceBackend {
+                    client: Some(client),
+                    server: Server::NotTempo,
+                    sink: Some(sink),
+                    label: "built-in sink".into(),
+                };
+                Ok((backend, None))
             }
             TraceStore::Tempo {
                 url,
                 tenant,
                 token_env,
             } => {
-                let mut client = TempoClient::new(url)?;
-                // Every message and file names the URL without its `user:password@`.
-                let url = &redact_userinfo(url);
-                if let Some(tenant) = tenant {
-                    client = client.with_tenant(tenant.clone());
-                }
-                if let Some(name) = token_env {
-                    let token = std::env::var(name).map_err(|_| {
-                        UsageError(format!(
-                            "traces.tempo.token_env names {name}, which is not set: expected \
-                             it to hold the bearer token for {url}"
-                        ))
-                    })?;
-                    client = client.with_bearer_token(&token);
-                }
-                let label = format!("tempo {url}");
-                let ready = match client.ready().await {
-                    Ok(()) => Server::read(&client).await,
-                    Err(err) => Err(err),
+                let client = tempo_client(url, tenant.as_deref(), token_env.as_deref())?;
+                Self::open_tempo(client, url, scenario.traces.required).await
+            }
+        }
+    }
+
+    /// Checks that Tempo answers `/ready` and which version it is; an error when `required`,
+    /// else a backend without a client and the warning saying why.
+    async fn open_tempo(
+        client: TempoClient,
+        url: &str,
+        required: bool,
+    ) -> Result<(TraceBackend, Option<String>)> {
+        // Every message and file names the URL without its `user:password@`.
+        let url = &redact_userinfo(url);
+        let label = format!("tempo {url}");
+        let ready = match client.ready().await {
+            Ok(()) => Server::read(&client).await,
+            Err(err) => Err(err),
+        };
+        match ready {
+            Ok(server) => {
+                let backend = TraceBackend {
+                    client: Some(client),
+                    server,
+                    sink: None,
+                    label,
                 };
-                match ready {
-                    Ok(server) => Ok((
-                        TraceBackend {
-                            client: Some(client),
-                            server,
-                            sink: None,
-                            label,
-                        },
-                        None,
-                    )),
-                    Err(err) if scenario.traces.required => Err(anyhow::Error::new(err).context(
-                        format!("the trace store {url} is not ready (traces.required)"),
-                    )),
-                    Err(err) => {
-                        let warning = format!(
-                            "the trace store {url} is not ready ({err}): trace counts and probes skipped"
-                        );
-                        Ok((
-                            TraceBackend {
-                                client: None,
-                                server: Server::NotTempo,
-                                sink: None,
-                                label,
-                            },
-                            Some(warning),
-                        ))
-                    }
-                }
+                Ok((backend, None))
+            }
+            Err(err) if required => Err(anyhow::Error::new(err).context(format!(
+                "the trace store {url} is not ready (traces.required)"
+            ))),
+            Err(err) => {
+                let warning = format!(
+                    "the trace store {url} is not ready ({err}): trace counts and probes skipped"
+                );
+                let backend = TraceBackend {
+                    client: None,
+                    server: Server::NotTempo,
+                    sink: None,
+                    label,
+                };
+                Ok((backend, Some(warning)))
             }
         }
     }
@@ -474,6 +468,25 @@ pub fn unix_s() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
+}
+
+/// A Tempo client for `url`, with the tenant and the bearer token read from `token_env`.
+fn tempo_client(url: &str, tenant: Option<&str>, token_env: Option<&str>) -> Result<TempoClient> {
+    let mut client = TempoClient::new(url)?;
+    if let Some(tenant) = tenant {
+        client = client.with_tenant(tenant.to_string());
+    }
+    if let Some(name) = token_env {
+        let token = std::env::var(name).map_err(|_| {
+            UsageError(format!(
+                "traces.tempo.token_env names {name}, which is not set: expected it to hold the \
+                 bearer token for {}",
+                redact_userinfo(url)
+            ))
+        })?;
+        client = client.with_bearer_token(&token);
+    }
+    Ok(client)
 }
 
 #[cfg(test)]

@@ -263,36 +263,14 @@ async fn by_search(
             }
             continue;
         }
-        // Search returns every trace overlapping the slice (both ends inclusive); each counts
-        // in the slice holding its start.
-        let (a_ns, b_ns) = (a * 1_000_000_000, b * 1_000_000_000);
-        // Slices are disjoint and a trace counts only in the one holding its start, so an id
-        // can repeat only within one answer: remembering one answer's ids is enough, and a long
-        // window's count does not hold every id it counted (600,000 at 1,000 req/s in 10 min).
-        let mut seen = HashSet::new();
-        for trace in answer.traces {
-            let start_ns = trace.start_time_unix_nano;
-            // `durationMs` is truncated: allow its last millisecond.
-            let end_ns = start_ns + (trace.duration_ms + 1) * 1_000_000;
-            if start_ns > b_ns || end_ns < a_ns {
-                return Err(CountError::Misplaced {
-                    start_s: a,
-                    end_s: b,
-                    trace_id: trace.trace_id,
-                    trace_start_ns: start_ns,
-                    duration_ms: trace.duration_ms,
-                });
-            }
-            let rooted = root.is_none_or(|s| trace.root_service_name == s);
-            if rooted
-                && (a_ns..b_ns).contains(&start_ns)
-                && seen.insert(pad_trace_id(&trace.trace_id))
-            {
-                let step = ((start_ns / 1_000_000_000 - request.start_s) / request.step_s) as usize;
-                per_step[step] += 1;
-                completeness.add(&trace, &request.complete_with);
-            }
-        }
+        tally(
+            answer.traces,
+            (a, b),
+            root,
+            request,
+            &mut per_step,
+            &mut completeness,
+        )?;
     }
     let (complete, incomplete) = completeness.result(!request.complete_with.is_empty());
     Ok(ServiceCounts {
@@ -303,6 +281,48 @@ async fn by_search(
         incomplete,
         queries,
     })
+}
+
+/// Counts one slice's answer `[a, b)`: each trace rooted at `root` (any root when `None`) whose
+/// start lies in the slice, once, in the step holding its start. A trace outside the slice is
+/// an error: the store answered something else than was asked.
+fn tally(
+    traces: Vec<TraceSearchMetadata>,
+    (a, b): (u64, u64),
+    root: Option<&str>,
+    request: &CountRequest,
+    per_step: &mut [u64],
+    completeness: &mut Completeness,
+) -> Result<(), CountError> {
+    // Search returns every trace overlapping the slice (both ends inclusive); each counts
+    // in the slice holding its start.
+    let (a_ns, b_ns) = (a * 1_000_000_000, b * 1_000_000_000);
+    // Slices are disjoint and a trace counts only in the one holding its start, so an id
+    // can repeat only within one answer: remembering one answer's ids is enough, and a long
+    // window's count does not hold every id it counted (600,000 at 1,000 req/s in 10 min).
+    let mut seen = HashSet::new();
+    for trace in traces {
+        let start_ns = trace.start_time_unix_nano;
+        // `durationMs` is truncated: allow its last millisecond.
+        let end_ns = start_ns + (trace.duration_ms + 1) * 1_000_000;
+        if start_ns > b_ns || end_ns < a_ns {
+            return Err(CountError::Misplaced {
+                start_s: a,
+                end_s: b,
+                trace_id: trace.trace_id,
+                trace_start_ns: start_ns,
+                duration_ms: trace.duration_ms,
+            });
+        }
+        let rooted = root.is_none_or(|s| trace.root_service_name == s);
+        if rooted && (a_ns..b_ns).contains(&start_ns) && seen.insert(pad_trace_id(&trace.trace_id))
+        {
+            let step = ((start_ns / 1_000_000_000 - request.start_s) / request.step_s) as usize;
+            per_step[step] += 1;
+            completeness.add(&trace, &request.complete_with);
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -129,12 +129,9 @@ impl Overhead {
         }
     }
 
-    pub fn draw<DB: DrawingBackend>(
-        &self,
-        root: &DrawingArea<DB, Shift>,
-        title: &str,
-    ) -> DrawResult<DB> {
-        let lines = self.limit_lines();
+    /// Every interval, value and limit line, and 0, padded, with room above for the legend box
+    /// (upper right).
+    fn y_range(&self, lines: &[f64]) -> std::ops::Range<f64> {
         let values = self
             .points
             .iter()
@@ -145,8 +142,16 @@ impl Overhead {
             .filter(|v| v.is_finite());
         let (lo, hi) = values.fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
         let pad = ((hi - lo) * 0.12).max(1e-3);
-        // Room above the data for the legend box (upper right).
         let legend_room = (hi - lo) * 0.45;
+        (lo - pad)..(hi + pad + legend_room)
+    }
+
+    pub fn draw<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+        title: &str,
+    ) -> DrawResult<DB> {
+        let lines = self.limit_lines();
         let labels: Vec<String> = self.points.iter().map(|p| p.label.clone()).collect();
         let x_desc = if self.points.iter().any(|p| p.verdict.is_none()) {
             "mode and request rate (A/A: baseline against itself, the noise floor)"
@@ -157,7 +162,7 @@ impl Overhead {
             root,
             title,
             &labels,
-            (lo - pad)..(hi + pad + legend_room),
+            self.y_range(&lines),
             (x_desc, &self.y_desc()),
         )?;
 
