@@ -25,21 +25,23 @@ use std::time::Duration;
 
 use anyhow::Context;
 use bollard::Docker;
-use bollard::models::{ContainerInspectResponse, HealthStatusEnum, NetworkConnectRequest};
+use bollard::models::{ContainerInspectResponse, NetworkConnectRequest};
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, ListContainersOptionsBuilder, LogsOptionsBuilder,
-    RemoveContainerOptionsBuilder, RenameContainerOptionsBuilder, StopContainerOptionsBuilder,
+    CreateContainerOptionsBuilder, ListContainersOptionsBuilder, RemoveContainerOptionsBuilder,
+    RenameContainerOptionsBuilder, StopContainerOptionsBuilder,
 };
-use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
 mod config;
+mod restore;
+mod wait;
 
 use config::{endpoints, mode_config};
+pub(super) use restore::put_back;
+use wait::wait_ready;
 
 use super::journal::{Entry, Journal, Original};
-use super::ready::{Check, poll};
-use super::{ModeEnv, NotReady, Readiness};
+use super::{ModeEnv, Readiness};
 use crate::resources::Source;
 
 /// The label tracebench puts on the containers it creates, holding the mode's name.
@@ -51,7 +53,6 @@ pub const COMPOSE_SERVICE_LABEL: &str = "com.docker.compose.service";
 /// The label docker-compose puts on a project's containers.
 pub const COMPOSE_PROJECT_LABEL: &str = "com.docker.compose.project";
 const ASIDE_SUFFIX: &str = "-tracebench-original";
-const LOG_TAIL_LINES: &str = "20";
 
 /// Which container a scenario service is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -403,90 +404,6 @@ async fn remove(docker: &Docker, id: &str) -> Result<(), bollard::errors::Error>
     docker.remove_container(id, Some(options)).await
 }
 
-/// Brings the containers back to `originals`, whatever state a run left them in: removes every
-/// container labelled with `run_label` and any tracebench container holding an original's name
-/// (left by a dead run without a journal), renames each original back to its name and starts it
-/// if it was running before. Returns what it did, one line per action.
-pub(super) async fn put_back(
-    docker: &Docker,
-    originals: &[Original],
-    run_label: &str,
-    journal: &mut Option<Journal>,
-) -> anyhow::Result<Vec<String>> {
-    let filters = HashMap::from([("label", vec![format!("{RUN_LABEL}={run_label}")])]);
-    let options = ListContainersOptionsBuilder::new()
-        .all(true)
-        .filters(&filters)
-        .build();
-    let mut created: Vec<String> = docker
-        .list_containers(Some(options))
-        .await
-        .context("listing the run's containers")?
-        .into_iter()
-        .filter_map(|c| c.id)
-        .collect();
-    for original in originals {
-        if let Some(holder) = inspect(docker, &original.name).await?
-            && holder.id.as_deref() != Some(original.id.as_str())
-            && let Some(id) = holder.id
-        {
-            created.push(id);
-        }
-    }
-    created.sort();
-    created.dedup();
-    let mut done = Vec::new();
-    for id in created {
-        if remove_mode_container(docker, &id, journal).await? {
-            done.push(format!("removed tracebench's container {id}"));
-        }
-    }
-    let mut failures = Vec::new();
-    for original in originals {
-        match put_back_original(docker, original, journal).await {
-            Ok(actions) => done.extend(actions),
-            Err(err) => failures.push(format!("{}: {err:#}", original.name)),
-        }
-    }
-    if failures.is_empty() {
-        Ok(done)
-    } else {
-        anyhow::bail!("could not restore container(s): {}", failures.join("; "))
-    }
-}
-
-/// Renames one original back to its name and starts it if it was running before the run.
-async fn put_back_original(
-    docker: &Docker,
-    original: &Original,
-    journal: &mut Option<Journal>,
-) -> anyhow::Result<Vec<String>> {
-    let found = inspect(docker, &original.id).await?.with_context(|| {
-        format!(
-            "the original container {} is gone: it cannot be brought back",
-            original.id
-        )
-    })?;
-    let mut done = Vec::new();
-    let name = found.name.as_deref().unwrap_or_default();
-    let name = name.trim_start_matches('/');
-    if name != original.name {
-        step(journal, format!("rename {name} to {}", original.name))?;
-        rename(docker, &original.id, &original.name).await?;
-        done.push(format!("renamed {name} back to {}", original.name));
-    }
-    let running = found.state.and_then(|s| s.running).unwrap_or(false);
-    if original.running && !running {
-        step(journal, format!("start {}", original.name))?;
-        docker
-            .start_container(&original.id, None)
-            .await
-            .with_context(|| format!("starting the original container '{}'", original.name))?;
-        done.push(format!("started {}", original.name));
-    }
-    Ok(done)
-}
-
 async fn create_mode_container(
     docker: &Docker,
     m: &Managed,
@@ -536,85 +453,4 @@ async fn create_mode_container(
         return Err(err);
     }
     Ok(id)
-}
-
-/// Waits for the container's healthcheck (if it has one) and then the spec's readiness check,
-/// failing early when the container stops.
-async fn wait_ready(docker: &Docker, m: &Managed, timeout: Duration) -> anyhow::Result<()> {
-    let has_healthcheck = m
-        .original
-        .config
-        .as_ref()
-        .and_then(|c| c.healthcheck.as_ref())
-        .and_then(|h| h.test.as_ref())
-        .is_some_and(|test| test.first().is_some_and(|t| t != "NONE"));
-    let id = m.current_id.as_str();
-    let alive = async || -> Result<ContainerInspectResponse, String> {
-        let found = docker
-            .inspect_container(id, None)
-            .await
-            .map_err(|e| format!("cannot inspect it: {e}"))?;
-        let state = found.state.clone().unwrap_or_default();
-        // A restart policy brings a crashing container back: one restart is already a crash.
-        let restarted = state.restarting == Some(true) || found.restart_count.unwrap_or(0) > 0;
-        if state.running != Some(true) || restarted {
-            return Err(format!(
-                "its container stopped (exit code {}{})",
-                state.exit_code.unwrap_or_default(),
-                if restarted {
-                    ", restarted by its restart policy"
-                } else {
-                    ""
-                }
-            ));
-        }
-        Ok(found)
-    };
-    let started = std::time::Instant::now();
-    let healthy = poll(timeout, async || {
-        let found = alive().await.map_err(Check::Dead)?;
-        let status = found.state.and_then(|s| s.health).and_then(|h| h.status);
-        match status {
-            _ if !has_healthcheck => Ok(()),
-            Some(HealthStatusEnum::HEALTHY) => Ok(()),
-            other => Err(Check::NotYet(format!("healthcheck status {other:?}"))),
-        }
-    })
-    .await;
-    let left = timeout.saturating_sub(started.elapsed());
-    let result = match healthy {
-        Ok(()) => {
-            m.spec
-                .readiness
-                .wait(left, async || alive().await.map(drop))
-                .await
-        }
-        Err(reason) => Err(reason),
-    };
-    match result {
-        Ok(()) => Ok(()),
-        Err(reason) => Err(NotReady {
-            service: m.spec.service.clone(),
-            reason,
-            log_tail: logs_tail(docker, id).await,
-        }
-        .into()),
-    }
-}
-
-async fn logs_tail(docker: &Docker, id: &str) -> Vec<String> {
-    let options = LogsOptionsBuilder::new()
-        .stdout(true)
-        .stderr(true)
-        .tail(LOG_TAIL_LINES)
-        .build();
-    let chunks: Vec<_> = docker.logs(id, Some(options)).collect().await;
-    chunks
-        .into_iter()
-        .filter_map(Result::ok)
-        .map(|chunk| chunk.to_string())
-        .collect::<String>()
-        .lines()
-        .map(str::to_string)
-        .collect()
 }
