@@ -9,6 +9,7 @@
 
 mod backend;
 mod cell;
+mod counter;
 pub mod lock;
 mod progress;
 pub mod recovery;
@@ -26,8 +27,9 @@ use crate::control::{ModeEnv, Target, shutdown_signal};
 use crate::exit::Exit;
 use crate::results::RunResults;
 use crate::scenario::{Cell, Scenario, TraceStore};
-use backend::{Counter, TraceBackend};
+use backend::TraceBackend;
 use cell::Cursor;
+use counter::Counter;
 pub use progress::Progress;
 pub use rundir::default_dir;
 
