@@ -1,0 +1,179 @@
+//! The text of a report, as sections of tables and sentences, built once and rendered by both
+//! `report.md` and `report.html`, so the two never disagree. Order matters and is the brief's:
+//! verdicts first, then the noise floor, then the details a reviewer digs into.
+
+mod measured;
+mod verdicts;
+
+use crate::analysis::{BudgetKind, BudgetResult, Estimate, Summary, Verdict};
+use crate::report::{fmt_rate, unique};
+use measured::{driver, latency, probes, resources, traces};
+use verdicts::{noise_floor, verdicts};
+
+/// A table of pre-formatted cells.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Table {
+    pub header: Vec<&'static str>,
+    pub rows: Vec<Vec<String>>,
+}
+
+/// What a section is about; the HTML report puts the matching charts after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Topic {
+    Verdicts,
+    NoiseFloor,
+    Latency,
+    Resources,
+    Driver,
+    Traces,
+    Probes,
+    Methods,
+    Environment,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Section {
+    pub topic: Topic,
+    pub title: String,
+    /// Sentences shown after the table (the table comes first: it is what readers look for).
+    pub paragraphs: Vec<String>,
+    pub table: Option<Table>,
+    /// A bullet list shown last (warnings, probe problems).
+    pub items: Vec<String>,
+}
+
+impl Section {
+    fn new(topic: Topic, title: impl Into<String>) -> Section {
+        Section {
+            topic,
+            title: title.into(),
+            paragraphs: Vec::new(),
+            table: None,
+            items: Vec::new(),
+        }
+    }
+}
+
+/// The report's sections, in order.
+pub fn sections(summary: &Summary) -> Vec<Section> {
+    let mut all = vec![verdicts(summary), noise_floor(summary), latency(summary)];
+    all.extend(resources(summary));
+    all.push(driver(summary));
+    all.extend(traces(summary));
+    all.extend(probes(summary));
+    all.push(methods(summary));
+    all.push(environment(summary));
+    all
+}
+
+/// The title of the whole report.
+pub fn title(summary: &Summary) -> String {
+    let r = &summary.results;
+    let partial = if r.partial { ", PARTIAL run" } else { "" };
+    format!(
+        "tracebench {}: {}{partial}",
+        r.scenario_name,
+        summary.analysis.outcome.as_str()
+    )
+}
+
+/// `+0.312 [+0.201, +0.420]`: an estimate and its interval, signed, as overheads are.
+pub fn fmt_estimate(e: &Estimate, decimals: usize) -> String {
+    format!(
+        "{:+.d$} [{:+.d$}, {:+.d$}]",
+        e.value,
+        e.low,
+        e.high,
+        d = decimals
+    )
+}
+
+fn methods(summary: &Summary) -> Section {
+    let m = &summary.analysis.methods;
+    let mut s = Section::new(Topic::Methods, "Methods");
+    s.paragraphs.push(format!(
+        "Confidence level {:.0}%. Intervals: {}.",
+        m.confidence * 100.0,
+        m.intervals
+    ));
+    s.items = vec![
+        format!("Latency: {}", m.latency),
+        format!("CPU: {}", m.cpu),
+        format!("Memory: {}", m.memory),
+        format!("Errors: {}", m.errors),
+        format!("Trace volume: {}", m.trace_volume),
+        format!(
+            "Order: {}; this run's seed {} (`--seed {}` repeats the order).",
+            m.order, summary.results.seed, summary.results.seed
+        ),
+        format!("Noise floor: {}", m.noise_floor),
+    ];
+    s
+}
+
+fn environment(summary: &Summary) -> Section {
+    let r = &summary.results;
+    let e = &r.environment;
+    let time = |ms: i64| {
+        chrono::DateTime::from_timestamp_millis(ms).map_or(ms.to_string(), |t| {
+            t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+        })
+    };
+    let modes: Vec<String> = r
+        .modes
+        .iter()
+        .map(|m| format!("{} (sampling {})", m.name, m.sampling_ratio))
+        .collect();
+    let mut s = Section::new(Topic::Environment, "Run and environment");
+    s.table = Some(Table {
+        header: vec!["", ""],
+        rows: [
+            (
+                "scenario",
+                format!("{} ({})", r.scenario_name, r.scenario_path),
+            ),
+            ("started", time(r.started_unix_ms)),
+            (
+                "finished",
+                r.finished_unix_ms.map_or("not finished".to_string(), time),
+            ),
+            ("load target", r.request_target.clone()),
+            ("modes", modes.join(", ")),
+            ("baseline", r.baseline.clone()),
+            ("cells", r.cells.len().to_string()),
+            ("target kind", e.target_kind.clone()),
+            (
+                "host",
+                format!("{} ({}, {} CPUs)", e.hostname, e.os, e.cpus),
+            ),
+            ("tracebench", e.tracebench_version.clone()),
+        ]
+        .into_iter()
+        .map(|(k, v)| vec![k.to_string(), v])
+        .collect(),
+    });
+    s
+}
+
+/// `12.3 [11.9, 12.8]`: a level (latency, CPU, memory), unsigned.
+fn fmt_level(e: &Estimate, decimals: usize) -> String {
+    format!(
+        "{:.d$} [{:.d$}, {:.d$}]",
+        e.value,
+        e.low,
+        e.high,
+        d = decimals
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn estimates_are_signed_with_their_interval() {
+        let e = Estimate::new(0.3125, -0.1, 0.5);
+        assert_eq!(fmt_estimate(&e, 3), "+0.312 [-0.100, +0.500]");
+        assert_eq!(fmt_level(&e, 1), "0.3 [-0.1, 0.5]");
+    }
+}
