@@ -2,6 +2,8 @@
 
 use std::process::ExitCode;
 
+use crate::error::UsageError;
+
 /// What a command's exit code says. Documented in `--help` and the README.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
@@ -37,11 +39,6 @@ impl From<Exit> for ExitCode {
         ExitCode::from(exit as u8)
     }
 }
-
-/// A mistake in what the user asked for (flags, scenario file): exit code 2.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct UsageError(pub String);
 
 pub const EXIT_CODES_HELP: &str = "Exit codes:
   0  every budget passed (or the command succeeded)

@@ -24,6 +24,7 @@ pub mod cli;
 pub mod commands;
 pub mod compare;
 pub mod control;
+pub mod error;
 pub mod exit;
 pub mod load;
 pub mod report;

@@ -12,7 +12,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::DriveArgs;
-use crate::exit::{Exit, UsageError};
+use crate::error::UsageError;
+use crate::exit::Exit;
 use crate::load::{
     self, BodyTemplate, Endpoint, GrpcEndpoint, HttpEndpoint, Interval, LoadSpec, LoadSummary, hlog,
 };

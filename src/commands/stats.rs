@@ -9,7 +9,8 @@ use anyhow::Context;
 
 use crate::cli::StatsArgs;
 use crate::control::{docker, shutdown_signal};
-use crate::exit::{Exit, UsageError};
+use crate::error::UsageError;
+use crate::exit::Exit;
 use crate::resources::{Sampler, Series, Source, WindowSummary};
 
 pub async fn run(args: StatsArgs) -> anyhow::Result<Exit> {

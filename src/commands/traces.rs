@@ -5,7 +5,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::Context;
 
 use crate::cli::{CountMethodArg, TracesCommand, TracesCountArgs, TracesVerifyArgs};
-use crate::exit::{Exit, UsageError};
+use crate::error::UsageError;
+use crate::exit::Exit;
 use crate::traces::count::{CountMethod, CountRequest, TraceCounts, count_traces};
 use crate::traces::tempo::{TempoClient, redact_userinfo};
 use crate::traces::verify::{ProbeOutcome, VerifyReport, VerifyRequest, verify};

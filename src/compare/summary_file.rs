@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::analysis::Summary;
-use crate::exit::UsageError;
+use crate::error::UsageError;
 use crate::results::SCHEMA_VERSION;
 
 /// Reads a `summary.json`, or the one in a run directory. Errors name the file and are usage

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::round;
-use crate::exit::UsageError;
+use crate::error::UsageError;
 
 /// A figure compared between runs; its key is what `--threshold KEY=LIMIT` names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

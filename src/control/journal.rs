@@ -27,7 +27,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::exit::UsageError;
+use crate::error::UsageError;
 
 /// The journal's file name in a run directory.
 pub const FILE_NAME: &str = "journal.jsonl";

@@ -42,7 +42,7 @@ pub use schedule::{Arrivals, LONGEST, RATES, Schedule, check_rate, parse_duratio
 pub use summary::{LAG_WARN_MS, LoadSummary, Percentiles, Warning};
 pub use template::{BodyTemplate, DEFAULT_REGISTER_BODY};
 
-use crate::exit::UsageError;
+use crate::error::UsageError;
 use client::{Client, work};
 use grpc::GrpcClient;
 use http::HttpClient;

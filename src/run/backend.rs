@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 
-use crate::exit::UsageError;
+use crate::error::UsageError;
 use crate::results::{CellResult, ProbeResults};
 use crate::scenario::{RequestKind, Scenario, TraceStore};
 use crate::traces::count::{CountMethod, CountRequest, Server, ServiceCounts, count_on};

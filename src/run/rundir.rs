@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use crate::analysis::{Summary, analyze};
-use crate::exit::UsageError;
+use crate::error::UsageError;
 use crate::results::{Environment, RunResults, SCHEMA_VERSION};
 use crate::scenario::Scenario;
 
