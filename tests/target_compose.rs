@@ -229,7 +229,7 @@ fn published(config: &serde_json::Value, service: &str, container_port: u16) -> 
 /// publishes, the trace services are the names the services report, and those export to `tempo`.
 #[test]
 fn compose_scenario_matches_the_compose_files() {
-    use tracebench::scenario::{ContainerRef, ReadyCheck, RequestKind, Scenario, TraceStore};
+    use tracebench::scenario::{ContainerRef, Endpoint, ReadyCheck, Scenario, TraceStore};
     if Command::new("docker-compose")
         .arg("version")
         .output()
@@ -286,9 +286,10 @@ fn compose_scenario_matches_the_compose_files() {
     expected.sort();
     assert_eq!(service_names, expected, "traces.services");
     assert_eq!(scenario.traces.root_service.as_deref(), Some("api-gateway"));
-    let RequestKind::Http { url, .. } = &scenario.request.kind else {
+    let Endpoint::Http(http) = &scenario.request.endpoint else {
         panic!("compose.toml sends HTTP to the gateway")
     };
+    let url = http.url.to_string();
     assert!(
         url.starts_with(&format!("http://127.0.0.1:{gateway_port}/")),
         "{url}"

@@ -11,7 +11,7 @@ use super::record::{RequestOutcome, ResponseCode};
 use super::template::BodyTemplate;
 
 /// What to call over gRPC.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct GrpcEndpoint {
     /// `http://host:port` of the UserService.
     pub uri: http::Uri,

@@ -50,7 +50,7 @@ use record::close_intervals;
 use schedule::{Queue, Scheduler};
 
 /// What to load.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Endpoint {
     Http(HttpEndpoint),
     Grpc(GrpcEndpoint),

@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 
 use crate::error::UsageError;
 use crate::results::{CellResult, ProbeResults};
-use crate::scenario::{RequestKind, Scenario, TraceStore};
+use crate::scenario::{Endpoint, Scenario, TraceStore};
 use crate::traces::count::{CountMethod, CountRequest, Server, ServiceCounts, count_on};
 use crate::traces::sink::{Sink, SinkConfig};
 use crate::traces::tempo::{TempoClient, redact_userinfo};
@@ -165,13 +165,13 @@ impl TraceBackend {
     /// scenario asks for none, the request is not HTTP, or no services are named.
     pub async fn probe(&self, scenario: &Scenario) -> Result<Option<ProbeResults>> {
         let client = self.client.as_ref().context("no trace store")?;
-        let RequestKind::Http { url, .. } = &scenario.request.kind else {
+        let Endpoint::Http(http) = &scenario.request.endpoint else {
             return Ok(None);
         };
         if scenario.traces.probes == 0 || scenario.traces.services.is_empty() {
             return Ok(None);
         }
-        let uri: http::Uri = url.parse().context("request.url")?;
+        let uri = &http.url;
         let gateway = format!(
             "{}://{}",
             uri.scheme_str().unwrap_or("http"),

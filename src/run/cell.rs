@@ -100,7 +100,7 @@ async fn switch_and_warm_up(
                 scenario.load.warmup,
                 &ctx.run_id,
                 cursor.next_seq,
-            )?;
+            );
             let outcome = load::run(spec, None, cancel.clone())
                 .await
                 .context("warming up")?;
@@ -131,7 +131,7 @@ async fn measure(
         scenario.load.duration,
         &ctx.run_id,
         ctx.cursor.next_seq,
-    )?;
+    );
     let (tx, rx) = mpsc::unbounded_channel::<Interval>();
     let collector = tokio::spawn(collect_seconds(rx, ctx.progress.clone()));
     ctx.progress.cell_started(cell, "measuring");

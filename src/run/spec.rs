@@ -1,13 +1,11 @@
-//! The one place a scenario's `[request]` and `[load]` become the driver's [`LoadSpec`]: the
-//! scenario module validates, the load module drives, and neither knows the other's types.
+//! The one place a scenario's `[request]` and `[load]` become the driver's [`LoadSpec`] for one
+//! cell: the endpoint as the scenario checked it, the cell's rate and length, and the run's
+//! request numbering.
 
 use std::time::Duration;
 
-use anyhow::{Context, Result};
-use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
-
-use crate::load::{self, GrpcEndpoint, HttpEndpoint, LoadSpec};
-use crate::scenario::{RequestKind, Scenario};
+use crate::load::LoadSpec;
+use crate::scenario::Scenario;
 
 /// The load of one cell at `rate` for `duration`, warm-up excluded (the run warms up separately,
 /// see `cell`). `run_id` fills the `{run}` placeholder, and request numbers start at `first_seq`.
@@ -17,50 +15,10 @@ pub fn load_spec(
     duration: Duration,
     run_id: &str,
     first_seq: u64,
-) -> Result<LoadSpec> {
+) -> LoadSpec {
     let request = &scenario.request;
-    let target = match &request.kind {
-        RequestKind::Http {
-            url,
-            method,
-            headers,
-            body,
-            expect,
-        } => {
-            let url: Uri = url
-                .parse()
-                .with_context(|| format!("request.url {url:?} is not a URL"))?;
-            let mut map = HeaderMap::new();
-            for (name, value) in headers {
-                // Validated by the scenario; a failure here is a bug, reported, not a panic.
-                let name = HeaderName::from_bytes(name.as_bytes())
-                    .with_context(|| format!("header name {name:?}"))?;
-                let value = HeaderValue::from_str(value)
-                    .with_context(|| format!("header value {value:?}"))?;
-                map.insert(name, value);
-            }
-            let expect = expect
-                .iter()
-                .map(|&s| StatusCode::from_u16(s).with_context(|| format!("status {s}")))
-                .collect::<Result<_>>()?;
-            load::Endpoint::Http(HttpEndpoint {
-                url,
-                method: method.clone(),
-                headers: map,
-                body: body.clone(),
-                expect,
-            })
-        }
-        RequestKind::Grpc { addr, body } => load::Endpoint::Grpc(GrpcEndpoint {
-            uri: format!("http://{addr}")
-                .parse()
-                .with_context(|| format!("gRPC address {addr}"))?,
-            expect: GrpcEndpoint::DEFAULT_EXPECT.to_vec(),
-            body: body.clone(),
-        }),
-    };
-    Ok(LoadSpec {
-        target,
+    LoadSpec {
+        target: request.endpoint.clone(),
         rate,
         duration,
         warmup: Duration::ZERO,
@@ -72,5 +30,5 @@ pub fn load_spec(
         drain_timeout: request.timeout + Duration::from_secs(1),
         run_id: run_id.to_string(),
         first_seq,
-    })
+    }
 }

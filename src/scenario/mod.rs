@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use crate::results::{Budgets, ModeInfo};
 
-pub use crate::load::{Arrivals, BodyTemplate};
+pub use crate::load::{Arrivals, BodyTemplate, Endpoint, GrpcEndpoint, HttpEndpoint};
 pub use plan::{Cell, williams};
 
 /// The embedded default scenario (`scenarios/quick.toml`).
@@ -126,7 +126,8 @@ pub enum ReadyCheck {
 /// The request the load driver sends.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Request {
-    pub kind: RequestKind,
+    /// What to send where, as the driver takes it (checked once, when the file is read).
+    pub endpoint: Endpoint,
     /// Connections (HTTP) or channels (gRPC) the driver opens.
     pub connections: u32,
     /// Requests in flight at most; due requests beyond it are dropped and counted.
@@ -134,24 +135,6 @@ pub struct Request {
     pub arrivals: Arrivals,
     /// A request taking longer is an error.
     pub timeout: Duration,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum RequestKind {
-    Http {
-        url: String,
-        method: http::Method,
-        headers: Vec<(String, String)>,
-        body: Option<BodyTemplate>,
-        /// Statuses that count as success; every other one is an error.
-        expect: Vec<u16>,
-    },
-    /// `user.UserService/Register` on the demo's auth service; `body` renders to a JSON object
-    /// with `username`, `email` and `password`.
-    Grpc {
-        addr: SocketAddr,
-        body: BodyTemplate,
-    },
 }
 
 /// Rates, durations and rounds.
@@ -286,29 +269,22 @@ impl Scenario {
 
     /// Where the load goes: the URL, or `grpc://ADDR`.
     pub fn request_target(&self) -> String {
-        match &self.request.kind {
-            RequestKind::Http { url, .. } => url.clone(),
-            RequestKind::Grpc { addr, .. } => format!("grpc://{addr}"),
+        match &self.request.endpoint {
+            Endpoint::Http(http) => http.url.to_string(),
+            Endpoint::Grpc(grpc) => {
+                format!("grpc://{}", grpc.uri.authority().map_or("", |a| a.as_str()))
+            }
         }
     }
 
     /// `host:port` the load goes to (one run at a time holds it: `run::lock`).
     pub fn load_address(&self) -> String {
-        match &self.request.kind {
-            RequestKind::Http { url, .. } => url
-                .parse::<http::Uri>()
-                .ok()
-                .and_then(|uri| {
-                    let authority = uri.authority()?;
-                    Some(format!(
-                        "{}:{}",
-                        authority.host(),
-                        uri.port_u16().unwrap_or(80)
-                    ))
-                })
-                .unwrap_or_else(|| url.clone()),
-            RequestKind::Grpc { addr, .. } => addr.to_string(),
-        }
+        let uri = match &self.request.endpoint {
+            Endpoint::Http(http) => &http.url,
+            Endpoint::Grpc(grpc) => &grpc.uri,
+        };
+        let host = uri.host().unwrap_or_default();
+        format!("{host}:{}", uri.port_u16().unwrap_or(80))
     }
 
     /// The distinct build commands of the process services, in file order.

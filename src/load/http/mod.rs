@@ -23,7 +23,7 @@ use super::template::BodyTemplate;
 use response::read_response;
 
 /// What to send over HTTP.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct HttpEndpoint {
     /// `http://host:port/path?query` (https is not supported).
     pub url: Uri,

@@ -323,7 +323,7 @@ fn is_loopback_host(host: &str) -> bool {
 /// An http URL with a host; when `loopback`, the host must be 127.0.0.1, ::1 or localhost.
 /// https is refused here, not half-served later: neither the driver nor the Tempo client
 /// speaks TLS yet, and plain HTTP to port 443 would measure nothing real.
-fn check_url(key: &str, url: &str, loopback: bool) -> Checked<()> {
+fn check_url(key: &str, url: &str, loopback: bool) -> Checked<http::Uri> {
     let shown = crate::traces::tempo::redact_userinfo(url);
     let expected = || issue(key, format!("expected an http:// URL, got {shown:?}"));
     let uri: http::Uri = url.parse().map_err(|_| expected())?;
@@ -345,10 +345,10 @@ fn check_url(key: &str, url: &str, loopback: bool) -> Checked<()> {
             ),
         ));
     }
-    Ok(())
+    Ok(uri)
 }
 
-/// A URL tracebench sends traffic to: http(s) on a loopback host.
+/// A URL tracebench sends traffic to: http on a loopback host.
 fn http_url(key: &str, url: &str) -> Checked<String> {
     check_url(key, url, true)?;
     Ok(url.to_string())

@@ -5,9 +5,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::{Checked, duration, http_url, issue, loopback_addr, positive, secs};
+use super::{Checked, check_url, duration, issue, loopback_addr, positive, secs};
 use crate::load::{Arrivals, BodyTemplate};
-use crate::scenario::{Request, RequestKind};
+use crate::load::{Endpoint, GrpcEndpoint, HttpEndpoint};
+use crate::scenario::Request;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -55,9 +56,9 @@ const GRPC_BODY: &str =
 
 impl RequestFile {
     pub(super) fn validate(self) -> Checked<Request> {
-        let kind = match self.kind {
-            RequestProtocol::Http => self.http()?,
-            RequestProtocol::Grpc => self.grpc()?,
+        let endpoint = match self.kind {
+            RequestProtocol::Http => Endpoint::Http(self.http()?),
+            RequestProtocol::Grpc => Endpoint::Grpc(self.grpc()?),
         };
         if self.connections == 0 {
             return Err(issue(
@@ -72,7 +73,7 @@ impl RequestFile {
             ));
         }
         Ok(Request {
-            kind,
+            endpoint,
             connections: self.connections,
             max_in_flight: self.max_in_flight,
             arrivals: self.arrivals,
@@ -80,7 +81,7 @@ impl RequestFile {
         })
     }
 
-    fn http(&self) -> Checked<RequestKind> {
+    fn http(&self) -> Checked<HttpEndpoint> {
         if self.addr.is_some() {
             return Err(issue(
                 "request.addr",
@@ -90,7 +91,7 @@ impl RequestFile {
         let Some(url) = &self.url else {
             return Err(issue("request.url", "expected the URL to send requests to"));
         };
-        let url = http_url("request.url", url)?;
+        let url = check_url("request.url", url, true)?;
         let method = match self.method.as_deref() {
             Some(m) => http::Method::from_bytes(m.as_bytes())
                 .ok()
@@ -104,7 +105,7 @@ impl RequestFile {
             None if self.body.is_some() => http::Method::POST,
             None => http::Method::GET,
         };
-        Ok(RequestKind::Http {
+        Ok(HttpEndpoint {
             url,
             method,
             headers: headers(&self.headers)?,
@@ -113,7 +114,7 @@ impl RequestFile {
         })
     }
 
-    fn grpc(&self) -> Checked<RequestKind> {
+    fn grpc(&self) -> Checked<GrpcEndpoint> {
         let misplaced = [
             ("url", self.url.is_some()),
             ("method", self.method.is_some()),
@@ -135,7 +136,11 @@ impl RequestFile {
         let addr = loopback_addr("request.addr", addr)?;
         let body = template(self.body.as_deref().unwrap_or(GRPC_BODY))?;
         check_register_body(&body)?;
-        Ok(RequestKind::Grpc { addr, body })
+        Ok(GrpcEndpoint {
+            uri: grpc_uri(addr),
+            expect: GrpcEndpoint::DEFAULT_EXPECT.to_vec(),
+            body,
+        })
     }
 }
 
@@ -144,23 +149,30 @@ fn template(body: &str) -> Checked<BodyTemplate> {
 }
 
 /// `request.headers`: valid names, values of visible ASCII.
-fn headers(headers: &BTreeMap<String, String>) -> Checked<Vec<(String, String)>> {
-    let mut out = Vec::new();
+fn headers(headers: &BTreeMap<String, String>) -> Checked<http::HeaderMap> {
+    let mut out = http::HeaderMap::new();
     for (name, value) in headers {
         let key = format!("request.headers.{name}");
-        if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+        let Ok(name) = http::HeaderName::from_bytes(name.as_bytes()) else {
             return Err(issue(key, "expected a valid HTTP header name"));
-        }
-        if http::HeaderValue::from_str(value).is_err() {
+        };
+        let Ok(value) = http::HeaderValue::from_str(value) else {
             return Err(issue(key, "expected a header value of visible ASCII"));
-        }
-        out.push((name.clone(), value.clone()));
+        };
+        out.insert(name, value);
     }
     Ok(out)
 }
 
+/// `http://ADDR`, what the gRPC client connects to.
+fn grpc_uri(addr: std::net::SocketAddr) -> http::Uri {
+    let uri = format!("http://{addr}");
+    uri.parse()
+        .unwrap_or_else(|_| unreachable!("a socket address makes a valid authority: {uri}"))
+}
+
 /// `request.expect`: HTTP statuses, 200 and 201 when not given.
-fn statuses(expect: Option<&[i64]>) -> Checked<Vec<u16>> {
+fn statuses(expect: Option<&[i64]>) -> Checked<Vec<http::StatusCode>> {
     let expect = expect.unwrap_or(&[200, 201]);
     if expect.is_empty() {
         return Err(issue("request.expect", "expected at least one HTTP status"));
@@ -172,6 +184,7 @@ fn statuses(expect: Option<&[i64]>) -> Checked<Vec<u16>> {
             u16::try_from(s)
                 .ok()
                 .filter(|s| (100..=599).contains(s))
+                .and_then(|s| http::StatusCode::from_u16(s).ok())
                 .ok_or_else(|| {
                     issue(
                         format!("request.expect[{i}]"),
