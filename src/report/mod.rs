@@ -1,5 +1,6 @@
-//! Reports: every file of a run directory besides the raw cells, rendered from one
-//! [`Summary`] (results plus analysis). One exporter per format, each a pure function from the
+//! Reports: every report file of a run directory (summary.json included; the services' logs
+//! and the journal are written by the run), rendered from one [`Summary`] (results plus
+//! analysis). One exporter per format, each a pure function from the
 //! summary to bytes, so `tracebench run` and `tracebench report DIR` write the same files and a
 //! test can check each format without touching the disk. Exporters do no statistics: figures
 //! with intervals come from the analysis; the raw series (histograms, samples) from the results.
