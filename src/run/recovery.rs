@@ -1,6 +1,6 @@
 //! Putting back a target that a dead run left changed: when the next run on it takes its lock,
 //! and on demand with `tracebench restore [RUN_DIR]`. The journal says what the target was
-//! (`target::journal`); the lock makes sure the run that wrote it is gone.
+//! (`control::journal`); the lock makes sure the run that wrote it is gone.
 
 use std::path::{Path, PathBuf};
 
