@@ -8,6 +8,7 @@ use anyhow::{Context, Result};
 
 use super::lock::{self, RunLock};
 use crate::control::journal::{self, Entry};
+use crate::error::UsageError;
 
 /// What one recovery did.
 #[derive(Debug)]
@@ -33,9 +34,17 @@ pub async fn after_dead_run(lock: &RunLock) -> Result<Option<Recovered>> {
 /// with its target changed. A run still going is refused ([`lock::Busy`]), nothing touched.
 pub async fn restore(state: &Path, run_dir: Option<&Path>) -> Result<Vec<Recovered>> {
     if let Some(dir) = run_dir {
-        return Ok(vec![
-            restore_run(state, &dir.join(journal::FILE_NAME)).await?,
-        ]);
+        let path = dir.join(journal::FILE_NAME);
+        if !path.exists() {
+            return Err(UsageError(format!(
+                "{} holds no {}: not the run directory of a run on a process or docker target \
+                 (an external target's run changes nothing to restore)",
+                dir.display(),
+                journal::FILE_NAME
+            ))
+            .into());
+        }
+        return Ok(vec![restore_run(state, &path).await?]);
     }
     let mut recovered = Vec::new();
     for pointer in lock::journal_pointers(state)? {
@@ -98,5 +107,36 @@ fn same_file(a: &Path, b: &Path) -> bool {
     match (a.canonicalize(), b.canonicalize()) {
         (Ok(a), Ok(b)) => a == b,
         _ => a == b,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_directory_without_a_journal_is_a_usage_error_and_no_pointer_is_nothing_to_do() {
+        let state = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let err = restore(state.path(), Some(dir.path())).await.unwrap_err();
+        assert!(err.is::<UsageError>(), "{err:#}");
+        assert!(err.to_string().contains(journal::FILE_NAME), "{err:#}");
+        assert!(restore(state.path(), None).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_pointer_to_a_deleted_run_directory_is_dropped_and_said() {
+        let state = tempfile::tempdir().unwrap();
+        let run = tempfile::tempdir().unwrap();
+        let lock =
+            RunLock::take(state.path(), "127.0.0.1:9", run.path(), Path::new("s.toml")).unwrap();
+        let pointer = lock.journal_pointer();
+        drop(lock);
+        journal::Journal::create(run.path(), "127.0.0.1:9", Some(pointer.clone())).unwrap();
+        drop(run);
+        let recovered = restore(state.path(), None).await.unwrap();
+        assert_eq!(recovered.len(), 1);
+        assert!(recovered[0].actions[0].contains("journal is gone"));
+        assert!(!pointer.exists());
     }
 }
