@@ -237,6 +237,29 @@ async fn each_mode_is_applied_and_restore_brings_back_the_originals() {
     assert_no_mode_containers(&s.names);
 }
 
+/// A token cancelled `after_ms` from now, and the task that cancels it.
+fn cancel_after(after_ms: u64) -> (CancellationToken, tokio::task::JoinHandle<()>) {
+    let cancel = CancellationToken::new();
+    let trigger = cancel.clone();
+    let pull = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(after_ms)).await;
+        trigger.cancel();
+    });
+    (cancel, pull)
+}
+
+/// Both containers of the stack have their shape `before`, and no mode container is left.
+async fn assert_as_before(docker: &Docker, s: &Stack, before: &[Shape; 2], when: &str) {
+    for (name, before) in s.names.iter().zip(before) {
+        assert_eq!(
+            &shape(&inspect(docker, name).await),
+            before,
+            "{name} {when}"
+        );
+    }
+    assert_no_mode_containers(&s.names);
+}
+
 fn assert_no_mode_containers(names: &[String]) {
     let out = std::process::Command::new("docker")
         .args([
@@ -523,26 +546,20 @@ async fn cancelled_at_any_moment_of_a_switch_restore_brings_back_the_originals()
     // stops, renames and creates, during the readiness waits, after it.
     for after_ms in [0, 30, 100, 250, 500, 1000, 2000, 4000] {
         let mut target = target(&docker, &s).await;
-        let cancel = CancellationToken::new();
-        let trigger = cancel.clone();
-        let pull = tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(after_ms)).await;
-            trigger.cancel();
-        });
+        let (cancel, pull) = cancel_after(after_ms);
         target
             .apply(&ModeEnv::uniform("on", ["gw", "auth"], &env), &cancel)
             .await
             .unwrap_or_else(|e| panic!("apply cancelled after {after_ms} ms: {e:#}"));
         pull.await.unwrap();
         target.restore().await.unwrap();
-        for (name, before) in s.names.iter().zip(&before) {
-            assert_eq!(
-                &shape(&inspect(&docker, name).await),
-                before,
-                "{name} after a cancel at {after_ms} ms"
-            );
-        }
-        assert_no_mode_containers(&s.names);
+        assert_as_before(
+            &docker,
+            &s,
+            &before,
+            &format!("after a cancel at {after_ms} ms"),
+        )
+        .await;
     }
 }
 
@@ -611,12 +628,7 @@ async fn a_dead_runs_journal_puts_every_container_back_and_a_stopped_one_stays_s
         dead.apply(&uniform("on"), &CancellationToken::new())
             .await
             .unwrap();
-        let cancel = CancellationToken::new();
-        let trigger = cancel.clone();
-        let pull = tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(after_ms)).await;
-            trigger.cancel();
-        });
+        let (cancel, pull) = cancel_after(after_ms);
         dead.apply(&uniform("sampled"), &cancel).await.unwrap();
         pull.await.unwrap();
         drop(dead);
@@ -629,14 +641,8 @@ async fn a_dead_runs_journal_puts_every_container_back_and_a_stopped_one_stays_s
                 .any(|a| a.starts_with("removed tracebench's container")),
             "{actions:?}"
         );
-        for (name, before) in s.names.iter().zip(&before) {
-            assert_eq!(
-                &shape(&inspect(&docker, name).await),
-                before,
-                "{name} after a death at {after_ms} ms into the second switch"
-            );
-        }
-        assert_no_mode_containers(&s.names);
+        let when = format!("after a death at {after_ms} ms into the second switch");
+        assert_as_before(&docker, &s, &before, &when).await;
         let entries = journal::read(&path).unwrap();
         assert_eq!(entries.last(), Some(&Entry::Restored));
         assert!(
