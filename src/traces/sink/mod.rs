@@ -5,7 +5,8 @@
 //! reports the bound addresses (ports 0 give ephemeral ones, for tests and `tracebench run`), and
 //! [`Sink::stop`] shuts it all down. Both HTTP listeners serve the same routes: the OTLP one for
 //! `POST /v1/traces`, the API one for queries; serving both everywhere costs nothing and keeps
-//! one router.
+//! one router. Exports, gRPC and HTTP alike, are received and decoded one at a time, so the room
+//! the store keeps for decoding ([`SpanStore`]) is the sink's whole working memory.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -25,8 +26,9 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 };
 use prost::Message;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
 use tokio::task::{JoinHandle, JoinSet};
+use tower::limit::GlobalConcurrencyLimitLayer;
 
 mod query;
 
@@ -42,17 +44,21 @@ pub struct SinkConfig {
     pub api: SocketAddr,
     /// Spans kept in memory before the oldest traces are dropped.
     pub max_spans: usize,
-    /// Estimated heap of the kept spans before the oldest traces are dropped.
+    /// Estimated heap of the kept spans, plus room for decoding the largest export, before the
+    /// oldest traces are dropped.
     pub max_bytes: usize,
     /// Largest accepted export body, compressed or not, in bytes.
     pub max_body_bytes: usize,
 }
 
 pub const DEFAULT_MAX_SPANS: usize = 1_000_000;
-/// 256 MiB: about 800,000 demo-like spans (330 bytes each by the store's estimate, 295 in fact),
-/// and a stream of spans with large attributes held to the same memory.
+/// 256 MiB: about 1,000,000 demo-like spans (269 bytes each by the store's estimate, 263 in
+/// fact), and a stream of spans with large attributes held to the same memory.
 pub const DEFAULT_MAX_BYTES: usize = 256 * 1024 * 1024;
 pub const DEFAULT_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+/// The largest `max_body_bytes` allowed (1 GiB): the store addresses a body's spans with 32-bit
+/// offsets.
+pub const MAX_BODY_LIMIT: usize = 1 << 30;
 /// How long [`Sink::stop`] lets open connections finish.
 pub const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
@@ -131,15 +137,18 @@ impl Sink {
         };
         let store = Arc::new(SpanStore::new(config.max_spans, config.max_bytes));
         let (shutdown, rx) = watch::channel(false);
+        let receiving = Arc::new(Semaphore::new(1));
         let state = Arc::new(HttpState {
             store: Arc::clone(&store),
             max_body_bytes: config.max_body_bytes,
+            receiving: Arc::clone(&receiving),
         });
         let tasks = vec![
             tokio::spawn(serve_grpc(
                 grpc,
                 Arc::clone(&store),
                 config.max_body_bytes,
+                receiving,
                 rx.clone(),
             )),
             tokio::spawn(serve_http(http, Arc::clone(&state), rx.clone())),
@@ -196,12 +205,14 @@ async fn serve_grpc(
     listener: TcpListener,
     store: Arc<SpanStore>,
     max_body_bytes: usize,
+    receiving: Arc<Semaphore>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let service =
         TraceServiceServer::new(GrpcReceiver { store }).max_decoding_message_size(max_body_bytes);
     let incoming = tonic::transport::server::TcpIncoming::from(listener);
     let result = tonic::transport::Server::builder()
+        .layer(GlobalConcurrencyLimitLayer::with_semaphore(receiving))
         .add_service(service)
         .serve_with_incoming_shutdown(incoming, async move {
             let _ = shutdown.wait_for(|stop| *stop).await;
@@ -215,6 +226,8 @@ async fn serve_grpc(
 struct HttpState {
     store: Arc<SpanStore>,
     max_body_bytes: usize,
+    /// One permit, shared with the gRPC receiver: the export being received and decoded.
+    receiving: Arc<Semaphore>,
 }
 
 async fn serve_http(
@@ -307,6 +320,9 @@ async fn off_runtime(
 
 /// `POST /v1/traces`: 200 with an empty export response, or a status saying what was wrong.
 async fn receive(req: Request<Incoming>, state: &HttpState) -> HttpResponse {
+    let Ok(_receiving) = state.receiving.acquire().await else {
+        return text(StatusCode::SERVICE_UNAVAILABLE, "the sink is stopping");
+    };
     match decode_body(req, state.max_body_bytes).await {
         Ok((request, encoding)) => {
             state.store.ingest(request);

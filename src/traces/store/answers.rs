@@ -18,7 +18,7 @@ impl SpanStore {
             query
                 .service
                 .as_deref()
-                .is_none_or(|s| span.origin.service == s)
+                .is_none_or(|s| span.origin().service == s)
         };
         let mut hits: Vec<(u64, &TraceId, &Trace)> = inner
             .traces
@@ -50,9 +50,9 @@ impl SpanStore {
                     trace_id: hex_encode(*id).trim_start_matches('0').to_string(),
                     root_service_name: root.map_or_else(
                         || "<root span not yet received>".to_string(),
-                        |r| r.origin.service.clone(),
+                        |r| r.origin().service.clone(),
                     ),
-                    root_trace_name: root.map(|r| r.name.clone()).unwrap_or_default(),
+                    root_trace_name: root.map(|r| r.name().to_string()).unwrap_or_default(),
                     start_time_unix_nano: *first,
                     duration_ms: last.saturating_sub(*first) / 1_000_000,
                     span_set: Some(span_set.clone()),
@@ -74,15 +74,14 @@ impl SpanStore {
     pub fn trace(&self, id: &TraceId) -> Option<model::TraceResponse> {
         let inner = self.lock();
         let trace = inner.traces.get(id)?;
-        let mut batches: Vec<(&Arc<Origin>, model::Batch)> = Vec::new();
+        // One batch per origin, an origin being its block and its index there.
+        let mut batches: Vec<((*const Block, u32), model::Batch)> = Vec::new();
         for span in &trace.spans {
-            let at = match batches
-                .iter()
-                .position(|(o, _)| Arc::ptr_eq(o, &span.origin))
-            {
+            let origin = (Arc::as_ptr(&span.block), span.origin);
+            let at = match batches.iter().position(|(o, _)| *o == origin) {
                 Some(at) => at,
                 None => {
-                    batches.push((&span.origin, new_batch(&span.origin)));
+                    batches.push((origin, new_batch(span.origin())));
                     batches.len() - 1
                 }
             };
@@ -100,7 +99,7 @@ impl SpanStore {
 fn service_stats(trace: &Trace) -> std::collections::BTreeMap<String, model::ServiceStats> {
     let mut stats = std::collections::BTreeMap::<String, model::ServiceStats>::new();
     for span in &trace.spans {
-        let entry = stats.entry(span.origin.service.clone()).or_default();
+        let entry = stats.entry(span.origin().service.clone()).or_default();
         entry.span_count += 1;
         entry.error_count += u64::from(span.status_code == 2);
     }
@@ -110,12 +109,12 @@ fn service_stats(trace: &Trace) -> std::collections::BTreeMap<String, model::Ser
 fn span_set_span(span: &StoredSpan) -> model::SpanSetSpan {
     model::SpanSetSpan {
         span_id: hex_encode(&span.span_id),
-        name: span.name.clone(),
+        name: span.name().to_string(),
         start_time_unix_nano: span.start_ns,
         duration_nanos: span.end_ns.saturating_sub(span.start_ns),
         attributes: vec![model::KeyValue {
             key: "service.name".into(),
-            value: model::AnyValue::string(span.origin.service.clone()),
+            value: model::AnyValue::string(span.origin().service.clone()),
         }],
     }
 }
@@ -164,11 +163,11 @@ fn to_model_span(trace_id: &TraceId, span: &StoredSpan) -> model::Span {
             .parent_span_id
             .map(|p| base64_id(&p))
             .unwrap_or_default(),
-        name: span.name.clone(),
+        name: span.name().to_string(),
         kind,
         start_time_unix_nano: span.start_ns,
         end_time_unix_nano: span.end_ns,
-        attributes: decode_attributes(&span.attributes)
+        attributes: decode_attributes(span.attributes())
             .iter()
             .map(to_model_kv)
             .collect(),
@@ -176,7 +175,7 @@ fn to_model_span(trace_id: &TraceId, span: &StoredSpan) -> model::Span {
     }
 }
 
-/// The attributes [`encode_attributes`] wrote; they were encoded by this process, so decoding
+/// The attributes [`into_block`] wrote; they were encoded by this process, so decoding
 /// cannot fail short of a bug, and stops at the first undecodable one if it ever did.
 fn decode_attributes(mut buf: &[u8]) -> Vec<PbKeyValue> {
     let mut attributes = Vec::new();

@@ -1,13 +1,21 @@
 //! The sink's bounded in-memory trace store.
 //!
-//! Spans are grouped by trace id; traces are kept in the order they were first seen. When the
-//! store holds more than `max_spans` spans, or more than `max_bytes` of them by its own estimate
-//! of their heap (so a stream of fat spans is bounded too), it drops whole traces, oldest first,
-//! and counts what it dropped, so memory stays bounded however long the sink runs and the loss is
-//! visible (a count that silently shrinks would pass for missing traces). One mutex guards it
-//! all: ingest is a short move of already-decoded data, and queries are rare.
+//! Spans are grouped by trace id; traces are kept in the order they were first seen. The store
+//! drops whole traces, oldest first, when it holds more than `max_spans` spans, or when its own
+//! estimate of their heap plus room for decoding the largest export seen so far exceeds
+//! `max_bytes` (so a stream of fat spans is bounded too, and the sink's data as a whole, exports
+//! being decoded included, stays within `max_bytes`). It counts what it dropped, so memory stays
+//! bounded however long the sink runs and the loss is visible (a count that silently shrinks
+//! would pass for missing traces). One mutex guards it all: ingest is a short move of
+//! already-decoded data, and queries are rare.
+//!
+//! What spans own (names, encoded attributes, resources and scopes) is kept in one [`Block`] per
+//! export, not one allocation per span: spans of one export are evicted together (oldest first),
+//! so the allocator gets back whole blocks instead of a heap riddled with span-sized holes
+//! between the short-lived buffers of decoding (README, Measured).
 
 use std::collections::{HashMap, VecDeque};
+use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -31,27 +39,110 @@ struct Origin {
     scope_version: String,
 }
 
+impl Origin {
+    fn owned_bytes(&self) -> usize {
+        let resource = self.resource.capacity() * std::mem::size_of::<PbKeyValue>()
+            + self
+                .resource
+                .iter()
+                .map(|kv| kv.encoded_len() + 2 * ALLOCATION_BYTES)
+                .sum::<usize>();
+        self.service.capacity()
+            + self.scope_name.capacity()
+            + self.scope_version.capacity()
+            + resource
+            + 4 * ALLOCATION_BYTES
+    }
+}
+
+/// What the spans of one export own, in one allocation for all their names and attributes.
+/// It counts itself in the store's [`SpanStore::block_bytes`] while it lives, that is until the
+/// last of its spans is evicted or forgotten.
 #[derive(Debug)]
-struct StoredSpan {
+struct Block {
+    origins: Vec<Origin>,
+    /// Each span's name then its attributes as protobuf, each `KeyValue` length-delimited:
+    /// decoded again only when the whole trace is asked for.
+    text: Box<[u8]>,
+    bytes: usize,
+    live: Arc<AtomicUsize>,
+}
+
+impl Block {
+    fn new(origins: Vec<Origin>, text: Vec<u8>, live: &Arc<AtomicUsize>) -> Block {
+        let text = text.into_boxed_slice();
+        let bytes = std::mem::size_of::<Block>()
+            + 3 * ALLOCATION_BYTES
+            + text.len()
+            + origins.capacity() * std::mem::size_of::<Origin>()
+            + origins.iter().map(Origin::owned_bytes).sum::<usize>();
+        live.fetch_add(bytes, Ordering::Relaxed);
+        Block {
+            origins,
+            text,
+            bytes,
+            live: Arc::clone(live),
+        }
+    }
+}
+
+impl Drop for Block {
+    fn drop(&mut self) {
+        self.live.fetch_sub(self.bytes, Ordering::Relaxed);
+    }
+}
+
+/// A span's own fields; what it owns lies in its block at `text`.
+#[derive(Debug)]
+struct SpanFields {
     span_id: [u8; 8],
     parent_span_id: Option<[u8; 8]>,
-    name: String,
     kind: i32,
     start_ns: u64,
     end_ns: u64,
     status_code: i32,
-    /// The span's attributes as protobuf, each `KeyValue` length-delimited: one allocation
-    /// instead of a few per attribute, about half the heap of the decoded list (README,
-    /// Measured). Decoded again only when the whole trace is asked for.
-    attributes: Box<[u8]>,
-    origin: Arc<Origin>,
+    /// Index of its resource and scope in the block's `origins`.
+    origin: u32,
+    /// Its name and attributes in the block's `text`: the name is the first `name_len` bytes.
+    text: Range<u32>,
+    name_len: u32,
+}
+
+#[derive(Debug)]
+struct StoredSpan {
+    fields: SpanFields,
+    block: Arc<Block>,
+}
+
+impl std::ops::Deref for StoredSpan {
+    type Target = SpanFields;
+    fn deref(&self) -> &SpanFields {
+        &self.fields
+    }
+}
+
+impl StoredSpan {
+    fn name(&self) -> &str {
+        let start = self.text.start as usize;
+        // Copied from a `String`, so always UTF-8.
+        std::str::from_utf8(&self.block.text[start..start + self.name_len as usize])
+            .unwrap_or_default()
+    }
+
+    fn attributes(&self) -> &[u8] {
+        &self.block.text[self.text.start as usize + self.name_len as usize..self.text.end as usize]
+    }
+
+    fn origin(&self) -> &Origin {
+        &self.block.origins[self.origin as usize]
+    }
 }
 
 #[derive(Debug, Default)]
 struct Trace {
     spans: Vec<StoredSpan>,
-    /// The estimated heap of its spans: their slots in `spans` (its capacity) and what each
-    /// owns ([`StoredSpan::owned_bytes`]).
+    /// The estimated heap of its span slots (the capacity of `spans`); what the spans own is
+    /// counted by their [`Block`].
     bytes: usize,
 }
 
@@ -59,24 +150,15 @@ struct Trace {
 /// to 16).
 const ALLOCATION_BYTES: usize = 16;
 
-impl StoredSpan {
-    /// Estimated heap the span owns: its name and attributes (its own slot is counted by the
-    /// trace's `Vec`).
-    fn owned_bytes(&self) -> usize {
-        self.name.capacity() + self.attributes.len() + 2 * ALLOCATION_BYTES
-    }
-}
-
 impl Trace {
-    /// Adds a span; returns the estimated bytes this added (the span's, and the slots of a
-    /// grown `Vec`).
+    /// Adds a span; returns the estimated bytes this added (the slots of a grown `Vec`).
     fn push(&mut self, span: StoredSpan) -> usize {
         let slots_before = self.spans.capacity();
         if self.spans.is_empty() {
             // Most traces get one span per export: a first push would reserve four slots.
             self.spans.reserve_exact(1);
         }
-        let mut added = span.owned_bytes();
+        let mut added = 0;
         self.spans.push(span);
         let grown = self.spans.capacity() - slots_before;
         if grown > 0 {
@@ -98,21 +180,26 @@ struct Inner {
     /// Trace ids in first-seen order: the eviction queue.
     order: VecDeque<TraceId>,
     spans: usize,
-    /// Estimated heap of every trace's spans ([`Trace::bytes`]); see [`Inner::bytes`].
+    /// Estimated heap of every trace's span slots ([`Trace::bytes`]); see [`Inner::bytes`].
     span_bytes: usize,
+    /// Estimated heap of the live [`Block`]s, kept by the blocks themselves.
+    blocks: Arc<AtomicUsize>,
+    /// Room kept free for decoding an export: the working memory of the largest one so far.
+    working: usize,
     received_spans: u64,
     evicted_spans: u64,
     evicted_traces: u64,
 }
 
 impl Inner {
-    /// Estimated heap of the store: the traces' spans and the two tables as allocated (their
-    /// capacity, not their length: a table keeps its size after evictions).
+    /// Estimated heap of the store: the traces' span slots, the blocks their spans own, and the
+    /// two tables as allocated (their capacity, not their length: a table keeps its size after
+    /// evictions).
     fn bytes(&self) -> usize {
         // hashbrown: buckets hold 8/7 of the capacity, each with a control byte beside it.
         let table = self.traces.capacity() * 8 / 7 * (std::mem::size_of::<(TraceId, Trace)>() + 1);
         let queue = self.order.capacity() * std::mem::size_of::<TraceId>();
-        self.span_bytes + table + queue
+        self.span_bytes + self.blocks.load(Ordering::Relaxed) + table + queue
     }
 }
 
@@ -122,8 +209,10 @@ pub struct StoreStats {
     pub max_spans: usize,
     pub max_bytes: usize,
     pub spans: usize,
-    /// Estimated heap of the stored spans (what `max_bytes` bounds).
+    /// Estimated heap of the stored spans.
     pub bytes: usize,
+    /// Room kept free within `max_bytes` for decoding the largest export seen so far.
+    pub working_bytes: usize,
     pub traces: usize,
     pub received_spans: u64,
     pub evicted_spans: u64,
@@ -186,64 +275,26 @@ impl SpanStore {
     /// Stores every span of a decoded export request (ids already checked by `otlp::check_ids`;
     /// spans with malformed ids are skipped). Returns how many spans were stored.
     pub fn ingest(&self, request: ExportTraceServiceRequest) -> usize {
-        let mut batch: Vec<(TraceId, StoredSpan)> = Vec::new();
-        for rs in request.resource_spans {
-            let resource = rs.resource.map(|r| r.attributes).unwrap_or_default();
-            let service = resource
-                .iter()
-                .find(|kv| kv.key == "service.name")
-                .and_then(|kv| match kv.value.as_ref()?.value.as_ref()? {
-                    any_value::Value::StringValue(s) => Some(s.clone()),
-                    _ => None,
-                })
-                .unwrap_or_default();
-            for ss in rs.scope_spans {
-                let scope = ss.scope.unwrap_or_default();
-                let origin = Arc::new(Origin {
-                    service: service.clone(),
-                    resource: resource.clone(),
-                    scope_name: scope.name,
-                    scope_version: scope.version,
-                });
-                for span in ss.spans {
-                    let (Ok(trace_id), Ok(span_id)) = (
-                        TraceId::try_from(span.trace_id.as_slice()),
-                        <[u8; 8]>::try_from(span.span_id.as_slice()),
-                    ) else {
-                        continue;
-                    };
-                    let parent_span_id = <[u8; 8]>::try_from(span.parent_span_id.as_slice())
-                        .ok()
-                        .filter(|p| *p != [0; 8]);
-                    batch.push((
-                        trace_id,
-                        StoredSpan {
-                            span_id,
-                            parent_span_id,
-                            name: span.name,
-                            kind: span.kind,
-                            start_ns: span.start_time_unix_nano,
-                            end_ns: span.end_time_unix_nano,
-                            status_code: span.status.map(|s| s.code).unwrap_or_default(),
-                            attributes: encode_attributes(&span.attributes),
-                            origin: Arc::clone(&origin),
-                        },
-                    ));
-                }
-            }
-        }
-        let stored = batch.len();
-        let incoming: usize = batch
-            .iter()
-            .map(|(_, span)| span.owned_bytes() + std::mem::size_of::<StoredSpan>())
-            .sum();
+        // Working memory: while an export is decoded its body is alive twice (as received, in
+        // frames, and copied whole for the decoder) beside the decoded request; while it is
+        // stored, the decoded request beside the block that replaces it.
+        let encoded = request.encoded_len();
+        let working = 2 * encoded + decoded_bytes(&request, encoded);
         let mut inner = self.lock();
-        // Room first, so the store holds no more than its bounds even while a batch goes in.
-        let mut freed = self.evict(&mut inner, stored, incoming);
+        inner.working = inner.working.max(working);
+        let (block, batch) = into_block(request, &inner.blocks);
+        let stored = batch.len();
+        let slots = stored * std::mem::size_of::<StoredSpan>();
+        // Room first (the block already counts), so the store holds no more than its bounds
+        // even while a batch goes in.
+        let mut freed = self.evict(&mut inner, stored, slots);
         for (trace_id, span) in batch {
             let trace = inner.traces.entry(trace_id).or_default();
             let new = trace.spans.is_empty();
-            let added = trace.push(span);
+            let added = trace.push(StoredSpan {
+                fields: span,
+                block: Arc::clone(&block),
+            });
             inner.span_bytes += added;
             if new {
                 inner.order.push_back(trace_id);
@@ -254,15 +305,19 @@ impl SpanStore {
         // The estimate was short when traces' Vecs or the tables grew.
         freed += self.evict(&mut inner, 0, 0);
         drop(inner);
-        self.give_back(freed);
+        drop(block);
+        // The decoded request is gone too: its memory is worth giving back as well.
+        self.give_back(freed + working - 2 * encoded);
         stored
     }
 
     /// Drops the oldest traces until `spans` more spans and `bytes` more bytes fit within the
     /// bounds (or the store is empty); returns the estimated bytes freed.
     fn evict(&self, inner: &mut Inner, spans: usize, bytes: usize) -> usize {
-        let mut freed = 0;
-        while inner.spans + spans > self.max_spans || inner.bytes() + bytes > self.max_bytes {
+        let before = inner.bytes();
+        while inner.spans + spans > self.max_spans
+            || inner.bytes() + bytes + inner.working > self.max_bytes
+        {
             let Some(oldest) = inner.order.pop_front() else {
                 break;
             };
@@ -271,10 +326,9 @@ impl SpanStore {
                 inner.span_bytes -= trace.bytes;
                 inner.evicted_spans += trace.spans.len() as u64;
                 inner.evicted_traces += 1;
-                freed += trace.bytes;
             }
         }
-        freed
+        before.saturating_sub(inner.bytes())
     }
 
     /// Returns freed memory to the system once every [`TRIM_EVERY`] bytes freed. glibc keeps
@@ -301,6 +355,7 @@ impl SpanStore {
     /// long run holds only the traces still to count. Not counted as evicted: nothing was lost.
     pub fn forget_before(&self, before_ns: u64) {
         let mut inner = self.lock();
+        let before = inner.bytes();
         let Inner {
             traces,
             order,
@@ -308,7 +363,6 @@ impl SpanStore {
             span_bytes,
             ..
         } = &mut *inner;
-        let bytes_before = *span_bytes;
         traces.retain(|_, trace| {
             let keep = trace.bounds().0 >= before_ns;
             if !keep {
@@ -318,7 +372,7 @@ impl SpanStore {
             keep
         });
         order.retain(|id| traces.contains_key(id));
-        let freed = bytes_before - *span_bytes;
+        let freed = before.saturating_sub(inner.bytes());
         drop(inner);
         self.give_back(freed);
     }
@@ -330,6 +384,7 @@ impl SpanStore {
             max_bytes: self.max_bytes,
             spans: inner.spans,
             bytes: inner.bytes(),
+            working_bytes: inner.working,
             traces: inner.traces.len(),
             received_spans: inner.received_spans,
             evicted_spans: inner.evicted_spans,
@@ -347,18 +402,112 @@ impl Trace {
     }
 }
 
-fn encode_attributes(attributes: &[PbKeyValue]) -> Box<[u8]> {
-    let mut buf = Vec::with_capacity(
-        attributes
+/// Moves what an export's spans own into one [`Block`] (counted in `live` from here on) and
+/// returns their other fields. A span whose text would lie past 4 GiB in the block is skipped:
+/// it cannot happen, since the block holds less than the body it was decoded from and bodies
+/// are at most 1 GiB.
+fn into_block(
+    request: ExportTraceServiceRequest,
+    live: &Arc<AtomicUsize>,
+) -> (Arc<Block>, Vec<(TraceId, SpanFields)>) {
+    let text_len: usize = request
+        .resource_spans
+        .iter()
+        .flat_map(|rs| &rs.scope_spans)
+        .flat_map(|ss| &ss.spans)
+        .map(|span| span.name.len() + attributes_len(&span.attributes))
+        .sum();
+    let mut text = Vec::with_capacity(text_len);
+    let mut origins = Vec::new();
+    let mut batch = Vec::new();
+    for rs in request.resource_spans {
+        let resource = rs.resource.map(|r| r.attributes).unwrap_or_default();
+        let service = resource
             .iter()
-            .map(|kv| prost::length_delimiter_len(kv.encoded_len()) + kv.encoded_len())
-            .sum(),
-    );
-    for kv in attributes {
-        // Cannot fail: the buffer grows as needed.
-        let _ = kv.encode_length_delimited(&mut buf);
+            .find(|kv| kv.key == "service.name")
+            .and_then(|kv| match kv.value.as_ref()?.value.as_ref()? {
+                any_value::Value::StringValue(s) => Some(s.clone()),
+                _ => None,
+            })
+            .unwrap_or_default();
+        for ss in rs.scope_spans {
+            let scope = ss.scope.unwrap_or_default();
+            let Ok(origin) = u32::try_from(origins.len()) else {
+                continue;
+            };
+            origins.push(Origin {
+                service: service.clone(),
+                resource: resource.clone(),
+                scope_name: scope.name,
+                scope_version: scope.version,
+            });
+            for span in ss.spans {
+                let (Ok(trace_id), Ok(span_id)) = (
+                    TraceId::try_from(span.trace_id.as_slice()),
+                    <[u8; 8]>::try_from(span.span_id.as_slice()),
+                ) else {
+                    continue;
+                };
+                let start = text.len();
+                text.extend_from_slice(span.name.as_bytes());
+                for kv in &span.attributes {
+                    // Cannot fail: the buffer grows as needed.
+                    let _ = kv.encode_length_delimited(&mut text);
+                }
+                let (Ok(from), Ok(to), Ok(name_len)) = (
+                    u32::try_from(start),
+                    u32::try_from(text.len()),
+                    u32::try_from(span.name.len()),
+                ) else {
+                    text.truncate(start);
+                    continue;
+                };
+                let parent_span_id = <[u8; 8]>::try_from(span.parent_span_id.as_slice())
+                    .ok()
+                    .filter(|p| *p != [0; 8]);
+                batch.push((
+                    trace_id,
+                    SpanFields {
+                        span_id,
+                        parent_span_id,
+                        kind: span.kind,
+                        start_ns: span.start_time_unix_nano,
+                        end_ns: span.end_time_unix_nano,
+                        status_code: span.status.map(|s| s.code).unwrap_or_default(),
+                        origin,
+                        text: from..to,
+                        name_len,
+                    },
+                ));
+            }
+        }
     }
-    buf.into_boxed_slice()
+    (Arc::new(Block::new(origins, text, live)), batch)
+}
+
+/// Estimated heap of a decoded export: its encoded size (which bounds its strings and ids) and
+/// every span's and attribute's struct and the allocations they own.
+fn decoded_bytes(request: &ExportTraceServiceRequest, encoded: usize) -> usize {
+    use opentelemetry_proto::tonic::trace::v1::Span;
+    let spans = request
+        .resource_spans
+        .iter()
+        .flat_map(|rs| &rs.scope_spans)
+        .flat_map(|ss| &ss.spans);
+    let per_span = std::mem::size_of::<Span>() + 5 * ALLOCATION_BYTES;
+    let per_attribute = std::mem::size_of::<PbKeyValue>() + 2 * ALLOCATION_BYTES;
+    encoded
+        + spans
+            .map(|span| per_span + span.attributes.len() * per_attribute)
+            .sum::<usize>()
+}
+
+/// The bytes `encode_length_delimited` writes for these attributes.
+fn attributes_len(attributes: &[PbKeyValue]) -> usize {
+    attributes
+        .iter()
+        .map(|kv| prost::length_delimiter_len(kv.encoded_len()) + kv.encoded_len())
+        .sum()
 }
 
 #[cfg(test)]
