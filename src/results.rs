@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
+use crate::load::LoadSummary;
+
 /// Version of the `summary.json` schema; bump on any incompatible change. 3: each cell's and each
 /// second's latency is an [`EncodedHistogram`] (2 wrote bucket lists; `compare` still reads 2).
 pub const SCHEMA_VERSION: u32 = 3;
@@ -101,27 +103,13 @@ pub struct CellResult {
     /// The measured window (warm-up excluded).
     pub window_start_unix_ms: i64,
     pub window_end_unix_ms: i64,
-    pub achieved_rate: f64,
-    /// Requests due in the window (sent or dropped): error and drop rates divide by it.
-    pub due: u64,
-    pub sent: u64,
-    /// Responses, whatever their status.
-    pub completed: u64,
+    /// What the driver reported, whole (its fields sit beside the cell's in JSON).
+    #[serde(flatten)]
+    pub load: LoadSummary,
     /// Completed with an expected status.
     pub ok: u64,
-    /// Unexpected statuses plus requests without a response (timeouts, connection failures).
-    pub errors: u64,
-    pub dropped: u64,
-    /// Sent but neither answered nor timed out when the cell ended.
-    pub unfinished: u64,
-    pub status_counts: BTreeMap<String, u64>,
-    /// Requests without a response, per kind (`no response within 1s`, `connect: ...`).
-    pub error_kinds: BTreeMap<String, u64>,
     /// What the driver warned about (lag, drops, unfinished requests, error kinds).
     pub warnings: Vec<String>,
-    pub latency_ms: Percentiles,
-    pub service_time_ms: Percentiles,
-    pub driver_lag_ms: Percentiles,
     /// CPU seconds tracebench itself spent while driving the window (the driver, its samplers,
     /// and the built-in sink when it runs in-process), from /proc/self (10 ms ticks).
     #[serde(default)]
@@ -132,8 +120,6 @@ pub struct CellResult {
     pub seconds: Vec<SecondRecord>,
     /// One series per service.
     pub resources: Vec<ServiceResources>,
-    /// True when the cell was cut short.
-    pub partial: bool,
 }
 
 /// Latency percentiles and mean, in milliseconds.
@@ -151,27 +137,27 @@ impl CellResult {
     /// Requests that failed, timed out, got an unexpected status, were dropped at the in-flight
     /// cap or never finished: what error rates count against requests due.
     pub fn failed_requests(&self) -> u64 {
-        self.errors + self.dropped + self.unfinished
+        self.load.errors + self.load.dropped + self.load.unfinished
     }
 
     /// Requests sent that got no answer: failures without a response (timeouts, resets) and
     /// requests still unfinished. They may or may not have reached the service.
     pub fn unanswered(&self) -> u64 {
-        self.error_kinds.values().sum::<u64>() + self.unfinished
+        self.load.error_kinds.values().sum::<u64>() + self.load.unfinished
     }
 
     /// Requests whose latency was recorded: every response, and every failure with the time it
     /// took.
     pub fn recorded(&self) -> u64 {
-        self.completed + self.error_kinds.values().sum::<u64>()
+        self.load.completed + self.load.error_kinds.values().sum::<u64>()
     }
 
     /// [`failed_requests`](Self::failed_requests) as % of requests due (0 when nothing was due).
     pub fn error_pct(&self) -> f64 {
-        if self.due == 0 {
+        if self.load.due == 0 {
             return 0.0;
         }
-        self.failed_requests() as f64 / self.due as f64 * 100.0
+        self.failed_requests() as f64 / self.load.due as f64 * 100.0
     }
 
     /// True for the same (mode, rate, round, replicate) cell.

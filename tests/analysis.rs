@@ -196,7 +196,7 @@ fn a_mode_that_fails_requests_fails_the_errors_budget() {
     // One failing cell is enough, even when the rounds average below the budget.
     let mut results = generate(&with_on(ModeSpec::new("on", 1.0)));
     let cell = results.cells.iter_mut().find(|c| c.mode == "on").unwrap();
-    cell.dropped = cell.due / 100;
+    cell.load.dropped = cell.load.due / 100;
     let a = analyze(&results);
     let b = find(&a, "on", "errors");
     assert_eq!(b.verdict, Verdict::Fail, "{b:#?}");
@@ -439,8 +439,8 @@ fn a_late_or_costly_driver_is_shown_and_warned_about() {
     // One cell of `on` sent late (p99 0.3 ms against a 1 ms budget) and tracebench busier than
     // the services.
     let cell = results.cells.iter_mut().find(|c| c.mode == "on").unwrap();
-    cell.driver_lag_ms.p99 = 0.3;
-    cell.driver_lag_ms.max = 4.0;
+    cell.load.driver_lag_ms.p99 = 0.3;
+    cell.load.driver_lag_ms.max = 4.0;
     for c in results.cells.iter_mut().filter(|c| c.mode == "off") {
         c.tracebench_cpu_s = Some(1000.0);
     }

@@ -97,16 +97,16 @@ fn a_run_on_the_demo_stack_writes_every_file_and_counts_every_trace_at_full_samp
     assert_eq!(traces.store, "built-in sink");
     assert_eq!(traces.store_dropped_spans, Some(0));
     for cell in &results.cells {
-        assert!(cell.ok > 0 && cell.errors == 0, "{cell:?}");
+        assert!(cell.ok > 0 && cell.load.errors == 0, "{cell:?}");
         // Every registration is new: request numbers continue across warm-ups and cells, so
         // no measured request takes the duplicate (409) path.
         assert_eq!(
-            cell.status_counts.keys().collect::<Vec<_>>(),
+            cell.load.status_counts.keys().collect::<Vec<_>>(),
             ["200"],
             "{:?}",
-            cell.status_counts
+            cell.load.status_counts
         );
-        assert_eq!(cell.due, cell.sent);
+        assert_eq!(cell.load.due, cell.load.sent);
         let counted = traces
             .cells
             .iter()
@@ -199,7 +199,7 @@ fn ctrl_c_stops_restores_and_keeps_every_finished_cells_trace_count_with_exit_4(
             .find(|t| cell.is(&t.mode, t.rate, t.round, t.replicate))
             .unwrap_or_else(|| panic!("cell {} not counted: {traces:#?}", cell.order));
         if cell.mode == "on" {
-            assert_eq!(counted.observed, cell.completed, "{cell:?}");
+            assert_eq!(counted.observed, cell.load.completed, "{cell:?}");
         }
     }
     check_schema(&out_dir);
@@ -370,11 +370,16 @@ fn a_mode_whose_requests_hang_or_fail_fails_the_errors_budget() {
     // With 4 connections each held for the 1 s timeout, most due requests wait in the driver
     // and are still unsent when the cell's drain ends: they count as unfinished, against due.
     for cell in summary.results.cells.iter().filter(|c| c.mode == "hang") {
-        assert_eq!(cell.completed, 0, "{cell:?}");
-        assert_eq!(cell.errors + cell.unfinished, cell.due, "{cell:?}");
+        assert_eq!(cell.load.completed, 0, "{cell:?}");
+        assert_eq!(
+            cell.load.errors + cell.load.unfinished,
+            cell.load.due,
+            "{cell:?}"
+        );
         assert_eq!(cell.error_pct(), 100.0, "{cell:?}");
         assert!(
-            cell.error_kinds
+            cell.load
+                .error_kinds
                 .keys()
                 .any(|k| k.contains("no response within 1s")),
             "{cell:?}"
@@ -456,9 +461,9 @@ fn traces_of_refused_requests_count_and_a_service_that_exports_nothing_breaks_co
         .iter()
         .find(|c| c.mode == "reject10pct")
         .unwrap();
-    let rejected = cell.status_counts.get("400").copied().unwrap_or(0);
+    let rejected = cell.load.status_counts.get("400").copied().unwrap_or(0);
     assert!(
-        rejected * 12 >= cell.completed && rejected * 8 <= cell.completed,
+        rejected * 12 >= cell.load.completed && rejected * 8 <= cell.load.completed,
         "{cell:?}"
     );
     let volume = budget(
@@ -467,7 +472,10 @@ fn traces_of_refused_requests_count_and_a_service_that_exports_nothing_breaks_co
         &BudgetKind::TraceVolume { service: gateway() },
     );
     assert_eq!(volume.verdict, Verdict::Pass, "{volume:#?}");
-    assert_eq!(volume.traces.as_ref().unwrap().observed, cell.completed);
+    assert_eq!(
+        volume.traces.as_ref().unwrap().observed,
+        cell.load.completed
+    );
     let complete = budget(
         &summary,
         "reject10pct",
@@ -502,10 +510,10 @@ fn traces_of_refused_requests_count_and_a_service_that_exports_nothing_breaks_co
         .iter()
         .find(|t| on.is(&t.mode, t.rate, t.round, t.replicate))
         .unwrap();
-    assert_eq!(counted.observed, on.completed);
+    assert_eq!(counted.observed, on.load.completed);
     assert_eq!(
         (counted.complete, counted.incomplete),
-        (Some(0), Some(on.completed))
+        (Some(0), Some(on.load.completed))
     );
     let complete = budget(
         &summary,

@@ -270,18 +270,21 @@ fn failing_cell(mode: &[&CellResult], baseline: &[&CellResult], limit: f64) -> O
         base.iter().sum::<f64>() / base.len() as f64
     };
     let clearly_beyond = |c: &CellResult| {
-        c.due > 0 && wilson(c.failed_requests().min(c.due), c.due).low * 100.0 - base_pct > limit
+        c.load.due > 0
+            && wilson(c.failed_requests().min(c.load.due), c.load.due).low * 100.0 - base_pct
+                > limit
     };
     let c = mode.iter().find(|c| clearly_beyond(c))?;
     let mut kinds: Vec<String> = c
+        .load
         .error_kinds
         .iter()
         .map(|(kind, n)| format!("{n} x {kind}"))
         .collect();
-    if c.dropped > 0 {
-        kinds.push(format!("{} dropped at the in-flight cap", c.dropped));
+    if c.load.dropped > 0 {
+        kinds.push(format!("{} dropped at the in-flight cap", c.load.dropped));
     }
-    let unexpected = c.errors - c.error_kinds.values().sum::<u64>().min(c.errors);
+    let unexpected = c.load.errors - c.load.error_kinds.values().sum::<u64>().min(c.load.errors);
     if unexpected > 0 {
         kinds.push(format!("{unexpected} unexpected statuses"));
     }
@@ -290,7 +293,7 @@ fn failing_cell(mode: &[&CellResult], baseline: &[&CellResult], limit: f64) -> O
          {base_pct:.2}%): {}",
         c.round + 1,
         c.error_pct(),
-        c.due,
+        c.load.due,
         kinds.join(", ")
     ))
 }

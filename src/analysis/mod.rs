@@ -192,7 +192,7 @@ fn sampling_ratio(results: &RunResults, mode: &str) -> Option<f64> {
 
 fn summarize(results: &RunResults, g: &Group) -> GroupSummary {
     let sum = |f: fn(&CellResult) -> u64| g.cells.iter().map(|c| f(c)).sum::<u64>();
-    let due = sum(|c| c.due);
+    let due = sum(|c| c.load.due);
     let bad = sum(CellResult::failed_requests);
     let latency = |name| level(&g.cells, Measure::Latency(name)).unwrap_or_default();
     let services = services(&g.cells)
@@ -224,22 +224,27 @@ fn summarize(results: &RunResults, g: &Group) -> GroupSummary {
             p99: latency("p99"),
             p999: latency("p999"),
             mean: latency("mean"),
-            max: g.cells.iter().map(|c| c.latency_ms.max).fold(0.0, f64::max),
+            max: g
+                .cells
+                .iter()
+                .map(|c| c.load.latency_ms.max)
+                .fold(0.0, f64::max),
         },
         throughput_rps: level(&g.cells, Measure::Throughput).unwrap_or_default(),
-        achieved_rate: g.cells.iter().map(|c| c.achieved_rate).sum::<f64>() / g.cells.len() as f64,
+        achieved_rate: g.cells.iter().map(|c| c.load.achieved_rate).sum::<f64>()
+            / g.cells.len() as f64,
         due,
-        sent: sum(|c| c.sent),
-        completed: sum(|c| c.completed),
+        sent: sum(|c| c.load.sent),
+        completed: sum(|c| c.load.completed),
         ok: sum(|c| c.ok),
-        errors: sum(|c| c.errors),
-        dropped: sum(|c| c.dropped),
-        unfinished: sum(|c| c.unfinished),
+        errors: sum(|c| c.load.errors),
+        dropped: sum(|c| c.load.dropped),
+        unfinished: sum(|c| c.load.unfinished),
         error_rate: wilson(bad, due),
         services,
         traces: traces::summaries(results, &g.cells, ratio),
         driver: driver(&g.cells),
-        partial: g.cells.iter().any(|c| c.partial),
+        partial: g.cells.iter().any(|c| c.load.partial),
     }
 }
 
@@ -257,8 +262,8 @@ fn driver(cells: &[&CellResult]) -> DriverSummary {
     DriverSummary {
         tracebench_cpu_pct: (!pcts.is_empty())
             .then(|| pcts.iter().sum::<f64>() / pcts.len() as f64),
-        lag_p99_ms: worst(|c| c.driver_lag_ms.p99),
-        lag_max_ms: worst(|c| c.driver_lag_ms.max),
+        lag_p99_ms: worst(|c| c.load.driver_lag_ms.p99),
+        lag_max_ms: worst(|c| c.load.driver_lag_ms.max),
     }
 }
 
@@ -300,8 +305,8 @@ fn cpu_per_1k(cells: &[&CellResult], service: &str) -> Option<f64> {
     for c in cells {
         let r = c.resources.iter().find(|r| r.service == service);
         if let Some(per_1k) = r.and_then(|r| r.cpu_seconds_per_1k_requests) {
-            cpu_s += per_1k * c.completed as f64 / 1000.0;
-            completed += c.completed;
+            cpu_s += per_1k * c.load.completed as f64 / 1000.0;
+            completed += c.load.completed;
         }
     }
     (completed > 0).then(|| cpu_s / completed as f64 * 1000.0)

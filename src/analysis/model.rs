@@ -57,6 +57,14 @@ impl Analysis {
     pub fn exit(&self) -> Exit {
         self.outcome.exit()
     }
+
+    /// The rates measured, ascending.
+    pub fn rates(&self) -> Vec<f64> {
+        let mut rates: Vec<f64> = self.groups.iter().map(|g| g.rate).collect();
+        rates.sort_by(f64::total_cmp);
+        rates.dedup();
+        rates
+    }
 }
 
 /// A budget's verdict. Ordered from best to worst, so the outcome of several is their maximum.

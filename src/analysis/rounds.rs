@@ -53,13 +53,13 @@ pub fn latency_stat(p: &Percentiles, name: &str) -> Option<f64> {
 pub fn cell_value(c: &CellResult, m: Measure) -> Option<f64> {
     match m {
         Measure::Latency(name) => (c.recorded() > 0)
-            .then(|| latency_stat(&c.latency_ms, name))
+            .then(|| latency_stat(&c.load.latency_ms, name))
             .flatten(),
         Measure::Throughput => {
             let window_s = (c.window_end_unix_ms - c.window_start_unix_ms) as f64 / 1000.0;
-            (window_s > 0.0).then(|| c.completed as f64 / window_s)
+            (window_s > 0.0).then(|| c.load.completed as f64 / window_s)
         }
-        Measure::ErrorPct => (c.due > 0).then(|| c.error_pct()),
+        Measure::ErrorPct => (c.load.due > 0).then(|| c.error_pct()),
         Measure::Cpu(service) => {
             let r = c.resources.iter().find(|r| r.service == service)?;
             let samples: Vec<f64> = r.samples.iter().filter_map(|s| s.cpu_pct).collect();
@@ -118,6 +118,7 @@ pub fn difference(a: &BTreeMap<u32, f64>, b: &BTreeMap<u32, f64>) -> Option<Esti
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::load::LoadSummary;
     use crate::results::EncodedHistogram;
 
     fn cell(round: u32, replicate: u32, p50: f64) -> CellResult {
@@ -129,23 +130,21 @@ mod tests {
             order: 0,
             window_start_unix_ms: 0,
             window_end_unix_ms: 2_000,
-            achieved_rate: 10.0,
-            due: 20,
-            sent: 20,
-            completed: 18,
-            ok: 18,
-            errors: 1,
-            dropped: 1,
-            unfinished: 0,
-            status_counts: Default::default(),
-            error_kinds: Default::default(),
-            warnings: vec![],
-            latency_ms: Percentiles {
-                p50,
-                ..Percentiles::default()
+            load: LoadSummary {
+                achieved_rate: 10.0,
+                due: 20,
+                sent: 20,
+                completed: 18,
+                errors: 1,
+                dropped: 1,
+                latency_ms: Percentiles {
+                    p50,
+                    ..Percentiles::default()
+                },
+                ..LoadSummary::default()
             },
-            service_time_ms: Percentiles::default(),
-            driver_lag_ms: Percentiles::default(),
+            ok: 18,
+            warnings: vec![],
             tracebench_cpu_s: None,
             latency: EncodedHistogram::from_hdr(&{
                 let mut h = crate::load::new_histogram();
@@ -154,7 +153,6 @@ mod tests {
             }),
             seconds: vec![],
             resources: vec![],
-            partial: false,
         }
     }
 

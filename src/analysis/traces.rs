@@ -40,7 +40,7 @@ pub fn summaries(results: &RunResults, cells: &[&CellResult], ratio: f64) -> Vec
             if counted.is_empty() {
                 return None;
             }
-            let answered: u64 = counted.iter().map(|(c, _)| c.completed).sum();
+            let answered: u64 = counted.iter().map(|(c, _)| c.load.completed).sum();
             let unanswered: u64 = counted.iter().map(|(c, _)| c.unanswered()).sum();
             let observed: u64 = counted.iter().map(|(_, t)| t.observed).sum();
             let sum = |f: fn(&CellTraces) -> Option<u64>| -> Option<u64> {

@@ -10,8 +10,10 @@ use serde::{Deserialize, Serialize};
 use super::schedule::Arrivals;
 pub use crate::results::Percentiles;
 
-/// What one load run did.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// What one load run did. Fields missing from a file default (a `summary.json` cell written before
+/// the cell kept the whole summary lacks the run's settings).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct LoadSummary {
     /// Identifier of the run (the `{run}` placeholder).
     pub run_id: String,

@@ -18,7 +18,6 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 pub use crate::analysis::Summary;
-use crate::results::RunResults;
 pub use markdown::verdicts_md;
 
 /// One output file of a run directory.
@@ -42,8 +41,11 @@ pub fn exporters(summary: &Summary) -> Result<Vec<Box<dyn Exporter>>> {
             charts: charts.clone(),
         }),
     ];
-    for (mode, rate) in mode_rates(&summary.results) {
-        all.push(Box::new(hlog::Hlog { mode, rate }));
+    for group in &summary.analysis.groups {
+        all.push(Box::new(hlog::Hlog {
+            mode: group.mode.clone(),
+            rate: group.rate,
+        }));
     }
     for chart in charts {
         for format in [charts::Format::Svg, charts::Format::Png] {
@@ -91,31 +93,6 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = PathBuf::from(tmp);
     std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("renaming {} into place", tmp.display()))
-}
-
-/// The (mode, rate) pairs that have cells: modes in scenario order, rates ascending.
-pub fn mode_rates(results: &RunResults) -> Vec<(String, f64)> {
-    let mut pairs = Vec::new();
-    for mode in &results.modes {
-        for rate in rates(results) {
-            if results
-                .cells
-                .iter()
-                .any(|c| c.mode == mode.name && c.rate == rate)
-            {
-                pairs.push((mode.name.clone(), rate));
-            }
-        }
-    }
-    pairs
-}
-
-/// The distinct rates of the run's cells, ascending.
-pub fn rates(results: &RunResults) -> Vec<f64> {
-    let mut rates: Vec<f64> = results.cells.iter().map(|c| c.rate).collect();
-    rates.sort_by(f64::total_cmp);
-    rates.dedup();
-    rates
 }
 
 /// The distinct items in first-seen order (for services, budgets: a handful, so a scan is fine).

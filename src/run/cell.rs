@@ -261,20 +261,9 @@ fn cell_result(
         order: cell.order,
         window_start_unix_ms: start_ms,
         window_end_unix_ms: end_ms,
-        achieved_rate: s.achieved_rate,
-        due: s.due,
-        sent: s.sent,
-        completed: s.completed,
+        load: s.clone(),
         ok,
-        errors: s.errors,
-        dropped: s.dropped,
-        unfinished: s.unfinished,
-        status_counts: s.status_counts.clone(),
-        error_kinds: s.error_kinds.clone(),
         warnings,
-        latency_ms: s.latency_ms,
-        service_time_ms: s.service_time_ms,
-        driver_lag_ms: s.driver_lag_ms,
         tracebench_cpu_s,
         latency: EncodedHistogram::from_hdr(&outcome.latency),
         seconds,
@@ -282,7 +271,6 @@ fn cell_result(
             .iter()
             .map(|series| service_resources(series, start_ms, end_ms, s.completed))
             .collect(),
-        partial: s.partial,
     }
 }
 

@@ -93,11 +93,15 @@ impl Progress {
             "{} @ {} rps, {round}: {:.1} rps, p50 {:.2} ms, p99 {:.2} ms, {} errors{}",
             result.mode,
             result.rate,
-            result.achieved_rate,
-            result.latency_ms.p50,
-            result.latency_ms.p99,
-            result.errors,
-            if result.partial { " (cut short)" } else { "" }
+            result.load.achieved_rate,
+            result.load.latency_ms.p50,
+            result.load.latency_ms.p99,
+            result.load.errors,
+            if result.load.partial {
+                " (cut short)"
+            } else {
+                ""
+            }
         );
         match self {
             Progress::Bars(b) => {

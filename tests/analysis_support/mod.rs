@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use hdrhistogram::Histogram;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use tracebench::load::LoadSummary;
 use tracebench::results::*;
 
 /// One mode and the effects it adds over the generator's base figures.
@@ -129,7 +130,8 @@ pub fn generate(spec: &RunSpec) -> RunResults {
                 cell.replicate = replicate;
                 for service in SERVICES {
                     // Every answered request roots a trace.
-                    let expected = (cell.completed as f64 * mode.sampling_ratio).round() as u64;
+                    let expected =
+                        (cell.load.completed as f64 * mode.sampling_ratio).round() as u64;
                     let observed = expected.saturating_sub(mode.trace_shortfall);
                     trace_cells.push(CellTraces {
                         mode: mode.name.into(),
@@ -250,28 +252,29 @@ fn cell(
         order,
         window_start_unix_ms: start,
         window_end_unix_ms: start + i64::from(spec.seconds) * 1000,
-        achieved_rate: rate,
-        due: n,
-        sent: n,
-        completed: n - failed,
-        ok: n - failed,
-        errors: failed,
-        dropped: 0,
-        unfinished: 0,
-        status_counts: BTreeMap::from([("200".into(), n - failed)]),
-        error_kinds: if failed > 0 {
-            BTreeMap::from([("no response within 1s".into(), failed)])
-        } else {
-            BTreeMap::new()
+        load: LoadSummary {
+            requested_rate: rate,
+            achieved_rate: rate,
+            duration_s: f64::from(spec.seconds),
+            due: n,
+            sent: n,
+            completed: n - failed,
+            errors: failed,
+            status_counts: BTreeMap::from([("200".into(), n - failed)]),
+            error_kinds: if failed > 0 {
+                BTreeMap::from([("no response within 1s".into(), failed)])
+            } else {
+                BTreeMap::new()
+            },
+            latency_ms: Percentiles::from_hdr_us(&whole),
+            service_time_ms: Percentiles::from_hdr_us(&whole),
+            ..LoadSummary::default()
         },
+        ok: n - failed,
         warnings: vec![],
-        latency_ms: Percentiles::from_hdr_us(&whole),
-        service_time_ms: Percentiles::from_hdr_us(&whole),
-        driver_lag_ms: Percentiles::default(),
         tracebench_cpu_s: Some(0.05 * spec.seconds as f64),
         latency: EncodedHistogram::from_hdr(&whole),
         seconds,
         resources,
-        partial: false,
     }
 }

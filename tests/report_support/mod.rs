@@ -77,7 +77,14 @@ pub fn check_resources_csv(dir: &Path, results: &RunResults) {
 /// request counts and one interval per recorded second; returns how many logs there are.
 pub fn check_hlogs(dir: &Path, results: &RunResults) -> usize {
     let mut logs = 0;
-    for (mode, rate) in report::mode_rates(results) {
+    let mut pairs: Vec<(&str, f64)> = results
+        .cells
+        .iter()
+        .map(|c| (c.mode.as_str(), c.rate))
+        .collect();
+    pairs.sort_by(|a, b| a.0.cmp(b.0).then(a.1.total_cmp(&b.1)));
+    pairs.dedup();
+    for (mode, rate) in pairs {
         let name = format!("hlog/{mode}-{}rps.hlog", report::fmt_rate(rate));
         let text = read(dir, &name);
         assert!(text.contains("microseconds"), "{name} must state its unit");

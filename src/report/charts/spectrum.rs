@@ -10,7 +10,7 @@ use plotters::prelude::*;
 use super::{
     DrawResult, LINE_WIDTH, Line, colour_of, legend, legend_line, mode_label, panel, style_mesh,
 };
-use crate::report::{Summary, fmt_rate, rates};
+use crate::report::{Summary, fmt_rate};
 
 /// The deepest percentile drawn: 99.99%, i.e. four nines.
 const MAX_NINES: f64 = 4.0;
@@ -28,7 +28,7 @@ pub struct Spectrum {
 pub fn charts(summary: &Summary) -> Result<Vec<Spectrum>> {
     let results = &summary.results;
     let mut charts = Vec::new();
-    for rate in rates(results) {
+    for rate in summary.analysis.rates() {
         let mut lines = Vec::new();
         for mode in &results.modes {
             let mut merged: Option<hdrhistogram::Histogram<u64>> = None;
