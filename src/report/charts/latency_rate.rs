@@ -7,7 +7,7 @@ use plotters::prelude::*;
 
 use super::{
     DrawResult, LINE_WIDTH, Line, colour_of, legend, legend_line, mode_label, panel, style_mesh,
-    whisker,
+    two_panels, whisker, y_top,
 };
 use crate::analysis::{Estimate, LatencySummary};
 use crate::report::{Summary, fmt_rate};
@@ -49,8 +49,7 @@ impl LatencyRate {
         root: &DrawingArea<DB, Shift>,
         title: &str,
     ) -> DrawResult<DB> {
-        let panels = root.titled(title, (super::FONT, super::TITLE_PX))?;
-        let (left, right) = panels.split_horizontally(panels.dim_in_pixel().0 / 2);
+        let (left, right) = two_panels(root, title, true)?;
         let pick_p50: fn(&LatencySummary) -> Estimate = |l| l.p50;
         let pick_p99: fn(&LatencySummary) -> Estimate = |l| l.p99;
         self.draw_panel(&left, "median (p50)", pick_p50)?;
@@ -69,11 +68,7 @@ impl LatencyRate {
         });
         let r_pad = ((r_hi - r_lo) * 0.08).max(r_hi * 0.2).max(1.0);
         // Room above the data for the legend (upper left).
-        let y_hi = all()
-            .map(|(_, l)| pick(l).high)
-            .fold(0.0, f64::max)
-            .max(0.001)
-            * 1.35;
+        let y_hi = y_top(all().map(|(_, l)| pick(l).high), 0.001, 1.35);
         let (x_lo, x_hi) = ((r_lo - r_pad).max(0.0), r_hi + r_pad);
         // Modes at the same rate are shifted apart a little so their whiskers do not hide
         // each other.

@@ -86,8 +86,10 @@ pub struct Line<P> {
     points: Vec<P>,
 }
 
-type DrawResult<DB> =
-    std::result::Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
+type DrawResult<DB, T = ()> =
+    std::result::Result<T, DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
+
+type Area<DB> = DrawingArea<DB, Shift>;
 
 /// One chart, with its data.
 #[derive(Debug, Clone)]
@@ -225,6 +227,27 @@ impl Exporter for ChartFile {
             Format::Png => self.chart.png(),
         }
     }
+}
+
+/// The top of a y axis from 0: the largest value (at least `floor`, so an all-zero chart still
+/// has an axis) with `headroom` above it (a legend sits there).
+fn y_top(values: impl IntoIterator<Item = f64>, floor: f64, headroom: f64) -> f64 {
+    values.into_iter().fold(floor, f64::max) * headroom
+}
+
+/// A titled chart split into two panels, side by side or one above the other.
+fn two_panels<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    side_by_side: bool,
+) -> DrawResult<DB, (Area<DB>, Area<DB>)> {
+    let panels = root.titled(title, (FONT, TITLE_PX))?;
+    let (width, height) = panels.dim_in_pixel();
+    Ok(if side_by_side {
+        panels.split_horizontally(width / 2)
+    } else {
+        panels.split_vertically(height / 2)
+    })
 }
 
 /// Caption, margins and label areas shared by every panel.

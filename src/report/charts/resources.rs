@@ -7,6 +7,7 @@ use plotters::prelude::*;
 
 use super::{
     DrawResult, LINE_WIDTH, Line, colour_of, legend, legend_line, mode_label, panel, style_mesh,
+    two_panels, y_top,
 };
 use crate::report::{Summary, unique};
 
@@ -75,8 +76,7 @@ impl Resources {
         root: &DrawingArea<DB, Shift>,
         title: &str,
     ) -> DrawResult<DB> {
-        let panels = root.titled(title, (super::FONT, super::TITLE_PX))?;
-        let (top, bottom) = panels.split_vertically(panels.dim_in_pixel().1 / 2);
+        let (top, bottom) = two_panels(root, title, false)?;
         self.draw_panel(&top, "CPU", "CPU (% of one core)", |s| s.cpu_pct)?;
         self.draw_panel(&bottom, "Memory", "memory (MB)", |s| s.mem_mb)
     }
@@ -89,8 +89,8 @@ impl Resources {
         pick: fn(&Sample) -> Option<f64>,
     ) -> DrawResult<DB> {
         let samples = || self.cells.iter().flat_map(|line| line.points.iter());
-        let t_max = samples().map(|s| s.minutes).fold(0.0, f64::max).max(0.1);
-        let y_max = samples().filter_map(pick).fold(0.0, f64::max).max(0.001) * 1.45; // headroom: the legend sits above the data
+        let t_max = y_top(samples().map(|s| s.minutes), 0.1, 1.0);
+        let y_max = y_top(samples().filter_map(pick), 0.001, 1.45);
         let mut chart = panel(area, name).build_cartesian_2d(0.0..t_max * 1.02, 0.0..y_max)?;
         style_mesh(&mut chart.configure_mesh())
             .x_desc("time since the run started (min)")

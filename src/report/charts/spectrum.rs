@@ -9,6 +9,7 @@ use plotters::prelude::*;
 
 use super::{
     DrawResult, LINE_WIDTH, Line, colour_of, legend, legend_line, mode_label, panel, style_mesh,
+    y_top,
 };
 use crate::report::{Summary, fmt_rate};
 
@@ -90,13 +91,13 @@ impl Spectrum {
         root: &DrawingArea<DB, Shift>,
         title: &str,
     ) -> DrawResult<DB> {
-        let y_max = self
-            .lines
-            .iter()
-            .flat_map(|line| line.points.iter().map(|p| p.1))
-            .fold(0.0, f64::max)
-            .max(0.001)
-            * 1.1;
+        let y_max = y_top(
+            self.lines
+                .iter()
+                .flat_map(|line| line.points.iter().map(|p| p.1)),
+            0.001,
+            1.1,
+        );
         let mut chart = panel(root, title).build_cartesian_2d(0.0..MAX_NINES, 0.0..y_max)?;
         style_mesh(&mut chart.configure_mesh())
             .x_labels(MAX_NINES as usize + 1)

@@ -7,7 +7,9 @@ use plotters::coord::Shift;
 use plotters::coord::ranged1d::SegmentValue;
 use plotters::prelude::*;
 
-use super::{DrawResult, FONT, MUTED, NOTE_PX, categories_chart, colour_of, legend, whisker};
+use super::{
+    DrawResult, FONT, MUTED, NOTE_PX, categories_chart, colour_of, legend, whisker, y_top,
+};
 use crate::report::{Summary, fmt_rate, unique};
 
 #[derive(Debug, Clone)]
@@ -79,13 +81,13 @@ impl Traces {
         root: &DrawingArea<DB, Shift>,
         title: &str,
     ) -> DrawResult<DB> {
-        let y_max = self
-            .points
-            .iter()
-            .flat_map(|p| [p.observed, p.expected_high])
-            .fold(0.0, f64::max)
-            .max(1.0)
-            * 1.2;
+        let y_max = y_top(
+            self.points
+                .iter()
+                .flat_map(|p| [p.observed, p.expected_high]),
+            1.0,
+            1.2,
+        );
         let labels: Vec<String> = self.points.iter().map(|p| p.label.clone()).collect();
         let mut chart = categories_chart(
             root,
