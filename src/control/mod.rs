@@ -201,8 +201,8 @@ impl Target {
 
     fn journal(&mut self) -> Option<&mut journal::Journal> {
         match self {
-            Target::Process(t) => t.journal(),
-            Target::Docker(t) => t.journal(),
+            Target::Process(t) => t.journal.as_mut(),
+            Target::Docker(t) => t.journal.as_mut(),
             Target::External(_) => None,
         }
     }

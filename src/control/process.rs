@@ -46,7 +46,7 @@ pub struct ProcessTarget {
     /// Variables of tracebench's environment the services do not inherit, besides `TEMPO_*`.
     pub withheld_env: Vec<String>,
     running: Vec<Running>,
-    journal: Option<Journal>,
+    pub(super) journal: Option<Journal>,
 }
 
 struct Running {
@@ -73,10 +73,6 @@ impl ProcessTarget {
     pub fn with_journal(mut self, journal: Journal) -> ProcessTarget {
         self.journal = Some(journal);
         self
-    }
-
-    pub(super) fn journal(&mut self) -> Option<&mut Journal> {
-        self.journal.as_mut()
     }
 
     pub(super) async fn apply(

@@ -85,7 +85,7 @@ pub struct DockerTarget {
     pub ready_timeout: Duration,
     /// The value of [`RUN_LABEL`] on the containers this target creates.
     run_label: String,
-    journal: Option<Journal>,
+    pub(super) journal: Option<Journal>,
 }
 
 struct Managed {
@@ -139,10 +139,6 @@ impl DockerTarget {
         self.run_label = journal.run_label().to_string();
         self.journal = Some(journal);
         Ok(self)
-    }
-
-    pub(super) fn journal(&mut self) -> Option<&mut Journal> {
-        self.journal.as_mut()
     }
 
     pub(super) async fn apply(
