@@ -42,10 +42,30 @@ fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-#[test]
-fn same_run_and_rerun_are_no_regression_and_the_table_is_appended() {
+/// `compare` with `args`, which must exit with `code`; its stdout.
+fn compared(args: &[&Path], step_summary: Option<&Path>, code: i32) -> String {
+    let o = compare(args, step_summary);
+    assert_eq!(o.status.code(), Some(code), "{}", stdout(&o));
+    stdout(&o)
+}
+
+/// The table row of `out` that starts with `prefix`.
+fn row<'a>(out: &'a str, prefix: &str) -> &'a str {
+    out.lines()
+        .find(|l| l.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no row {prefix} in\n{out}"))
+}
+
+/// A temporary directory holding the default run as `base`.
+fn with_base() -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let base = write_summary(dir.path(), "base", &RunSpec::default());
+    (dir, base)
+}
+
+#[test]
+fn same_run_and_rerun_are_no_regression_and_the_table_is_appended() {
+    let (dir, base) = with_base();
     let rerun = write_summary(
         dir.path(),
         "rerun",
@@ -57,13 +77,10 @@ fn same_run_and_rerun_are_no_regression_and_the_table_is_appended() {
     let step = dir.path().join("step-summary.md");
     std::fs::write(&step, "earlier step\n").unwrap();
 
-    let o = compare(&[&base, &base], Some(&step));
-    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
-    assert!(stdout(&o).contains("**No regression**"));
+    assert!(compared(&[&base, &base], Some(&step), 0).contains("**No regression**"));
     // A run directory works as well as its summary.json.
-    let o = compare(&[base.parent().unwrap(), &rerun], Some(&step));
-    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
-    assert!(!stdout(&o).contains("**regression**"));
+    let out = compared(&[base.parent().unwrap(), &rerun], Some(&step), 0);
+    assert!(!out.contains("**regression**"));
 
     let appended = std::fs::read_to_string(&step).unwrap();
     assert!(appended.starts_with("earlier step\n"));
@@ -73,8 +90,7 @@ fn same_run_and_rerun_are_no_regression_and_the_table_is_appended() {
 
 #[test]
 fn a_slower_machine_is_flagged_and_gated_only_when_asked() {
-    let dir = tempfile::tempdir().unwrap();
-    let base = write_summary(dir.path(), "base", &RunSpec::default());
+    let (dir, base) = with_base();
     let slow = write_summary(
         dir.path(),
         "slow",
@@ -84,16 +100,11 @@ fn a_slower_machine_is_flagged_and_gated_only_when_asked() {
             ..RunSpec::default()
         },
     );
-    let o = compare(&[&base, &slow], None);
-    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
-    let out = stdout(&o);
-    let row = out
-        .lines()
-        .find(|l| l.starts_with("| off | 100 | latency p99 (ms) |"))
-        .unwrap_or_else(|| panic!("no p99 row in\n{out}"));
+    let out = compared(&[&base, &slow], None, 0);
+    let p99 = row(&out, "| off | 100 | latency p99 (ms) |");
     assert!(
-        row.ends_with("| beyond, not gated (absolute figure) |"),
-        "{row}"
+        p99.ends_with("| beyond, not gated (absolute figure) |"),
+        "{p99}"
     );
     // The overhead of tracing did not change: both modes slowed down alike.
     assert!(
@@ -102,19 +113,16 @@ fn a_slower_machine_is_flagged_and_gated_only_when_asked() {
             .all(|l| l.ends_with("| ok |")),
         "{out}"
     );
-    let o = compare(&[&base, &slow, Path::new("--gate-absolute")], None);
-    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let out = compared(&[&base, &slow, Path::new("--gate-absolute")], None, 1);
     assert!(
-        stdout(&o).contains("regression(s)**: off at 100 rps: latency p50 (ms)"),
-        "{}",
-        stdout(&o)
+        out.contains("regression(s)**: off at 100 rps: latency p50 (ms)"),
+        "{out}"
     );
 }
 
 #[test]
 fn two_ms_more_tracing_overhead_is_a_regression_naming_the_figure() {
-    let dir = tempfile::tempdir().unwrap();
-    let base = write_summary(dir.path(), "base", &RunSpec::default());
+    let (dir, base) = with_base();
     let slow = write_summary(
         dir.path(),
         "slow",
@@ -130,20 +138,14 @@ fn two_ms_more_tracing_overhead_is_a_regression_naming_the_figure() {
             ..RunSpec::default()
         },
     );
-    let o = compare(&[&base, &slow], None);
-    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
-    let out = stdout(&o);
-    let row = out
-        .lines()
-        .find(|l| l.starts_with("| on | 100 | overhead latency p50 (ms) |"))
-        .unwrap_or_else(|| panic!("no p50 overhead row in\n{out}"));
-    assert!(row.ends_with("| **regression** |"), "{row}");
+    let out = compared(&[&base, &slow], None, 1);
+    let p50 = row(&out, "| on | 100 | overhead latency p50 (ms) |");
+    assert!(p50.ends_with("| **regression** |"), "{p50}");
 }
 
 #[test]
 fn unreadable_or_foreign_files_are_usage_errors_naming_the_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let base = write_summary(dir.path(), "base", &RunSpec::default());
+    let (dir, base) = with_base();
     let missing = dir.path().join("nope.json");
     let o = compare(&[&base, &missing], None);
     assert_eq!(o.status.code(), Some(2));

@@ -86,6 +86,33 @@ async fn inspect(docker: &Docker, name: &str) -> ContainerInspectResponse {
     docker.inspect_container(name, None).await.unwrap()
 }
 
+async fn shape_of(docker: &Docker, name: &str) -> Shape {
+    shape(&inspect(docker, name).await)
+}
+
+/// Both containers' shapes, gateway first.
+async fn shapes(docker: &Docker, s: &Stack) -> [Shape; 2] {
+    [
+        shape_of(docker, &s.names[0]).await,
+        shape_of(docker, &s.names[1]).await,
+    ]
+}
+
+async fn stop(docker: &Docker, name: &str) {
+    docker
+        .stop_container(
+            name,
+            None::<bollard::query_parameters::StopContainerOptions>,
+        )
+        .await
+        .unwrap();
+}
+
+/// Mode `mode` (the standard one, 10% when sampled) for `services`.
+fn mode_env<const N: usize>(mode: &str, services: [&str; N]) -> ModeEnv {
+    ModeEnv::uniform(mode, services, &standard_mode(mode, 0.1).unwrap())
+}
+
 fn env_of(c: &ContainerInspectResponse) -> Vec<String> {
     c.config.clone().unwrap().env.unwrap_or_default()
 }
@@ -169,10 +196,7 @@ async fn each_mode_is_applied_and_restore_brings_back_the_originals() {
         return;
     };
     let s = stack(&docker, "tb-modes").await;
-    let before = [
-        shape(&inspect(&docker, &s.names[0]).await),
-        shape(&inspect(&docker, &s.names[1]).await),
-    ];
+    let before = shapes(&docker, &s).await;
     let mut target = target(&docker, &s).await;
     for mode in ["off", "on", "sampled", "off"] {
         let env = standard_mode(mode, 0.1).unwrap();
@@ -226,7 +250,7 @@ async fn each_mode_is_applied_and_restore_brings_back_the_originals() {
     target.restore().await.unwrap(); // idempotent
     for (i, name) in s.names.iter().enumerate() {
         assert_eq!(
-            shape(&inspect(&docker, name).await),
+            shape_of(&docker, name).await,
             before[i],
             "{name} after restore"
         );
@@ -286,7 +310,7 @@ async fn a_missing_container_is_a_clear_error_and_nothing_changes() {
         return;
     };
     let s = stack(&docker, "tb-missing").await;
-    let before = shape(&inspect(&docker, &s.names[0]).await);
+    let before = shape_of(&docker, &s.names[0]).await;
     let missing = unique("tb-no-such");
     let specs = vec![
         ContainerSpec {
@@ -332,7 +356,7 @@ async fn a_missing_container_is_a_clear_error_and_nothing_changes() {
         ),
         "{err:#}"
     );
-    assert_eq!(shape(&inspect(&docker, &s.names[0]).await), before);
+    assert_eq!(shape_of(&docker, &s.names[0]).await, before);
 }
 
 #[tokio::test]
@@ -341,7 +365,7 @@ async fn a_service_that_never_becomes_ready_names_itself_and_restore_undoes_ever
         return;
     };
     let s = stack(&docker, "tb-never").await;
-    let before = shape(&inspect(&docker, &s.names[1]).await);
+    let before = shape_of(&docker, &s.names[1]).await;
     let mut target = target(&docker, &s).await;
     // auth exits at start in this mode, printing a line first.
     let mode = ModeEnv {
@@ -357,7 +381,7 @@ async fn a_service_that_never_becomes_ready_names_itself_and_restore_undoes_ever
         .unwrap_err();
     assert_not_ready(&err, "auth", "stopped", "failing on purpose");
     target.restore().await.unwrap();
-    assert_eq!(shape(&inspect(&docker, &s.names[1]).await), before);
+    assert_eq!(shape_of(&docker, &s.names[1]).await, before);
     assert_no_mode_containers(&s.names);
 }
 
@@ -398,12 +422,8 @@ fn helper_guarded_run() {
         let mut target = Target::Docker(DockerTarget::new(docker, vec![spec]).await?);
         target
             .guarded(async |t| {
-                let env = standard_mode("on", 0.1).unwrap();
-                t.apply(
-                    &ModeEnv::uniform("on", ["svc"], &env),
-                    &CancellationToken::new(),
-                )
-                .await?;
+                t.apply(&mode_env("on", ["svc"]), &CancellationToken::new())
+                    .await?;
                 println!("APPLIED");
                 tokio::time::sleep(Duration::from_secs(120)).await;
                 Ok(())
@@ -420,7 +440,7 @@ async fn an_interrupted_run_still_restores() {
         return;
     };
     let s = stack(&docker, "tb-sigint").await;
-    let before = shape(&inspect(&docker, &s.names[0]).await);
+    let before = shape_of(&docker, &s.names[0]).await;
     let mut child = std::process::Command::new(std::env::current_exe().unwrap())
         .args(["helper_guarded_run", "--exact", "--ignored", "--nocapture"])
         .env("TB_GUARDED_CONTAINER", &s.names[0])
@@ -476,7 +496,7 @@ async fn an_interrupted_run_still_restores() {
         lines.iter().any(|l| l.contains("interrupted by SIGINT")),
         "{lines:?}"
     );
-    assert_eq!(shape(&inspect(&docker, &s.names[0]).await), before);
+    assert_eq!(shape_of(&docker, &s.names[0]).await, before);
     assert_no_mode_containers(&s.names);
 }
 
@@ -486,21 +506,17 @@ async fn a_run_that_died_before_restoring_is_recovered_by_the_next() {
         return;
     };
     let s = stack(&docker, "tb-crash").await;
-    let before = shape(&inspect(&docker, &s.names[0]).await);
+    let before = shape_of(&docker, &s.names[0]).await;
     let mut first = target(&docker, &s).await;
-    let env = standard_mode("on", 0.1).unwrap();
     first
-        .apply(
-            &ModeEnv::uniform("on", ["gw", "auth"], &env),
-            &CancellationToken::new(),
-        )
+        .apply(&mode_env("on", ["gw", "auth"]), &CancellationToken::new())
         .await
         .unwrap();
     // The process "dies" here: no restore.
     drop(first);
     let mut next = target(&docker, &s).await;
     next.restore().await.unwrap();
-    assert_eq!(shape(&inspect(&docker, &s.names[0]).await), before);
+    assert_eq!(shape_of(&docker, &s.names[0]).await, before);
     assert_no_mode_containers(&s.names);
 }
 
@@ -510,7 +526,7 @@ async fn a_container_named_by_its_id_keeps_its_name() {
         return;
     };
     let s = stack(&docker, "tb-byid").await;
-    let before = shape(&inspect(&docker, &s.names[0]).await);
+    let before = shape_of(&docker, &s.names[0]).await;
     let spec = ContainerSpec {
         service: "gw".into(),
         selector: Selector::Name(before.id[..12].to_string()),
@@ -518,16 +534,12 @@ async fn a_container_named_by_its_id_keeps_its_name() {
         readiness: Readiness::Http(format!("http://127.0.0.1:{}/health", s.ports[0])),
     };
     let mut target = Target::Docker(DockerTarget::new(docker.clone(), vec![spec]).await.unwrap());
-    let env = standard_mode("on", 0.1).unwrap();
     target
-        .apply(
-            &ModeEnv::uniform("on", ["gw"], &env),
-            &CancellationToken::new(),
-        )
+        .apply(&mode_env("on", ["gw"]), &CancellationToken::new())
         .await
         .unwrap();
     target.restore().await.unwrap();
-    assert_eq!(shape(&inspect(&docker, &s.names[0]).await), before);
+    assert_eq!(shape_of(&docker, &s.names[0]).await, before);
     assert_no_mode_containers(&s.names);
 }
 
@@ -537,18 +549,14 @@ async fn cancelled_at_any_moment_of_a_switch_restore_brings_back_the_originals()
         return;
     };
     let s = stack(&docker, "tb-cancel").await;
-    let before = [
-        shape(&inspect(&docker, &s.names[0]).await),
-        shape(&inspect(&docker, &s.names[1]).await),
-    ];
-    let env = standard_mode("on", 0.1).unwrap();
+    let before = shapes(&docker, &s).await;
     // Ctrl-C lands at a different moment of the first switch each time: before it, during the
     // stops, renames and creates, during the readiness waits, after it.
     for after_ms in [0, 30, 100, 250, 500, 1000, 2000, 4000] {
         let mut target = target(&docker, &s).await;
         let (cancel, pull) = cancel_after(after_ms);
         target
-            .apply(&ModeEnv::uniform("on", ["gw", "auth"], &env), &cancel)
+            .apply(&mode_env("on", ["gw", "auth"]), &cancel)
             .await
             .unwrap_or_else(|e| panic!("apply cancelled after {after_ms} ms: {e:#}"));
         pull.await.unwrap();
@@ -569,17 +577,11 @@ async fn an_original_left_aside_with_no_mode_container_is_found_by_its_label_and
         return;
     };
     let s = stack(&docker, "tb-aside").await;
-    let before = shape(&inspect(&docker, &s.names[1]).await);
+    let before = shape_of(&docker, &s.names[1]).await;
     // What a run killed between the rename and the create leaves: the compose service's only
     // container is the stopped original under its aside name.
     let aside = format!("{}-tracebench-original", s.names[1]);
-    docker
-        .stop_container(
-            &s.names[1],
-            None::<bollard::query_parameters::StopContainerOptions>,
-        )
-        .await
-        .unwrap();
+    stop(&docker, &s.names[1]).await;
     docker
         .rename_container(
             &s.names[1],
@@ -591,7 +593,7 @@ async fn an_original_left_aside_with_no_mode_container_is_found_by_its_label_and
         .unwrap();
     let mut target = target(&docker, &s).await;
     target.restore().await.unwrap();
-    assert_eq!(shape(&inspect(&docker, &s.names[1]).await), before);
+    assert_eq!(shape_of(&docker, &s.names[1]).await, before);
     assert_no_mode_containers(&s.names);
 }
 
@@ -602,19 +604,9 @@ async fn a_dead_runs_journal_puts_every_container_back_and_a_stopped_one_stays_s
     };
     let s = stack(&docker, "tb-journal").await;
     // The auth container was stopped before the run: after it, it must still be.
-    docker
-        .stop_container(
-            &s.names[1],
-            None::<bollard::query_parameters::StopContainerOptions>,
-        )
-        .await
-        .unwrap();
-    let before = [
-        shape(&inspect(&docker, &s.names[0]).await),
-        shape(&inspect(&docker, &s.names[1]).await),
-    ];
+    stop(&docker, &s.names[1]).await;
+    let before = shapes(&docker, &s).await;
     assert!(before[0].running && !before[1].running);
-    let env = standard_mode("on", 0.1).unwrap();
     // The run "dies" at a different moment of its second switch each time: its target is
     // dropped without restore, and only its journal is left to put things back.
     for after_ms in [0, 100, 400, 3000] {
@@ -624,12 +616,13 @@ async fn a_dead_runs_journal_puts_every_container_back_and_a_stopped_one_stays_s
         };
         let journal = Journal::create(dir.path(), "127.0.0.1:1", None).unwrap();
         let mut dead = Target::Docker(t.with_journal(journal).unwrap());
-        let uniform = |mode| ModeEnv::uniform(mode, ["gw", "auth"], &env);
-        dead.apply(&uniform("on"), &CancellationToken::new())
+        dead.apply(&mode_env("on", ["gw", "auth"]), &CancellationToken::new())
             .await
             .unwrap();
         let (cancel, pull) = cancel_after(after_ms);
-        dead.apply(&uniform("sampled"), &cancel).await.unwrap();
+        dead.apply(&mode_env("sampled", ["gw", "auth"]), &cancel)
+            .await
+            .unwrap();
         pull.await.unwrap();
         drop(dead);
 
