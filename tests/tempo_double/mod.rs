@@ -1092,9 +1092,7 @@ impl State {
                 && block.start_ns <= backend.end
                 && block.end_ns >= backend.start
             {
-                metrics.total_blocks = 1;
-                metrics.total_jobs = 1;
-                metrics.total_block_bytes = 700 * self.traces.len() as u64;
+                metrics.count_block(self.traces.len());
                 let (s, e, st) = trim_to_overlap_26(
                     backend.start,
                     backend.end,
@@ -1110,11 +1108,7 @@ impl State {
                 }
             }
         }
-        metrics.completed_jobs = jobs.len() as u32;
-        if !jobs.is_empty() {
-            metrics.inspected_spans = data.len() as u64;
-            metrics.inspected_bytes = 100 * data.len() as u64;
-        }
+        metrics.count_completed(jobs.len(), data.len());
         // The frontend combiner (unaligned start S, end E): IntervalCount(S, E, T) samples, a job
         // sample at ms goes to IntervalOfMs(ms, S, E, T) = (ts - S_ms)/T when S_ms <= ts <= E_ms
         // (f97027a0d8b5dd48b3de3a6eff97d4a698506547:pkg/traceql/engine_metrics.go#L47-75,L1033-1070),
@@ -1293,20 +1287,14 @@ impl State {
                 && block.start_ns <= backend.end
                 && block.end_ns >= backend.start
             {
-                metrics.total_blocks = 1;
-                metrics.total_jobs = 1;
-                metrics.total_block_bytes = 700 * self.traces.len() as u64;
+                metrics.count_block(self.traces.len());
                 let trimmed = backend.trim_to_block(block);
                 if trimmed.start != trimmed.end && trimmed.step != 0 {
                     jobs.push(job_29(trimmed, &data));
                 }
             }
         }
-        metrics.completed_jobs = jobs.len() as u32;
-        if !jobs.is_empty() {
-            metrics.inspected_spans = data.len() as u64;
-            metrics.inspected_bytes = 100 * data.len() as u64;
-        }
+        metrics.count_completed(jobs.len(), data.len());
         // The frontend maps each job sample with its interval mapper built from the combiner's
         // request: samples at t = S'+T .. E', each (t-T, t] (right-closed), or one sample at E
         // for an instant query, [S, E] (2762f702b8417971f2d063433b858194b00e8e9e:pkg/traceql/engine_metrics.go#L1544-1648;
@@ -1974,6 +1962,24 @@ struct JobMetrics {
     total_block_bytes: u64,
     #[serde(skip_serializing_if = "zero_u64", serialize_with = "as_string")]
     inspected_spans: u64,
+}
+
+impl JobMetrics {
+    /// The one block a backend request overlaps: one job, and the block's (made-up) size.
+    fn count_block(&mut self, traces: usize) {
+        self.total_blocks = 1;
+        self.total_jobs = 1;
+        self.total_block_bytes = 700 * traces as u64;
+    }
+
+    /// The jobs that ran, and the spans (and made-up bytes) they inspected.
+    fn count_completed(&mut self, jobs: usize, spans: usize) {
+        self.completed_jobs = jobs as u32;
+        if jobs > 0 {
+            self.inspected_spans = spans as u64;
+            self.inspected_bytes = 100 * spans as u64;
+        }
+    }
 }
 
 /// TraceSearchMetadata (f97027a0d8b5dd48b3de3a6eff97d4a698506547:pkg/tempopb/tempo.proto#L114-142).
