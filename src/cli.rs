@@ -163,7 +163,7 @@ pub struct TracesCountArgs {
     pub step: Duration,
     /// Traces asked for per search at first; a full answer splits the time slice, and a full
     /// one-second slice is asked again with four times the limit.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = crate::traces::count::DEFAULT_SEARCH_LIMIT)]
     pub search_limit: usize,
     /// Services a complete trace holds spans of (comma-separated): also reports how many
     /// counted traces miss one.

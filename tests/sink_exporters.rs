@@ -14,7 +14,7 @@ use opentelemetry_otlp::{Protocol, WithExportConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use sink_support::{gzip, send};
-use tracebench::traces::count::{CountMethod, CountRequest, count_traces};
+use tracebench::traces::count::{CountRequest, count_traces};
 use tracebench::traces::model::{decode_id, hex_decode};
 use tracebench::traces::sink::{Sink, SinkConfig};
 use tracebench::traces::tempo::{Search, TempoClient};
@@ -132,15 +132,7 @@ async fn assert_delivered(sink: &Sink, service: &str, expected: &Expected, start
     }
     let counts = count_traces(
         &client,
-        &CountRequest {
-            services: vec![service.to_string()],
-            complete_with: vec![],
-            start_s: started_s,
-            end_s: now_s() + 1,
-            step_s: 60,
-            search_limit: 1000,
-            method: CountMethod::Search,
-        },
+        &CountRequest::roots(&[service], started_s, now_s() + 1),
     )
     .await
     .unwrap();

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio_util::sync::CancellationToken;
 use tracebench::control::docker::{ContainerSpec, DockerTarget, Selector};
 use tracebench::control::{ModeEnv, Readiness, Target};
-use tracebench::traces::count::{CountMethod, CountRequest, count_traces};
+use tracebench::traces::count::{CountRequest, count_traces};
 use tracebench::traces::tempo::TempoClient;
 
 use compose_support::*;
@@ -150,15 +150,7 @@ async fn compose_stack_at_always_on_sends_one_trace_per_request_to_the_sink() {
     );
     let counts = count_traces(
         &tempo,
-        &CountRequest {
-            services: vec!["api-gateway".into(), "user-auth-service".into()],
-            complete_with: vec![],
-            start_s,
-            end_s: now_s() + 1,
-            step_s: 60,
-            search_limit: 5000,
-            method: CountMethod::Search,
-        },
+        &CountRequest::roots(&["api-gateway", "user-auth-service"], start_s, now_s() + 1),
     )
     .await
     .unwrap();

@@ -16,7 +16,7 @@ use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use support::DemoStack;
-use tracebench::traces::count::{CountMethod, CountRequest, count_traces};
+use tracebench::traces::count::{CountRequest, count_traces};
 use tracebench::traces::sink::{Sink, SinkConfig};
 use tracebench::traces::tempo::TempoClient;
 
@@ -64,16 +64,7 @@ async fn gateway_traces(sink: &Sink, start_s: u64) -> u64 {
     let client = TempoClient::new(&sink.addrs().api_url()).unwrap();
     let counts = count_traces(
         &client,
-        &CountRequest {
-            services: vec!["api-gateway".into()],
-            complete_with: vec![],
-            start_s,
-            end_s: now_s() + 2,
-            step_s: 60,
-            // The stack answers hundreds of requests a second here: one slice can hold them all.
-            search_limit: 5000,
-            method: CountMethod::Search,
-        },
+        &CountRequest::roots(&["api-gateway"], start_s, now_s() + 2),
     )
     .await
     .unwrap();

@@ -64,6 +64,25 @@ pub struct CountRequest {
     pub method: CountMethod,
 }
 
+impl CountRequest {
+    /// Root traces of each of `services` in `[start_s, end_s)`, per minute, by search from
+    /// [`DEFAULT_SEARCH_LIMIT`] traces an answer: what `tracebench traces count` does by default.
+    pub fn roots(services: &[&str], start_s: u64, end_s: u64) -> CountRequest {
+        CountRequest {
+            services: services.iter().map(|s| s.to_string()).collect(),
+            complete_with: Vec::new(),
+            start_s,
+            end_s,
+            step_s: 60,
+            search_limit: DEFAULT_SEARCH_LIMIT,
+            method: CountMethod::Search,
+        }
+    }
+}
+
+/// Traces asked for per search at first (`traces count --search-limit`).
+pub const DEFAULT_SEARCH_LIMIT: usize = 1000;
+
 /// Traces per step for each service.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TraceCounts {
