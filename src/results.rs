@@ -332,6 +332,13 @@ pub struct CellTraces {
     pub incomplete: Option<u64>,
 }
 
+impl CellTraces {
+    /// True when these are the counts of `cell`.
+    pub fn counts(&self, cell: &CellResult) -> bool {
+        cell.is(&self.mode, self.rate, self.round, self.replicate)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MinuteCount {
     /// Start of the minute (or of the counting step).

@@ -14,7 +14,9 @@ use report_support::{
     check_cells_csv, check_hlogs, check_html_self_contained, check_markdown_starts_with_verdicts,
     check_pngs, check_resources_csv, check_svgs, read,
 };
-use run_support::{Spec, TestScenario, describe, run, run_command, run_with_fault, tracebench};
+use run_support::{
+    OFF, Spec, TestScenario, describe, modes, run, run_command, run_with_fault, tracebench,
+};
 use tracebench::analysis::{BudgetKind, Verdict};
 use tracebench::compare::load_summary;
 
@@ -110,7 +112,7 @@ fn a_run_on_the_demo_stack_writes_every_file_and_counts_every_trace_at_full_samp
         let counted = traces
             .cells
             .iter()
-            .find(|t| cell.is(&t.mode, t.rate, t.round, t.replicate))
+            .find(|t| t.counts(cell))
             .expect("every cell counted");
         assert_eq!(counted.service, "api-gateway");
         match cell.mode.as_str() {
@@ -196,7 +198,7 @@ fn ctrl_c_stops_restores_and_keeps_every_finished_cells_trace_count_with_exit_4(
         let counted = traces
             .cells
             .iter()
-            .find(|t| cell.is(&t.mode, t.rate, t.round, t.replicate))
+            .find(|t| t.counts(cell))
             .unwrap_or_else(|| panic!("cell {} not counted: {traces:#?}", cell.order));
         if cell.mode == "on" {
             assert_eq!(counted.observed, cell.load.completed, "{cell:?}");
@@ -213,31 +215,13 @@ fn ctrl_c_stops_restores_and_keeps_every_finished_cells_trace_count_with_exit_4(
     );
 }
 
-/// Two modes that are both tracing off: the baseline against itself.
-const A_A: &str = r#"
-[[modes.mode]]
-name = "off"
-env = { OTEL_SDK_DISABLED = "true" }
-[[modes.mode]]
-name = "off2"
-env = { OTEL_SDK_DISABLED = "true" }
-"#;
-
-/// The same, with 2 ms added by the gateway in the second mode only.
-const A_SLOW: &str = r#"
-[[modes.mode]]
-name = "off"
-env = { OTEL_SDK_DISABLED = "true" }
-[[modes.mode]]
-name = "off2"
-env = { OTEL_SDK_DISABLED = "true", DEMO_EXTRA_DELAY_MS = "2" }
-"#;
-
 #[test]
 fn a_baseline_against_itself_never_fails_and_compare_flags_only_an_added_overhead() {
+    // Two modes that are both tracing off: the baseline against itself.
+    let a_a = modes(&[("off", OFF), ("off2", OFF)]);
     let spec = Spec {
         name: "aa",
-        modes: A_A,
+        modes: &a_a,
         rates: "[80]",
         rounds: 4,
         duration: "2s",
@@ -289,8 +273,12 @@ fn a_baseline_against_itself_never_fails_and_compare_flags_only_an_added_overhea
 
     // The same scenario with 2 ms added by the gateway in off2: its latency overhead regresses,
     // and the table names it.
+    let a_slow = modes(&[
+        ("off", OFF),
+        ("off2", &format!(r#"{OFF}, DEMO_EXTRA_DELAY_MS = "2""#)),
+    ]);
     let delayed = TestScenario::write(&Spec {
-        modes: A_SLOW,
+        modes: &a_slow,
         ..spec
     });
     let slow = delayed.out("slow");
@@ -315,25 +303,18 @@ fn a_baseline_against_itself_never_fails_and_compare_flags_only_an_added_overhea
     );
 }
 
-/// A mode whose requests all hang past the timeout, and one whose gateway answers every 20th
-/// request with 500.
-const BROKEN: &str = r#"
-[[modes.mode]]
-name = "off"
-env = { OTEL_SDK_DISABLED = "true" }
-[[modes.mode]]
-name = "hang"
-env = { OTEL_SDK_DISABLED = "true", DEMO_EXTRA_DELAY_MS = "3000" }
-[[modes.mode]]
-name = "fail5pct"
-env = { OTEL_SDK_DISABLED = "true", DEMO_FAIL_EVERY = "20" }
-"#;
-
 #[test]
 fn a_mode_whose_requests_hang_or_fail_fails_the_errors_budget() {
+    // A mode whose requests all hang past the timeout, and one whose gateway answers every
+    // 20th request with 500.
+    let broken = modes(&[
+        ("off", OFF),
+        ("hang", &format!(r#"{OFF}, DEMO_EXTRA_DELAY_MS = "3000""#)),
+        ("fail5pct", &format!(r#"{OFF}, DEMO_FAIL_EVERY = "20""#)),
+    ]);
     let scenario = TestScenario::write(&Spec {
         name: "broken",
-        modes: BROKEN,
+        modes: &broken,
         rates: "[40]",
         rounds: 2,
         duration: "2s",
@@ -344,22 +325,15 @@ fn a_mode_whose_requests_hang_or_fail_fails_the_errors_budget() {
     let out = run(&scenario.path, &out_dir);
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     let summary = load_summary(&out_dir).unwrap();
-    let find = |mode: &str, budget: &BudgetKind| {
-        summary
-            .analysis
-            .budgets
-            .iter()
-            .find(|b| b.mode == mode && &b.budget == budget)
-            .unwrap_or_else(|| panic!("no {budget:?} for {mode}: {:#?}", summary.analysis.budgets))
-    };
     for mode in ["hang", "fail5pct"] {
-        let errors = find(mode, &BudgetKind::Errors);
+        let errors = budget(&summary, mode, &BudgetKind::Errors);
         assert_eq!(errors.verdict, Verdict::Fail, "{errors:#?}");
         assert!(errors.note.is_some(), "{errors:#?}");
     }
     // Every hanging request is an error with the time it took (about the 1 s timeout), so the
     // hanging mode's latency is never a speed-up.
-    let hang = find(
+    let hang = budget(
+        &summary,
         "hang",
         &BudgetKind::Latency {
             percentile: "p50".into(),
@@ -411,17 +385,6 @@ fn a_mode_whose_requests_hang_or_fail_fails_the_errors_budget() {
     );
 }
 
-/// Tracing on, with every tenth registration refused by auth (400): each refused request still
-/// roots a whole trace.
-const REJECTS: &str = r#"
-[[modes.mode]]
-name = "off"
-env = { OTEL_SDK_DISABLED = "true", OTEL_TRACES_SAMPLER = "always_off" }
-[[modes.mode]]
-name = "reject10pct"
-env = { OTEL_TRACES_SAMPLER = "always_on", DEMO_REJECT_EVERY = "10" }
-"#;
-
 fn budget<'a>(
     summary: &'a tracebench::analysis::Summary,
     mode: &str,
@@ -439,9 +402,21 @@ fn budget<'a>(
 fn traces_of_refused_requests_count_and_a_service_that_exports_nothing_breaks_completeness() {
     let gateway = || "api-gateway".to_string();
     // 1. 10% 400s: trace volume passes (every answered request is traced), all complete.
+    // Tracing on, with every tenth registration refused by auth (400): each refused request
+    // still roots a whole trace.
+    let rejects = modes(&[
+        (
+            "off",
+            r#"OTEL_SDK_DISABLED = "true", OTEL_TRACES_SAMPLER = "always_off""#,
+        ),
+        (
+            "reject10pct",
+            r#"OTEL_TRACES_SAMPLER = "always_on", DEMO_REJECT_EVERY = "10""#,
+        ),
+    ]);
     let scenario = TestScenario::write(&Spec {
         name: "rejects",
-        modes: REJECTS,
+        modes: &rejects,
         rates: "[40]",
         duration: "2s",
         ..Spec::default()
@@ -508,7 +483,7 @@ fn traces_of_refused_requests_count_and_a_service_that_exports_nothing_breaks_co
         .unwrap()
         .cells
         .iter()
-        .find(|t| on.is(&t.mode, t.rate, t.round, t.replicate))
+        .find(|t| t.counts(on))
         .unwrap();
     assert_eq!(counted.observed, on.load.completed);
     assert_eq!(

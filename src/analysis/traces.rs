@@ -31,9 +31,10 @@ pub fn summaries(results: &RunResults, cells: &[&CellResult], ratio: f64) -> Vec
             let counted: Vec<(&CellResult, &CellTraces)> = cells
                 .iter()
                 .filter_map(|c| {
-                    let t = traces.cells.iter().find(|t| {
-                        t.service == service && c.is(&t.mode, t.rate, t.round, t.replicate)
-                    })?;
+                    let t = traces
+                        .cells
+                        .iter()
+                        .find(|t| t.service == service && t.counts(c))?;
                     Some((*c, t))
                 })
                 .collect();

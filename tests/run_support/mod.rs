@@ -54,6 +54,17 @@ name = "sampled"
 env = { OTEL_TRACES_SAMPLER = "parentbased_traceidratio", OTEL_TRACES_SAMPLER_ARG = "0.1" }
 "#;
 
+/// The env of a mode with tracing off, as TOML inline-table items.
+pub const OFF: &str = r#"OTEL_SDK_DISABLED = "true""#;
+
+/// `[[modes.mode]]` tables for [`Spec::modes`]: each mode's name and env (inline-table items).
+pub fn modes(modes: &[(&str, &str)]) -> String {
+    modes
+        .iter()
+        .map(|(name, env)| format!("[[modes.mode]]\nname = \"{name}\"\nenv = {{ {env} }}\n"))
+        .collect()
+}
+
 /// A scenario file in a temporary directory, with the ports it uses.
 pub struct TestScenario {
     pub dir: tempfile::TempDir,

@@ -2,12 +2,11 @@
 //! rounds, with 95% whiskers), side by side, so the rate where tracing starts to hurt, or the
 //! stack saturates, stands out.
 
-use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::{
-    DrawResult, LINE_WIDTH, Line, colour_of, legend, legend_line, mode_label, panel, style_mesh,
-    two_panels, whisker, y_top,
+    Area, DrawResult, LINE_WIDTH, Line, colour_of, legend, legend_line, mode_label, panel,
+    style_mesh, two_panels, whisker, y_top,
 };
 use crate::analysis::{Estimate, LatencySummary};
 use crate::report::{Summary, fmt_rate};
@@ -44,11 +43,7 @@ pub fn charts(summary: &Summary) -> Option<LatencyRate> {
 }
 
 impl LatencyRate {
-    pub fn draw<DB: DrawingBackend>(
-        &self,
-        root: &DrawingArea<DB, Shift>,
-        title: &str,
-    ) -> DrawResult<DB> {
+    pub fn draw<DB: DrawingBackend>(&self, root: &Area<DB>, title: &str) -> DrawResult<DB> {
         let (left, right) = two_panels(root, title, true)?;
         let pick_p50: fn(&LatencySummary) -> Estimate = |l| l.p50;
         let pick_p99: fn(&LatencySummary) -> Estimate = |l| l.p99;
@@ -58,7 +53,7 @@ impl LatencyRate {
 
     fn draw_panel<DB: DrawingBackend>(
         &self,
-        area: &DrawingArea<DB, Shift>,
+        area: &Area<DB>,
         name: &str,
         pick: fn(&LatencySummary) -> Estimate,
     ) -> DrawResult<DB> {

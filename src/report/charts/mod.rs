@@ -146,7 +146,7 @@ impl Chart {
         }
     }
 
-    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
+    fn draw<DB: DrawingBackend>(&self, root: &Area<DB>) -> DrawResult<DB> {
         root.fill(&WHITE)?;
         let title = self.title();
         match self {
@@ -237,7 +237,7 @@ fn y_top(values: impl IntoIterator<Item = f64>, floor: f64, headroom: f64) -> f6
 
 /// A titled chart split into two panels, side by side or one above the other.
 fn two_panels<DB: DrawingBackend>(
-    root: &DrawingArea<DB, Shift>,
+    root: &Area<DB>,
     title: &str,
     side_by_side: bool,
 ) -> DrawResult<DB, (Area<DB>, Area<DB>)> {
@@ -251,10 +251,7 @@ fn two_panels<DB: DrawingBackend>(
 }
 
 /// Caption, margins and label areas shared by every panel.
-fn panel<'a, 'b, DB: DrawingBackend>(
-    area: &'a DrawingArea<DB, Shift>,
-    title: &str,
-) -> ChartBuilder<'a, 'b, DB> {
+fn panel<'a, 'b, DB: DrawingBackend>(area: &'a Area<DB>, title: &str) -> ChartBuilder<'a, 'b, DB> {
     let mut builder = ChartBuilder::on(area);
     builder
         .caption(title, (FONT, TITLE_PX))
@@ -270,7 +267,7 @@ type Categories<'a, DB> =
     ChartContext<'a, DB, Cartesian2d<SegmentedCoord<RangedCoordu32>, RangedCoordf64>>;
 
 fn categories_chart<'a, DB: DrawingBackend>(
-    area: &'a DrawingArea<DB, Shift>,
+    area: &'a Area<DB>,
     title: &str,
     labels: &[String],
     y: Range<f64>,

@@ -3,12 +3,11 @@
 //! a red line, and the baseline against itself (the noise floor) in grey beside them. The
 //! verdict is visible as geometry: a whisker wholly below the line passes, wholly above fails.
 
-use plotters::coord::Shift;
 use plotters::coord::ranged1d::SegmentValue;
 use plotters::prelude::*;
 
 use super::{
-    DrawResult, FAIL, FONT, INCONCLUSIVE, LINE_WIDTH, MUTED, NOTE_PX, PASS, categories_chart,
+    Area, DrawResult, FAIL, FONT, INCONCLUSIVE, LINE_WIDTH, MUTED, NOTE_PX, PASS, categories_chart,
     legend, legend_line, whisker,
 };
 use crate::analysis::{BudgetKind, Estimate, Verdict};
@@ -146,11 +145,7 @@ impl Overhead {
         (lo - pad)..(hi + pad + legend_room)
     }
 
-    pub fn draw<DB: DrawingBackend>(
-        &self,
-        root: &DrawingArea<DB, Shift>,
-        title: &str,
-    ) -> DrawResult<DB> {
+    pub fn draw<DB: DrawingBackend>(&self, root: &Area<DB>, title: &str) -> DrawResult<DB> {
         let lines = self.limit_lines();
         let labels: Vec<String> = self.points.iter().map(|p| p.label.clone()).collect();
         let x_desc = if self.points.iter().any(|p| p.verdict.is_none()) {

@@ -2,12 +2,11 @@
 //! timeline, coloured by mode, CPU above memory. Shows what the summary figures hide: warm-up
 //! drift, a leak, or a mode whose memory keeps growing.
 
-use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::{
-    DrawResult, LINE_WIDTH, Line, colour_of, legend, legend_line, mode_label, panel, style_mesh,
-    two_panels, y_top,
+    Area, DrawResult, LINE_WIDTH, Line, colour_of, legend, legend_line, mode_label, panel,
+    style_mesh, two_panels, y_top,
 };
 use crate::report::{Summary, unique};
 
@@ -71,11 +70,7 @@ impl Resources {
         format!("CPU and memory of {} over the run", self.service)
     }
 
-    pub fn draw<DB: DrawingBackend>(
-        &self,
-        root: &DrawingArea<DB, Shift>,
-        title: &str,
-    ) -> DrawResult<DB> {
+    pub fn draw<DB: DrawingBackend>(&self, root: &Area<DB>, title: &str) -> DrawResult<DB> {
         let (top, bottom) = two_panels(root, title, false)?;
         self.draw_panel(&top, "CPU", "CPU (% of one core)", |s| s.cpu_pct)?;
         self.draw_panel(&bottom, "Memory", "memory (MB)", |s| s.mem_mb)
@@ -83,7 +78,7 @@ impl Resources {
 
     fn draw_panel<DB: DrawingBackend>(
         &self,
-        area: &DrawingArea<DB, Shift>,
+        area: &Area<DB>,
         name: &str,
         y_desc: &str,
         pick: fn(&Sample) -> Option<f64>,

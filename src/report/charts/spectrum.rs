@@ -4,12 +4,11 @@
 //! the median.
 
 use anyhow::Result;
-use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::{
-    DrawResult, LINE_WIDTH, Line, colour_of, legend, legend_line, mode_label, panel, style_mesh,
-    y_top,
+    Area, DrawResult, LINE_WIDTH, Line, colour_of, legend, legend_line, mode_label, panel,
+    style_mesh, y_top,
 };
 use crate::report::{Summary, fmt_rate};
 
@@ -86,11 +85,7 @@ impl Spectrum {
         )
     }
 
-    pub fn draw<DB: DrawingBackend>(
-        &self,
-        root: &DrawingArea<DB, Shift>,
-        title: &str,
-    ) -> DrawResult<DB> {
+    pub fn draw<DB: DrawingBackend>(&self, root: &Area<DB>, title: &str) -> DrawResult<DB> {
         let y_max = y_top(
             self.lines
                 .iter()

@@ -3,12 +3,11 @@
 //! a grey whisker, and the observed rate as a dot. A dot outside its whisker means traces were
 //! lost (or duplicated) between the services and the store.
 
-use plotters::coord::Shift;
 use plotters::coord::ranged1d::SegmentValue;
 use plotters::prelude::*;
 
 use super::{
-    DrawResult, FONT, MUTED, NOTE_PX, categories_chart, colour_of, legend, whisker, y_top,
+    Area, DrawResult, FONT, MUTED, NOTE_PX, categories_chart, colour_of, legend, whisker, y_top,
 };
 use crate::report::{Summary, fmt_rate, unique};
 
@@ -76,11 +75,7 @@ impl Traces {
         )
     }
 
-    pub fn draw<DB: DrawingBackend>(
-        &self,
-        root: &DrawingArea<DB, Shift>,
-        title: &str,
-    ) -> DrawResult<DB> {
+    pub fn draw<DB: DrawingBackend>(&self, root: &Area<DB>, title: &str) -> DrawResult<DB> {
         let y_max = y_top(
             self.points
                 .iter()
