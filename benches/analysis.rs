@@ -9,10 +9,7 @@ use std::hint::black_box;
 use criterion::{Criterion, criterion_group, criterion_main};
 use tracebench::analysis::analyze;
 
-#[path = "../tests/analysis_support/mod.rs"]
-mod analysis_support;
-
-use analysis_support::{ModeSpec, RunSpec, generate};
+use testkit::analysis::{ModeSpec, RunSpec, generate};
 
 fn bench(c: &mut Criterion) {
     let spec = RunSpec {

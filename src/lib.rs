@@ -16,8 +16,9 @@
 //!   all rendering the same computed summary.
 //! - [`exit`]: exit codes.
 //!
-//! Integration tests live in `tests/`, one file per area (`run_*`, `target_*`, `sink_*`, ...),
-//! with their shared helpers in `tests/*_support/`.
+//! Integration tests live in `tests/`, one file per area (`run_*`, `target_*`, `sink_*`, ...);
+//! what they share is the `testkit` crate (`testkit/`): ports, one HTTP client, the demo stack,
+//! the helper service, Docker and compose set-ups, synthetic runs and report checks.
 
 pub mod analysis;
 pub mod cli;

@@ -3,9 +3,7 @@
 //! maps to the documented exit codes. The generator is seeded, so each case is deterministic;
 //! the effects are sized so the verdict does not hinge on the seed (see each comment).
 
-mod analysis_support;
-
-use analysis_support::{ModeSpec, RunSpec, generate};
+use testkit::analysis::{ModeSpec, RunSpec, generate};
 use tracebench::analysis::{Analysis, BudgetKind, BudgetResult, Summary, Verdict, analyze};
 use tracebench::exit::Exit;
 

@@ -5,12 +5,10 @@
 //! names the figure); the table is appended to $GITHUB_STEP_SUMMARY; bad files are usage errors
 //! naming the file.
 
-mod analysis_support;
-
 use std::path::Path;
 use std::process::{Command, Output};
 
-use analysis_support::{ModeSpec, RunSpec, generate};
+use testkit::analysis::{ModeSpec, RunSpec, generate};
 use tracebench::analysis::{Summary, analyze};
 
 fn write_summary(dir: &Path, name: &str, spec: &RunSpec) -> std::path::PathBuf {

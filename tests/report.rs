@@ -3,16 +3,13 @@
 //! reader or a tool relies on. Set TRACEBENCH_KEEP_REPORT=DIR to keep the rendered directory
 //! for a look.
 
-mod analysis_support;
-mod report_support;
-
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use analysis_support::{ModeSpec, RunSpec, generate};
-use report_support::{
+use testkit::analysis::{ModeSpec, RunSpec, generate};
+use testkit::report::{
     check_cells_csv, check_hlogs, check_html_self_contained, check_markdown_starts_with_verdicts,
     check_pngs, check_resources_csv, check_svgs,
 };
@@ -90,7 +87,7 @@ fn rendered() -> &'static Rendered {
 }
 
 fn read(name: &str) -> String {
-    report_support::read(&rendered().dir, name)
+    testkit::report::read(&rendered().dir, name)
 }
 
 #[test]

@@ -1,22 +1,15 @@
 //! The samplers against the tools people trust: the docker sampler against `docker stats
 //! --no-stream` on the same container under load, and the /proc sampler against `ps`.
 
-mod target_support;
-
 use std::process::Command;
 use std::time::Duration;
 
 use tracebench::resources::{Sampler, Source, WindowSummary, procfs};
 
-use target_support::*;
+use testkit::net::*;
+use testkit::target::*;
 
 const IMAGE: &str = "tracebench-test/resources:latest";
-
-#[test]
-#[ignore = "helper entry point, run by the other tests"]
-fn helper_http_server() {
-    helper_main();
-}
 
 /// "66.2MiB" / "7.6GiB" / "512KiB" / "1.2kB" in bytes.
 fn parse_size(text: &str) -> f64 {
@@ -130,7 +123,7 @@ async fn docker_sampler_agrees_with_docker_stats_under_load() {
 
 /// Starts the helper as a local process burning CPU and holding memory.
 fn burning_process(port: u16) -> std::process::Child {
-    let (program, args, env) = helper_command(&format!("127.0.0.1:{port}"));
+    let (program, args, env) = testkit::helper::command(&format!("127.0.0.1:{port}"));
     Command::new(program)
         .args(args)
         .envs(env)

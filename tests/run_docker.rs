@@ -9,16 +9,12 @@
 //! It runs in the nextest group of the other run tests (one at a time: each drives load and
 //! samples CPU on 2 cores).
 
-mod compose_support;
-mod run_support;
-mod support;
-mod target_support;
-
 use std::time::Duration;
 
-use compose_support::*;
-use run_support::{describe, run, run_with_fault, state_dir};
-use target_support::{docker_or_skip, wait_http};
+use testkit::compose::*;
+use testkit::net::wait_http;
+use testkit::run::{describe, run, run_with_fault, state_dir};
+use testkit::target::docker_or_skip;
 use tracebench::compare::load_summary;
 use tracebench::control::docker::MODE_LABEL;
 use tracebench::control::journal::{self, Entry};

@@ -4,17 +4,13 @@
 //! The tests run one at a time (`.config/nextest.toml`, group `run-e2e`): each drives load and
 //! measures CPU, which another run beside it on 2 cores would disturb.
 
-mod report_support;
-mod run_support;
-mod support;
-
 use std::time::{Duration, Instant};
 
-use report_support::{
+use testkit::report::{
     check_cells_csv, check_hlogs, check_html_self_contained, check_markdown_starts_with_verdicts,
     check_pngs, check_resources_csv, check_svgs, read,
 };
-use run_support::{
+use testkit::run::{
     OFF, Spec, TestScenario, describe, modes, run, run_command, run_with_fault, tracebench,
 };
 use tracebench::analysis::{BudgetKind, Verdict};
@@ -649,7 +645,7 @@ fn killed_or_interrupted_at_any_step_no_service_process_remains() {
     // The auth service behind a wrapper shell: its process is the shell's child, which the
     // parent-death signal does not reach; only the journal's process group can end it.
     let auth = scenario.ports[0];
-    let bin = support::demo_bin("demo-auth");
+    let bin = testkit::demo::demo_bin("demo-auth");
     let text = std::fs::read_to_string(&scenario.path).unwrap();
     let direct = format!(
         r#"command = ["{}", "--listen", "127.0.0.1:{auth}"]"#,
@@ -760,7 +756,7 @@ fn a_second_run_on_the_same_target_exits_4_and_changes_nothing() {
 fn ctrl_c_at_the_external_targets_prompt_ends_the_run_at_once() {
     use std::io::Read;
     use std::os::fd::{FromRawFd, OwnedFd};
-    let port = |_| support::free_port();
+    let port = |_| testkit::net::free_port();
     let [web, grpc, http, api]: [u16; 4] = std::array::from_fn(port);
     let dir = tempfile::tempdir().unwrap();
     let scenario = dir.path().join("external.toml");

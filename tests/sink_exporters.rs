@@ -5,15 +5,13 @@
 //! OTLP/HTTP JSON body (hex ids, as the OTLP spec writes them), plain and gzip.
 
 use std::collections::HashMap;
-use std::time::{SystemTime, UNIX_EPOCH};
-
-mod sink_support;
+use testkit::net::now_s;
 
 use opentelemetry::trace::{TraceContextExt, Tracer, TracerProvider as _};
 use opentelemetry_otlp::{Protocol, WithExportConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::SdkTracerProvider;
-use sink_support::{gzip, send};
+use testkit::sink::{gzip, send};
 use tracebench::traces::count::{CountRequest, count_traces};
 use tracebench::traces::model::{decode_id, hex_decode};
 use tracebench::traces::sink::{Sink, SinkConfig};
@@ -67,13 +65,6 @@ async fn export_traces(
     })
     .await
     .unwrap()
-}
-
-fn now_s() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
 }
 
 /// Every expected trace is found by search, under the right root service, and read back with

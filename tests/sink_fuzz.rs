@@ -16,8 +16,7 @@ use rand::{Rng, SeedableRng, rngs::StdRng};
 use tracebench::traces::otlp::{Encoding, decode, decompress};
 use tracebench::traces::store::{SearchQuery, SpanStore};
 
-mod sink_support;
-use sink_support::root_spans;
+use testkit::sink::root_spans;
 
 /// The largest body the fuzzed path accepts after decompression.
 const LIMIT: usize = 1 << 20;

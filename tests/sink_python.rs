@@ -21,14 +21,11 @@ fn python_exporter_available() -> bool {
         .status()
         .is_ok_and(|s| s.success());
     if !found {
-        assert!(
-            std::env::var("TRACEBENCH_REQUIRE_PYTHON").is_err(),
-            "TRACEBENCH_REQUIRE_PYTHON is set but python3 lacks the OTLP exporter: \
-             pip install opentelemetry-sdk opentelemetry-exporter-otlp-proto-http"
-        );
-        eprintln!(
-            "SKIPPED: python3 with opentelemetry-exporter-otlp-proto-http not found \
-             (pip install opentelemetry-sdk opentelemetry-exporter-otlp-proto-http)"
+        testkit::skip::missing(
+            "sink_python",
+            "TRACEBENCH_REQUIRE_PYTHON",
+            "python3 lacks the OTLP exporter (pip install opentelemetry-sdk \
+             opentelemetry-exporter-otlp-proto-http)",
         );
     }
     found

@@ -1,13 +1,11 @@
 //! Bad input gets a clear rejection (HTTP 400/413/415, gRPC INVALID_ARGUMENT or
 //! OUT_OF_RANGE), and the sink keeps serving afterwards.
 
-mod sink_support;
-
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use prost::Message;
-use sink_support::{gzip, send};
+use testkit::sink::{gzip, send};
 use tracebench::traces::sink::{Sink, SinkConfig};
 
 const LIMIT: usize = 4096;

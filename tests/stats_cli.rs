@@ -1,20 +1,13 @@
 //! `tracebench stats` as users run it: processes and containers, the plain table when stdout is
 //! not a terminal, the summary, the CSV file, and clear errors.
 
-mod target_support;
-
 use std::process::Command;
 use std::time::Duration;
 
-use target_support::*;
+use testkit::net::*;
+use testkit::target::*;
 
 const IMAGE: &str = "tracebench-test/stats:latest";
-
-#[test]
-#[ignore = "helper entry point, run by the other tests"]
-fn helper_http_server() {
-    helper_main();
-}
 
 fn tracebench(args: &[&str]) -> (Option<i32>, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_tracebench"))
@@ -48,7 +41,7 @@ fn rows(path: &std::path::Path) -> Vec<Row> {
 #[test]
 fn watches_a_process_and_writes_csv() {
     let port = free_port();
-    let (program, args, env) = helper_command(&format!("127.0.0.1:{port}"));
+    let (program, args, env) = testkit::helper::command(&format!("127.0.0.1:{port}"));
     let mut child = Command::new(program)
         .args(args)
         .envs(env)

@@ -5,12 +5,9 @@
 //!   labels, and restoring them exactly;
 //! - at always_on, the traces counted through the sink's Tempo API equal the successful requests.
 
-mod compose_support;
-mod target_support;
-
 use std::collections::BTreeMap;
 use std::process::Command;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 use tracebench::control::docker::{ContainerSpec, DockerTarget, Selector};
@@ -18,8 +15,9 @@ use tracebench::control::{ModeEnv, Readiness, Target};
 use tracebench::traces::count::{CountRequest, count_traces};
 use tracebench::traces::tempo::TempoClient;
 
-use compose_support::*;
-use target_support::*;
+use testkit::compose::*;
+use testkit::net::*;
+use testkit::target::*;
 
 fn logs(container: &str) -> String {
     let out = Command::new("docker")
@@ -106,13 +104,6 @@ async fn the_compose_stack_switches_modes_by_label_and_is_restored() {
         wait_http(ports.gateway, Duration::from_secs(60)),
         "restored gateway answers"
     );
-}
-
-fn now_s() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
 }
 
 #[tokio::test]
@@ -227,12 +218,11 @@ fn compose_scenario_matches_the_compose_files() {
         .output()
         .is_err()
     {
-        assert_ne!(
-            std::env::var("TRACEBENCH_REQUIRE_DOCKER").as_deref(),
-            Ok("1"),
-            "docker-compose is required (TRACEBENCH_REQUIRE_DOCKER=1)"
+        testkit::skip::missing(
+            "compose_scenario_matches_the_compose_files",
+            "TRACEBENCH_REQUIRE_DOCKER",
+            "docker-compose is not installed",
         );
-        eprintln!("\n######## SKIPPED: docker-compose is not installed ########\n");
         return;
     }
     let config = compose_config();

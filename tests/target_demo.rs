@@ -3,9 +3,6 @@
 //! small bounded load, showing each service's memory and CPU per mode and the spans each mode
 //! exported.
 
-mod support;
-mod target_support;
-
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -15,8 +12,9 @@ use tracebench::control::{ModeEnv, Readiness, Target};
 use tracebench::resources::{Sampler, WindowSummary};
 use tracebench::traces::sink::{Sink, SinkConfig};
 
-use support::demo_bin;
-use target_support::*;
+use testkit::demo::demo_bin;
+use testkit::net::*;
+use testkit::target::*;
 
 /// `count` registrations at about 100 a second: how many were answered 200.
 fn register(port: u16, mode: &str, count: u32) -> u32 {

@@ -1,8 +1,6 @@
 //! The docker target on the real Docker Engine: modes applied by recreating containers, restore
 //! exactly as before, clear errors that change nothing, and restore after SIGINT.
 
-mod target_support;
-
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -15,15 +13,10 @@ use tracebench::control::docker::{
 use tracebench::control::journal::{self, Entry, Journal};
 use tracebench::control::{ModeEnv, Readiness, Target};
 
-use target_support::*;
+use testkit::net::*;
+use testkit::target::*;
 
 const IMAGE: &str = "tracebench-test/target-docker:latest";
-
-#[test]
-#[ignore = "helper entry point, run by the other tests"]
-fn helper_http_server() {
-    helper_main();
-}
 
 /// What restore must bring back, as `docker inspect` shows it.
 #[derive(Debug, PartialEq)]
@@ -126,7 +119,7 @@ struct Stack {
 }
 
 async fn stack(docker: &Docker, prefix: &str) -> Stack {
-    helper_image(IMAGE);
+    testkit::helper::image(IMAGE);
     let base = unique(prefix);
     let network = format!("{base}-net");
     let names = [format!("{base}-gw"), format!("{base}-auth")];

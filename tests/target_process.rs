@@ -2,8 +2,6 @@
 //! output captured in the run directory, PIDs for the samplers, and clear errors that leave
 //! nothing running.
 
-mod target_support;
-
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -13,16 +11,11 @@ use tracebench::control::process::{ProcessTarget, ServiceCommand};
 use tracebench::control::{ModeEnv, Readiness, Target};
 use tracebench::resources::Source;
 
-use target_support::*;
-
-#[test]
-#[ignore = "helper entry point, run by the other tests"]
-fn helper_http_server() {
-    helper_main();
-}
+use testkit::net::*;
+use testkit::target::*;
 
 fn service(name: &str, port: u16, extra: &[(&str, &str)]) -> ServiceCommand {
-    let (program, args, env) = helper_command(&format!("127.0.0.1:{port}"));
+    let (program, args, env) = testkit::helper::command(&format!("127.0.0.1:{port}"));
     let mut env: BTreeMap<String, String> = env.into_iter().collect();
     env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     ServiceCommand {
@@ -158,7 +151,7 @@ async fn stop_escalates_to_sigkill_after_the_grace_period() {
     let dir = tempfile::tempdir().unwrap();
     // `sh -c 'trap "" TERM; ...'` ignores SIGTERM: only SIGKILL ends it.
     let port = free_port();
-    let (program, args, env) = helper_command(&format!("127.0.0.1:{port}"));
+    let (program, args, env) = testkit::helper::command(&format!("127.0.0.1:{port}"));
     let mut script = format!("trap '' TERM; exec {}", program.display());
     for a in &args {
         script += &format!(" {a}");
@@ -188,7 +181,7 @@ async fn a_process_target_is_built_from_the_scenario_model() {
     use tracebench::scenario;
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let (program, args, env) = helper_command(&format!("127.0.0.1:{port}"));
+    let (program, args, env) = testkit::helper::command(&format!("127.0.0.1:{port}"));
     let spec = scenario::TargetConfig::Process {
         services: vec![scenario::ProcessService {
             name: "svc".into(),

@@ -9,9 +9,8 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-mod sink_support;
 
-use sink_support::root_spans;
+use testkit::sink::root_spans;
 use tracebench::traces::count::{CountError, CountMethod, CountRequest, count_traces};
 use tracebench::traces::sink::{Sink, SinkConfig};
 use tracebench::traces::tempo::{TempoClient, TempoError};

@@ -7,6 +7,7 @@
 mod tempo_double;
 
 use std::time::{SystemTime, UNIX_EPOCH};
+use testkit::net::now_s;
 
 use serde_json::Value;
 use tempo_double::{
@@ -16,13 +17,6 @@ use tracebench::traces::count::{CountMethod, CountRequest, TraceCounts, count_tr
 use tracebench::traces::tempo::TempoClient;
 
 const NS: u64 = 1_000_000_000;
-
-fn now_s() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
 
 /// A minute boundary about two hours ago: old enough for every version's recent-data paths and
 /// 3.0's end cutoff to be out of the way.
@@ -362,23 +356,10 @@ per_version!(search_5000_per_second, dense);
 // (h) The double's own answers
 // ---------------------------------------------------------------------------------------------
 
-/// A plain HTTP/1.1 GET: status and body.
+/// `GET url path`: status and body.
 async fn get(url: &str, path: &str) -> (u16, String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let addr = url.trim_start_matches("http://");
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    stream
-        .write_all(
-            format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
-        )
-        .await
-        .unwrap();
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).await.unwrap();
-    let text = String::from_utf8(raw).unwrap();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap();
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    (status, body.to_string())
+    let addr = url.trim_start_matches("http://").parse().unwrap();
+    testkit::net::fetch(addr, path).await.unwrap()
 }
 
 async fn get_json(url: &str, path: &str) -> Value {

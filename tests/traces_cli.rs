@@ -7,8 +7,7 @@ use std::process::{Child, ChildStderr, Command, Stdio};
 
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 
-mod sink_support;
-use sink_support::root_spans;
+use testkit::sink::root_spans;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tracebench");
 
@@ -234,15 +233,8 @@ async fn sink_fed_ten_times_its_bounds_stays_bounded_and_ready() {
         .unwrap()
         .max_decoding_message_size(BODY as usize);
     let ready = |api: String| async move {
-        let mut stream = tokio::net::TcpStream::connect(&api).await.unwrap();
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        stream
-            .write_all(b"GET /ready HTTP/1.1\r\nHost: sink\r\nConnection: close\r\n\r\n")
-            .await
-            .unwrap();
-        let mut answer = String::new();
-        stream.read_to_string(&mut answer).await.unwrap();
-        answer.starts_with("HTTP/1.1 200")
+        let answer = testkit::net::fetch(api.parse().unwrap(), "/ready").await;
+        matches!(answer, Ok((200, _)))
     };
     // 10 x the span bound, in one-span traces carrying 2 KiB each: 10 x the byte bound too.
     let blob = "x".repeat(2048);

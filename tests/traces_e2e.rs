@@ -10,22 +10,13 @@
 //! Requests are sent one at a time from a bounded loop (the point is counting, not speed); the
 //! stack is stopped gracefully before counting, which flushes every span it recorded.
 
-mod support;
-
 use std::process::Command;
-use std::time::{SystemTime, UNIX_EPOCH};
+use testkit::net::now_s;
 
-use support::DemoStack;
+use testkit::demo::DemoStack;
 use tracebench::traces::count::{CountRequest, count_traces};
 use tracebench::traces::sink::{Sink, SinkConfig};
 use tracebench::traces::tempo::TempoClient;
-
-fn now_s() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
 
 /// Starts the stack exporting to `sink` with `sampler`, sends `requests` registers, stops the
 /// stack (flushing spans) and returns how many requests succeeded (HTTP 200).

@@ -1,12 +1,9 @@
 //! The demo stack's HTTP contract, against the real binaries on free loopback ports.
 
-#[path = "../../tests/support/mod.rs"]
-mod support;
-
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use support::DemoStack;
+use testkit::demo::DemoStack;
 
 const REGISTER: &str = "/api/auth/register";
 

@@ -6,9 +6,6 @@
 //! services are stopped with SIGTERM before counting: they flush their span queues on shutdown,
 //! so the counts are exact, with no waiting for a batch timer.
 
-#[path = "../../tests/support/mod.rs"]
-mod support;
-
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -24,7 +21,7 @@ use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
-use support::DemoStack;
+use testkit::demo::DemoStack;
 
 const REGISTER: &str = "/api/auth/register";
 

@@ -1,12 +1,12 @@
 //! Short scenarios on the demo stack for the `tracebench run` tests: the demo binaries as local
 //! processes on free loopback ports, exporting to the run's built-in sink, itself on free ports.
 //! Cells are short (1 s warm-up, 3 s measured) and rates low, for a 2-core CI machine.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use crate::support::{demo_bin, free_port};
+use crate::demo::demo_bin;
+use crate::net::free_port;
 
 /// What varies between the tests' scenarios.
 pub struct Spec<'a> {
@@ -171,7 +171,7 @@ api = "127.0.0.1:{api}"
 
 /// `tracebench ARGS...`, output captured.
 pub fn tracebench(args: &[&std::ffi::OsStr]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tracebench"))
+    Command::new(crate::demo::workspace_bin("tracebench", "tracebench"))
         .args(args)
         .output()
         .unwrap()
@@ -180,7 +180,7 @@ pub fn tracebench(args: &[&std::ffi::OsStr]) -> Output {
 /// `tracebench run --quiet SCENARIO --out OUT`, its output piped, to adjust or spawn. Its state
 /// (run locks, journal pointers) is kept in the scenario's directory, not the user's.
 pub fn run_command(scenario: &Path, out: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_tracebench"));
+    let mut command = Command::new(crate::demo::workspace_bin("tracebench", "tracebench"));
     command
         .args(["run", "--quiet"])
         .arg(scenario)
@@ -215,7 +215,7 @@ pub fn run_with_fault(scenario: &Path, out: &Path, fault: &str, by_dir: bool, at
             "{at}: {}",
             describe(&output)
         );
-        let restored = Command::new(env!("CARGO_BIN_EXE_tracebench"))
+        let restored = Command::new(crate::demo::workspace_bin("tracebench", "tracebench"))
             .arg("restore")
             .args(by_dir.then_some(out))
             .env("TRACEBENCH_STATE_DIR", state_dir(scenario))

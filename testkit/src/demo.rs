@@ -1,13 +1,8 @@
-//! Test support: runs the real demo stack (demo-auth + demo-gateway binaries) on free loopback
-//! ports, and speaks just enough HTTP/1.1 to drive it without a client library.
-//!
-//! Shared by the root crate's integration tests (`mod support;`) and the demo crate's (which
-//! include this file by path and pass their own `CARGO_BIN_EXE_*` paths), so there is one stack
-//! runner, not two. Not every test uses every helper, hence the `dead_code` allowance.
-#![allow(dead_code)]
+//! The real demo stack (demo-auth + demo-gateway binaries) as child processes on free loopback
+//! ports, and the workspace binaries tests run. Used by tracebench's integration tests and by the
+//! demo crate's, which pass their own `CARGO_BIN_EXE_*` paths.
 
-use std::io::{Read as _, Write as _};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::sync::Mutex;
@@ -18,17 +13,20 @@ use std::time::{Duration, Instant};
 const READY_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long a service may take to exit after SIGTERM (it flushes its spans first).
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
-/// Bound on one HTTP exchange with the gateway.
-const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Path of a demo binary (`demo-gateway`, `demo-auth`) in this test's target profile directory.
+pub fn demo_bin(name: &str) -> PathBuf {
+    workspace_bin("demo", name)
+}
+
+/// Path of binary `name` of workspace package `package` in this test's target profile directory.
 ///
 /// Tests run from `target/<profile>/deps/`, and cargo puts binaries in `target/<profile>/`. Cargo
 /// only builds binaries of the package under test (and sets `CARGO_BIN_EXE_*` only for those), and
 /// depending on another package's binaries ("artifact dependencies") is still unstable, so when a
-/// demo binary is missing (e.g. after `cargo test -p tracebench`) it is built here with
-/// `cargo build -p demo --bins` in the same profile. `cargo test --workspace` builds them anyway.
-pub fn demo_bin(name: &str) -> PathBuf {
+/// binary is missing (e.g. after `cargo test -p tracebench`) it is built here with
+/// `cargo build -p PACKAGE --bins` in the same profile. `cargo test --workspace` builds them anyway.
+pub fn workspace_bin(package: &str, name: &str) -> PathBuf {
     static BUILD: Mutex<()> = Mutex::new(());
     let exe = std::env::current_exe().expect("current test executable");
     let profile_dir = exe
@@ -41,30 +39,22 @@ pub fn demo_bin(name: &str) -> PathBuf {
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     if !path.exists() {
         let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-        cargo.args(["build", "-p", "demo", "--bins"]);
+        cargo.args(["build", "-p", package, "--bins"]);
         if profile_dir.file_name().is_some_and(|dir| dir == "release") {
             cargo.arg("--release");
         }
-        let status = cargo.status().expect("running cargo build -p demo --bins");
+        let status = cargo.status().expect("running cargo build");
         assert!(
             status.success(),
-            "cargo build -p demo --bins failed: {status}"
+            "cargo build -p {package} --bins failed: {status}"
         );
         assert!(
             path.exists(),
-            "{} missing after building demo",
+            "{} missing after building {package}",
             path.display()
         );
     }
     path
-}
-
-/// A loopback port free at the time of the call (the OS picks it).
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("binding 127.0.0.1:0")
-        .port()
 }
 
 /// The demo stack: demo-auth and demo-gateway as child processes on free loopback ports.
@@ -115,8 +105,8 @@ impl DemoStack {
                 .collect(),
             auth: None,
             gateway: None,
-            auth_addr: SocketAddr::from(([127, 0, 0, 1], free_port())),
-            gateway_addr: SocketAddr::from(([127, 0, 0, 1], free_port())),
+            auth_addr: SocketAddr::from(([127, 0, 0, 1], crate::net::free_port())),
+            gateway_addr: SocketAddr::from(([127, 0, 0, 1], crate::net::free_port())),
         };
         stack.spawn_auth()?;
         let gateway = service_command(gateway_bin, &stack.env)
@@ -191,8 +181,8 @@ impl DemoStack {
     }
 
     /// `GET path` on the gateway: (status, body).
-    pub fn get(&self, path: &str) -> std::io::Result<(u16, String)> {
-        http_request(self.gateway_addr, "GET", path, &[], "")
+    pub fn get(&self, path: &str) -> anyhow::Result<(u16, String)> {
+        crate::net::request(self.gateway_addr, "GET", path, &[], "")
     }
 
     /// `POST path` on the gateway with a JSON body and extra headers: (status, body).
@@ -201,8 +191,8 @@ impl DemoStack {
         path: &str,
         headers: &[(&str, &str)],
         body: &str,
-    ) -> std::io::Result<(u16, String)> {
-        http_request(self.gateway_addr, "POST", path, headers, body)
+    ) -> anyhow::Result<(u16, String)> {
+        crate::net::request(self.gateway_addr, "POST", path, headers, body)
     }
 
     /// Stops demo-auth gracefully (SIGTERM) and waits for it to exit; the gateway keeps running.
@@ -278,44 +268,28 @@ fn terminate(name: &str, mut child: Child) {
     }
 }
 
-/// One HTTP/1.1 exchange on a fresh connection (`Connection: close`): (status, body).
-pub fn http_request(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &str,
-) -> std::io::Result<(u16, String)> {
-    let mut stream = TcpStream::connect_timeout(&addr, HTTP_TIMEOUT)?;
-    stream.set_read_timeout(Some(HTTP_TIMEOUT))?;
-    stream.set_write_timeout(Some(HTTP_TIMEOUT))?;
-    let mut request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (name, value) in headers {
-        request.push_str(&format!("{name}: {value}\r\n"));
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The stack's binaries are found (or built), it starts on free ports, and a registration
+    /// goes through it with the toolkit's HTTP client.
+    #[test]
+    fn demo_stack_starts_and_registers_a_user() {
+        let stack = DemoStack::start(&[]);
+        let (status, body) = stack
+            .post(
+                "/api/auth/register",
+                &[],
+                r#"{"username":"support","email":"support@example.com","password":"password1"}"#,
+            )
+            .expect("register request");
+        assert_eq!(status, 200, "{body}");
+        assert!(body.contains("user_id"), "{body}");
+        assert_eq!(
+            crate::net::http_get(stack.gateway_addr().port(), "/health").map(|(s, _)| s),
+            Some(200)
+        );
+        stack.stop();
     }
-    request.push_str("\r\n");
-    request.push_str(body);
-    stream.write_all(request.as_bytes())?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response)?;
-    let invalid = |what: &str| {
-        std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("{what}: {response:?}"),
-        )
-    };
-    let status = response
-        .split(' ')
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .ok_or_else(|| invalid("no HTTP status line"))?;
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, body)| body.to_owned())
-        .ok_or_else(|| invalid("no end of headers"))?;
-    Ok((status, body))
 }

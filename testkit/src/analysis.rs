@@ -4,7 +4,6 @@
 //! levels plus one-second noise; a mode may fail a share of its requests; trace counts follow the
 //! sampling ratio minus a chosen shortfall. Each round measures every mode once and the baseline
 //! (the first mode) twice, as a run does. Everything is drawn from one seeded generator.
-#![allow(dead_code)] // each test binary uses part of it
 
 use std::collections::BTreeMap;
 

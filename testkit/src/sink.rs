@@ -1,5 +1,4 @@
 //! Helpers shared by the sink's integration tests: one HTTP request, gzip, root spans.
-#![allow(dead_code)]
 
 use std::io::Write;
 

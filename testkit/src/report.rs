@@ -1,6 +1,5 @@
 //! Checks of a run directory's files, shared by the report tests (a synthetic run) and the
 //! end-to-end run tests (a real one): what a reader or a tool relies on in each format.
-#![allow(dead_code)]
 
 use std::path::Path;
 

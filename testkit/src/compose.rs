@@ -6,16 +6,13 @@
 //! Image builds are cached by the script (an image is rebuilt only when its binary changed) and
 //! serialised by the script's own file lock, so test binaries running in parallel never build
 //! twice at once.
-#![allow(dead_code)]
 
 use std::process::{Command, Output};
-
-const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
 /// Builds (or finds up to date) the three offline images: a release build of demo and tracebench
 /// the first time, then only a cargo no-op and a hash comparison.
 pub fn build_offline_images() {
-    let status = Command::new(format!("{ROOT}/scripts/offline-images.sh"))
+    let status = Command::new(crate::repo().join("scripts/offline-images.sh"))
         .status()
         .expect("running scripts/offline-images.sh");
     assert!(status.success(), "scripts/offline-images.sh failed");
@@ -43,7 +40,7 @@ impl ComposeStack {
     /// compose v1 strips the rest) on free loopback ports. Panics, after taking it down, when
     /// compose fails.
     pub fn up(project: &str) -> ComposeStack {
-        let free = crate::target_support::free_port;
+        let free = crate::net::free_port;
         let stack = ComposeStack {
             project: project.to_string(),
             ports: Ports {
@@ -67,7 +64,7 @@ impl ComposeStack {
     pub fn compose(&self, args: &[&str]) -> Output {
         let p = self.ports;
         Command::new("docker-compose")
-            .current_dir(ROOT)
+            .current_dir(crate::repo())
             .args(["-p", &self.project])
             .args([
                 "-f",
@@ -123,5 +120,5 @@ pub fn identity(container: &str) -> String {
 
 /// A compose project name unique to one test run (compose v1 keeps only letters and digits).
 pub fn project_name(prefix: &str) -> String {
-    crate::target_support::unique(prefix).replace('-', "")
+    crate::target::unique(prefix).replace('-', "")
 }

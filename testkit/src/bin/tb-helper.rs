@@ -1,0 +1,5 @@
+//! The helper service of tracebench's tests (see `testkit::helper`).
+
+fn main() {
+    testkit::helper::serve();
+}
