@@ -16,8 +16,8 @@ use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, Key
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use prost::Message;
-use tracebench::traces::otlp::{Encoding, decode};
-use tracebench::traces::store::SpanStore;
+use tracebench::sink::otlp::{Encoding, decode};
+use tracebench::sink::store::SpanStore;
 
 struct Counting;
 

@@ -111,21 +111,21 @@ pub struct SinkArgs {
     #[arg(long, default_value = "127.0.0.1:3200")]
     pub api: SocketAddr,
     /// Spans kept in memory; beyond it the oldest traces are dropped (and counted).
-    #[arg(long, default_value_t = crate::traces::sink::DEFAULT_MAX_SPANS)]
+    #[arg(long, default_value_t = crate::sink::DEFAULT_MAX_SPANS)]
     pub max_spans: usize,
     /// Bytes of data: the kept spans' estimated heap plus room for decoding the largest export;
     /// beyond it too the oldest traces are dropped.
-    #[arg(long, default_value_t = crate::traces::sink::DEFAULT_MAX_BYTES)]
+    #[arg(long, default_value_t = crate::sink::DEFAULT_MAX_BYTES)]
     pub max_bytes: usize,
     /// Largest accepted export body in bytes, at most 1 GiB (larger: HTTP 413, gRPC
     /// OUT_OF_RANGE).
-    #[arg(long, default_value_t = crate::traces::sink::DEFAULT_MAX_BODY_BYTES,
+    #[arg(long, default_value_t = crate::sink::DEFAULT_MAX_BODY_BYTES,
           value_parser = body_limit)]
     pub max_body_bytes: usize,
 }
 
 fn body_limit(value: &str) -> Result<usize, String> {
-    let limit = crate::traces::sink::MAX_BODY_LIMIT;
+    let limit = crate::sink::MAX_BODY_LIMIT;
     match value.parse::<usize>() {
         Ok(n) if (1..=limit).contains(&n) => Ok(n),
         _ => Err(format!("expected a byte count from 1 to {limit}")),

@@ -3,7 +3,9 @@
 //! Layout (see the README's architecture section):
 //! - [`cli`]: clap definitions only; [`commands`] turns them into calls on the modules below.
 //! - [`load`]: the open-loop driver (HTTP and gRPC), recording into HDR histograms.
-//! - [`traces`]: the built-in OTLP sink, the Tempo client, counting and verification.
+//! - [`sink`]: the built-in OTLP sink: receivers, decoders, the bounded span store, and Tempo's
+//!   query API over it.
+//! - [`traces`]: the Tempo client, counting and verification (against Tempo or the sink).
 //! - [`control`]: the target's services under control: applying a tracing mode (restarting
 //!   processes or containers), restoring them, and the journal that makes restore survive a crash.
 //! - [`resources`]: CPU and memory samplers (docker stats, /proc).
@@ -33,4 +35,5 @@ pub mod resources;
 pub mod results;
 pub mod run;
 pub mod scenario;
+pub mod sink;
 pub mod traces;

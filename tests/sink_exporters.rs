@@ -12,9 +12,9 @@ use opentelemetry_otlp::{Protocol, WithExportConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use testkit::sink::{gzip, send};
+use tracebench::sink::{Sink, SinkConfig};
 use tracebench::traces::count::{CountRequest, count_traces};
 use tracebench::traces::model::{decode_id, hex_decode};
-use tracebench::traces::sink::{Sink, SinkConfig};
 use tracebench::traces::tempo::{Search, TempoClient};
 
 /// Trace id -> [(span id, parent span id)] as the SDK created them.

@@ -13,8 +13,8 @@ use opentelemetry_proto::tonic::common::v1::{AnyValue, ArrayValue, KeyValue, any
 use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
 use rand::{Rng, SeedableRng, rngs::StdRng};
-use tracebench::traces::otlp::{Encoding, decode, decompress};
-use tracebench::traces::store::{SearchQuery, SpanStore};
+use tracebench::sink::otlp::{Encoding, decode, decompress};
+use tracebench::sink::store::{SearchQuery, SpanStore};
 
 use testkit::sink::root_spans;
 

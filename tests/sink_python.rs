@@ -6,8 +6,8 @@
 
 use std::process::Command;
 
+use tracebench::sink::{Sink, SinkConfig};
 use tracebench::traces::model::{decode_id, hex_decode};
-use tracebench::traces::sink::{Sink, SinkConfig};
 use tracebench::traces::tempo::TempoClient;
 
 const TRACES: usize = 50;

@@ -6,7 +6,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::Trac
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use prost::Message;
 use testkit::sink::{gzip, send};
-use tracebench::traces::sink::{Sink, SinkConfig};
+use tracebench::sink::{Sink, SinkConfig};
 
 const LIMIT: usize = 4096;
 

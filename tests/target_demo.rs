@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use tracebench::control::process::{ProcessTarget, ServiceCommand};
 use tracebench::control::{ModeEnv, Readiness, Target};
 use tracebench::resources::{Sampler, WindowSummary};
-use tracebench::traces::sink::{Sink, SinkConfig};
+use tracebench::sink::{Sink, SinkConfig};
 
 use testkit::demo::demo_bin;
 use testkit::net::*;

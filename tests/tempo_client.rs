@@ -11,8 +11,8 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 
 use testkit::sink::root_spans;
+use tracebench::sink::{Sink, SinkConfig};
 use tracebench::traces::count::{CountError, CountMethod, CountRequest, count_traces};
-use tracebench::traces::sink::{Sink, SinkConfig};
 use tracebench::traces::tempo::{TempoClient, TempoError};
 
 /// A server that records each request's path and query with its tenant and authorization

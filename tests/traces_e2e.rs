@@ -14,8 +14,8 @@ use std::process::Command;
 use testkit::net::now_s;
 
 use testkit::demo::DemoStack;
+use tracebench::sink::{Sink, SinkConfig};
 use tracebench::traces::count::{CountRequest, count_traces};
-use tracebench::traces::sink::{Sink, SinkConfig};
 use tracebench::traces::tempo::TempoClient;
 
 /// Starts the stack exporting to `sink` with `sampler`, sends `requests` registers, stops the

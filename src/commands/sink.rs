@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use crate::cli::SinkArgs;
 use crate::exit::Exit;
-use crate::traces::sink::{Sink, SinkConfig};
-use crate::traces::store::StoreStats;
+use crate::sink::store::StoreStats;
+use crate::sink::{Sink, SinkConfig};
 
 pub async fn run(args: SinkArgs) -> anyhow::Result<Exit> {
     map_large_allocations();

@@ -8,8 +8,8 @@ use anyhow::{Context, Result};
 use crate::error::UsageError;
 use crate::results::{CellResult, ProbeResults};
 use crate::scenario::{Endpoint, Scenario, TraceStore};
+use crate::sink::{Sink, SinkConfig};
 use crate::traces::count::{CountMethod, CountRequest, Server, ServiceCounts, count_on};
-use crate::traces::sink::{Sink, SinkConfig};
 use crate::traces::tempo::{TempoClient, redact_userinfo};
 use crate::traces::verify::{self, ProbeOutcome, VerifyRequest};
 

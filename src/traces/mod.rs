@@ -1,14 +1,10 @@
-//! Traces: the built-in OTLP sink, the Tempo client, counting and verification.
+//! Traces, the client side: the Tempo client, counting and verification. The server side, the
+//! built-in sink, is [`crate::sink`]; both speak Tempo's JSON ([`model`]).
 //!
-//! - [`sink`] receives OTLP (gRPC and HTTP) into a bounded [`store`] and answers Tempo's query
-//!   API shapes ([`model`]), so one [`tempo`] client works against a real Tempo and the sink.
-//! - [`otlp`] decodes OTLP/HTTP bodies; [`count`] turns the client's answers into traces per
+//! - [`tempo`] asks a real Tempo or the sink; [`count`] turns its answers into traces per
 //!   minute; [`verify`] checks probe requests come back as whole, linked traces.
 
 pub mod count;
 pub mod model;
-pub mod otlp;
-pub mod sink;
-pub mod store;
 pub mod tempo;
 pub mod verify;

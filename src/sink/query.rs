@@ -1,8 +1,8 @@
 //! The query side of the sink's HTTP API: Tempo's search parameters (`tags`, TraceQL's two
 //! simplest forms, `start`, `end`, `limit`, `spss`) and trace IDs, parsed from the URL.
 
+use crate::sink::store::{SearchQuery, TraceId};
 use crate::traces::model::{hex_decode, pad_trace_id};
-use crate::traces::store::{SearchQuery, TraceId};
 
 pub(super) fn parse_trace_id(raw: &str) -> Option<TraceId> {
     if raw.is_empty() || raw.len() > 32 {

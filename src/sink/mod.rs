@@ -30,11 +30,13 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::{JoinHandle, JoinSet};
 use tower::limit::GlobalConcurrencyLimitLayer;
 
+pub mod otlp;
 mod query;
+pub mod store;
 
-use super::otlp::{self, DecodeError, Encoding};
-use super::store::{SpanStore, StoreStats};
+use otlp::{DecodeError, Encoding};
 use query::{parse_search, parse_trace_id};
+use store::{SpanStore, StoreStats};
 
 /// Where the sink listens and how much it keeps.
 #[derive(Debug, Clone)]

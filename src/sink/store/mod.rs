@@ -24,7 +24,7 @@ use opentelemetry_proto::tonic::common::v1::{KeyValue as PbKeyValue, any_value};
 use prost::Message;
 use serde::Serialize;
 
-use super::model::{self, base64_id, hex_encode};
+use crate::traces::model::{self, base64_id, hex_encode};
 
 mod answers;
 
