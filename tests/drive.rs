@@ -435,8 +435,8 @@ async fn interval_log_round_trips_through_two_readers() {
 
 mod grpc {
     use super::*;
-    use demo::proto::user_service_server::{UserService, UserServiceServer};
-    use demo::proto::{RegisterRequest, RegisterResponse};
+    use demo_proto::user_service_server::{UserService, UserServiceServer};
+    use demo_proto::{RegisterRequest, RegisterResponse};
 
     /// A tiny UserService: usernames are unique, a duplicate is ALREADY_EXISTS.
     #[derive(Default)]

@@ -3,8 +3,8 @@
 //! Each worker owns one channel (one HTTP/2 connection) and sends one call at a time, so
 //! `connections` means the same for HTTP and gRPC: how many requests can be on the wire at once.
 
-use demo::proto::RegisterRequest;
-use demo::proto::user_service_client::UserServiceClient;
+use demo_proto::RegisterRequest;
+use demo_proto::user_service_client::UserServiceClient;
 use tonic::transport::{Channel, Endpoint};
 
 use super::record::{RequestOutcome, ResponseCode};
