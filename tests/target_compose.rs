@@ -9,9 +9,8 @@ use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use tokio_util::sync::CancellationToken;
 use tracebench::control::docker::{ContainerSpec, DockerTarget, Selector};
-use tracebench::control::{ModeEnv, Readiness, Target};
+use tracebench::control::{ModeEnv, Readiness, Shutdown, Target};
 use tracebench::traces::count::{CountRequest, count_traces};
 use tracebench::traces::tempo::TempoClient;
 
@@ -76,13 +75,14 @@ async fn the_compose_stack_switches_modes_by_label_and_is_restored() {
         ("on", "sampler always_on"),
         ("sampled", "sampler parentbased_traceidratio 0.1"),
     ];
+    let shutdown = Shutdown::watch();
     let outcome = target
-        .guarded(async |t| {
+        .guarded(&shutdown, async |t, cancel| {
             for (mode, log_line) in expected_log {
                 let env = standard_mode(mode, 0.1).unwrap();
                 t.apply(
                     &ModeEnv::uniform(mode, ["user-auth-service", "api-gateway"], &env),
-                    &CancellationToken::new(),
+                    cancel,
                 )
                 .await?;
                 assert_eq!(

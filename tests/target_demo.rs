@@ -6,9 +6,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use tokio_util::sync::CancellationToken;
 use tracebench::control::process::{ProcessTarget, ServiceCommand};
-use tracebench::control::{ModeEnv, Readiness, Target};
+use tracebench::control::{ModeEnv, Readiness, Shutdown, Target};
 use tracebench::resources::{Sampler, WindowSummary};
 use tracebench::sink::{Sink, SinkConfig};
 
@@ -72,16 +71,14 @@ async fn demo_stack_per_mode_memory_cpu_and_spans() {
     let mut target = Target::Process(ProcessTarget::new(services, dir.path().to_path_buf()));
     const REQUESTS: u32 = 200;
     let mut per_mode = Vec::new();
+    let shutdown = Shutdown::watch();
     let result = target
-        .guarded(async |t| {
+        .guarded(&shutdown, async |t, cancel| {
             for mode in ["off", "on", "sampled"] {
                 let env = standard_mode(mode, 0.5).unwrap();
                 let before = received();
-                t.apply(
-                    &ModeEnv::uniform(mode, ["auth", "gateway"], &env),
-                    &CancellationToken::new(),
-                )
-                .await?;
+                t.apply(&ModeEnv::uniform(mode, ["auth", "gateway"], &env), cancel)
+                    .await?;
                 let sampler = Sampler::start(&t.sources(), Duration::from_secs(1), None)?;
                 let start = chrono::Utc::now().timestamp_millis();
                 let ok =

@@ -11,7 +11,7 @@ use tracebench::control::docker::{
     COMPOSE_SERVICE_LABEL, ContainerSpec, DockerTarget, MODE_LABEL, RUN_LABEL, Selector,
 };
 use tracebench::control::journal::{self, Entry, Journal};
-use tracebench::control::{ModeEnv, Readiness, Target};
+use tracebench::control::{ModeEnv, Readiness, Shutdown, Target};
 
 use testkit::net::*;
 use testkit::target::*;
@@ -413,15 +413,22 @@ fn helper_guarded_run() {
             readiness: Readiness::Started,
         };
         let mut target = Target::Docker(DockerTarget::new(docker, vec![spec]).await?);
-        target
-            .guarded(async |t| {
-                t.apply(&mode_env("on", ["svc"]), &CancellationToken::new())
-                    .await?;
+        // As `tracebench run` does: the signal cancels the token, the body ends at its next
+        // step (here, the wait), and the target is restored.
+        let shutdown = Shutdown::watch();
+        let outcome = target
+            .guarded(&shutdown, async |t, cancel| {
+                t.apply(&mode_env("on", ["svc"]), cancel).await?;
                 println!("APPLIED");
-                tokio::time::sleep(Duration::from_secs(120)).await;
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_secs(120)) => {}
+                    () = cancel.cancelled() => {}
+                }
                 Ok(())
             })
-            .await
+            .await;
+        shutdown.stop();
+        outcome
     });
     println!("GUARDED RESULT: {result:?}");
     std::process::exit(if result.is_err() { 4 } else { 0 });

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 use tracebench::control::process::{ProcessTarget, ServiceCommand};
-use tracebench::control::{ModeEnv, Readiness, Target};
+use tracebench::control::{ModeEnv, Readiness, Shutdown, Target};
 use tracebench::resources::Source;
 
 use testkit::net::*;
@@ -202,13 +202,15 @@ async fn a_process_target_is_built_from_the_scenario_model() {
         .await
         .unwrap();
     let mode = ModeEnv::uniform("on", ["svc"], &BTreeMap::from([("M".into(), "on".into())]));
+    let shutdown = Shutdown::watch();
     let answered = target
-        .guarded(async |t| {
-            t.apply(&mode, &CancellationToken::new()).await?;
+        .guarded(&shutdown, async |t, cancel| {
+            t.apply(&mode, cancel).await?;
             Ok(http_get(port, "/env/M"))
         })
         .await
         .unwrap();
+    assert_eq!(shutdown.stop(), None);
     assert_eq!(answered, Some((200, "on".to_string())));
     assert!(target.sources().is_empty(), "guarded restored (stopped) it");
     assert!(dir.path().join("svc.log").exists());

@@ -5,8 +5,8 @@
 //! through the daemon, [`external`] asks the user to do it. [`Target`] delegates to them by `match`
 //! (no async trait objects).
 //!
-//! Restoring is the caller's duty and must happen on every path: call [`Target::restore`] at the
-//! end and on error, or let [`Target::guarded`] do it, which also restores on Ctrl-C / SIGTERM.
+//! Restoring must happen on every path: [`Target::guarded`] runs the work and then restores,
+//! after success, error, or Ctrl-C / SIGTERM ([`shutdown`], acted on between steps).
 //! Given a [`journal::Journal`], the process and docker targets announce every step in it first,
 //! so a run that dies without restoring is put back by [`journal::recover`].
 
@@ -15,12 +15,14 @@ pub mod external;
 pub mod journal;
 pub mod process;
 mod ready;
+pub mod shutdown;
 
 use std::collections::BTreeMap;
 
 use tokio_util::sync::CancellationToken;
 
 pub use ready::{NotReady, Readiness};
+pub use shutdown::{Shutdown, shutdown_signal};
 
 use crate::resources::Source;
 use crate::scenario;
@@ -217,16 +219,18 @@ impl Target {
         }
     }
 
-    /// Runs `body` with the target, then always restores it: after success, after an error, and
-    /// when Ctrl-C or SIGTERM arrives first (then `body` is dropped and the result is an
+    /// Runs `body` with the target and `shutdown`'s token, then always restores the target:
+    /// after success, after an error, and after Ctrl-C or SIGTERM, which `body` sees through the
+    /// token between its steps (then, if `body` itself did not fail, the result is an
     /// [`Interrupted`] error). A restore failure is reported, after the body's own error if any.
     pub async fn guarded<T>(
         &mut self,
-        body: impl AsyncFnOnce(&mut Target) -> anyhow::Result<T>,
+        shutdown: &Shutdown,
+        body: impl AsyncFnOnce(&mut Target, &CancellationToken) -> anyhow::Result<T>,
     ) -> anyhow::Result<T> {
-        let outcome = tokio::select! {
-            result = body(self) => result,
-            signal = shutdown_signal() => Err(Interrupted(signal).into()),
+        let outcome = match (body(self, shutdown.token()).await, shutdown.signal()) {
+            (Ok(_), Some(signal)) => Err(Interrupted(signal).into()),
+            (outcome, _) => outcome,
         };
         let restored = self.restore().await;
         match (outcome, restored) {
@@ -237,21 +241,5 @@ impl Target {
                 "and restoring the target failed too: {restore_err:#}"
             ))),
         }
-    }
-}
-
-/// Resolves on Ctrl-C (SIGINT) or SIGTERM, naming which.
-pub async fn shutdown_signal() -> &'static str {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut int), Ok(mut term)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) else {
-        // No signal handling possible: never resolve rather than report a false interrupt.
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = int.recv() => "SIGINT",
-        _ = term.recv() => "SIGTERM",
     }
 }

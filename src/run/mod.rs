@@ -17,13 +17,12 @@ mod rundir;
 mod spec;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
 
 use anyhow::{Context, Result};
 use tokio_util::sync::CancellationToken;
 
 use crate::control::journal::Journal;
-use crate::control::{ModeEnv, Target, shutdown_signal};
+use crate::control::{Interrupted, ModeEnv, Shutdown, Target};
 use crate::exit::Exit;
 use crate::results::RunResults;
 use crate::scenario::{Cell, Scenario, TraceStore};
@@ -84,33 +83,37 @@ pub async fn run(scenario: &Scenario, options: &Options) -> Result<Exit> {
     let mut ctx = Ctx {
         scenario,
         dir,
-        cancel: &shutdown.cancel,
+        cancel: shutdown.token(),
         progress: &progress,
         run_id: crate::load::new_run_id(),
         cursor: Cursor::default(),
         counter: Counter::default(),
     };
-    let measured = ctx.measure(&plan, &mut target, &store, &mut results).await;
-    let finished = measured.is_ok() && !shutdown.cancel.is_cancelled();
-    let (mut counted, mut checked) = (Ok(()), Ok(()));
-    if finished {
-        counted = ctx.count_rest(&store, &mut results).await;
-        if counted.is_ok() && !shutdown.cancel.is_cancelled() {
-            checked = ctx.probe(&mut target, &store, &mut results).await;
-        }
-    }
-    progress.note("restoring the target");
-    let restored = target.restore().await.context("restoring the target");
-    if !finished {
-        // Stopped early: the target is back first, then every finished cell is still counted
-        // (bounded by the ingestion wait; a second Ctrl-C does not cut it short).
-        counted = ctx.count_rest(&store, &mut results).await;
-    }
+    let outcome = target
+        .guarded(&shutdown, async |target, cancel| {
+            ctx.measure(&plan, target, &store, &mut results).await?;
+            if !cancel.is_cancelled() {
+                ctx.count_rest(&store, &mut results).await?;
+            }
+            if !cancel.is_cancelled() {
+                ctx.probe(target, &store, &mut results).await?;
+            }
+            progress.note("restoring the target");
+            Ok(())
+        })
+        .await;
+    // Stopped early: the target is back first, then every finished cell is still counted
+    // (bounded by the ingestion wait; a second Ctrl-C does not cut it short). After a whole
+    // run nothing is left to count.
+    let counted = ctx.count_rest(&store, &mut results).await;
     store.close().await;
     let signal = shutdown.stop();
     progress.finish();
-    let error = measured.and(counted).and(checked).and(restored).err();
-    conclude(results, error, signal, options)
+    let error = match outcome {
+        Err(err) if err.downcast_ref::<Interrupted>().is_some() => None,
+        outcome => outcome.err(),
+    };
+    conclude(results, error.or(counted.err()), signal, options)
 }
 
 /// The run's opening notes: the order's seed, and whether the rounds balance the order.
@@ -171,39 +174,6 @@ async fn prepare(
         services.withheld_env.push(name.clone());
     }
     Ok(target)
-}
-
-/// Ctrl-C and SIGTERM, watched for the length of a run: the first one cancels `cancel`.
-struct Shutdown {
-    cancel: CancellationToken,
-    signal: Arc<OnceLock<&'static str>>,
-    watcher: tokio::task::JoinHandle<()>,
-}
-
-impl Shutdown {
-    fn watch() -> Shutdown {
-        let cancel = CancellationToken::new();
-        let signal: Arc<OnceLock<&'static str>> = Arc::default();
-        let watcher = {
-            let (cancel, signal) = (cancel.clone(), signal.clone());
-            tokio::spawn(async move {
-                let name = shutdown_signal().await;
-                let _ = signal.set(name);
-                cancel.cancel();
-            })
-        };
-        Shutdown {
-            cancel,
-            signal,
-            watcher,
-        }
-    }
-
-    /// Stops watching; the signal that came, if one did.
-    fn stop(self) -> Option<&'static str> {
-        self.watcher.abort();
-        self.signal.get().copied()
-    }
 }
 
 /// Marks the results partial when the run was interrupted or broke, writes every report, prints
