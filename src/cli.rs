@@ -71,17 +71,19 @@ pub struct DriveArgs {
     #[arg(long, default_value = "uniform")]
     pub arrivals: crate::load::Arrivals,
     /// Requests on the wire at once: HTTP keep-alive connections, or gRPC channels.
-    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = crate::load::DEFAULT_CONNECTIONS,
+          value_parser = clap::value_parser!(u32).range(1..))]
     pub connections: u32,
     /// Cap on outstanding requests; at the cap a due request is dropped (and counted).
-    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = crate::load::DEFAULT_MAX_IN_FLIGHT,
+          value_parser = clap::value_parser!(u32).range(1..))]
     pub max_in_flight: u32,
-    /// Statuses counted as success, comma-separated [default: 200,201,409; with --grpc:
+    /// Statuses counted as success, comma-separated [default: 200,201; with --grpc:
     /// OK,ALREADY_EXISTS (names or numbers)].
     #[arg(long, value_delimiter = ',')]
     pub expect: Vec<String>,
     /// A request without a response after this long is an error, e.g. 30s.
-    #[arg(long, default_value = "30s", value_parser = crate::load::parse_duration)]
+    #[arg(long, default_value = "10s", value_parser = crate::load::parse_duration)]
     pub timeout: std::time::Duration,
     /// Write the summary as JSON to FILE.
     #[arg(long, value_name = "FILE")]
@@ -333,6 +335,18 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn drive_defaults_are_the_drivers_shared_ones() {
+        let Command::Drive(args) =
+            Cli::parse_from(["tracebench", "drive", "--url", "http://x/"]).command
+        else {
+            panic!("not drive")
+        };
+        assert_eq!(args.connections, crate::load::DEFAULT_CONNECTIONS);
+        assert_eq!(args.max_in_flight, crate::load::DEFAULT_MAX_IN_FLIGHT);
+        assert_eq!(args.timeout, crate::load::DEFAULT_TIMEOUT);
     }
 
     #[test]

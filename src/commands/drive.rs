@@ -6,7 +6,7 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -147,49 +147,35 @@ fn http_endpoint(url: &str, args: &DriveArgs) -> Result<HttpEndpoint> {
     }
     let method = Method::from_bytes(args.method.as_bytes())
         .map_err(|_| usage(format!("--method `{}` is not an HTTP method", args.method)))?;
-    let body = match &args.body {
-        Some(body) => Some(BodyTemplate::parse(body).map_err(usage)?),
-        None if [Method::POST, Method::PUT, Method::PATCH].contains(&method) => {
-            Some(BodyTemplate::default_register())
-        }
-        None => None,
-    };
+    let body = args
+        .body
+        .as_deref()
+        .map(|body| BodyTemplate::parse(body).map_err(usage))
+        .transpose()?;
     let mut headers = HeaderMap::new();
-    if body.is_some() {
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-    }
     for raw in &args.headers {
         let (name, value) = parse_header(raw)?;
         headers.insert(name, value);
     }
-    let expect = if args.expect.is_empty() {
-        vec![StatusCode::OK, StatusCode::CREATED, StatusCode::CONFLICT]
-    } else {
-        args.expect
-            .iter()
-            .map(|s| {
-                s.trim()
-                    .parse::<u16>()
-                    .ok()
-                    .and_then(|n| StatusCode::from_u16(n).ok())
-                    .ok_or_else(|| {
-                        usage(format!(
-                            "--expect `{s}`: expected an HTTP status such as 200"
-                        ))
-                    })
-            })
-            .collect::<Result<_>>()?
-    };
-    Ok(HttpEndpoint {
-        url: uri,
-        method,
-        headers,
-        body,
-        expect,
-    })
+    let expect = (!args.expect.is_empty())
+        .then(|| {
+            args.expect
+                .iter()
+                .map(|s| {
+                    s.trim()
+                        .parse::<u16>()
+                        .ok()
+                        .and_then(|n| StatusCode::from_u16(n).ok())
+                        .ok_or_else(|| {
+                            usage(format!(
+                                "--expect `{s}`: expected an HTTP status such as 200"
+                            ))
+                        })
+                })
+                .collect::<Result<_>>()
+        })
+        .transpose()?;
+    Ok(HttpEndpoint::new(uri, Some(method), headers, body, expect))
 }
 
 fn parse_header(raw: &str) -> Result<(HeaderName, HeaderValue)> {
@@ -212,19 +198,20 @@ fn grpc_endpoint(addr: &str, args: &DriveArgs) -> Result<GrpcEndpoint> {
         .ok()
         .filter(|uri: &Uri| uri.host().is_some())
         .ok_or_else(|| usage(format!("--grpc `{addr}`: expected host:port")))?;
-    let expect = if expect.is_empty() {
-        GrpcEndpoint::DEFAULT_EXPECT.to_vec()
-    } else {
-        expect
-            .iter()
-            .map(|s| parse_grpc_code(s.trim()))
-            .collect::<Result<_>>()?
-    };
-    let body = match &args.body {
-        Some(body) => BodyTemplate::parse(body).map_err(usage)?,
-        None => BodyTemplate::default_register(),
-    };
-    Ok(GrpcEndpoint { uri, expect, body })
+    let expect = (!expect.is_empty())
+        .then(|| {
+            expect
+                .iter()
+                .map(|s| parse_grpc_code(s.trim()))
+                .collect::<Result<_>>()
+        })
+        .transpose()?;
+    let body = args
+        .body
+        .as_deref()
+        .map(|body| BodyTemplate::parse(body).map_err(usage))
+        .transpose()?;
+    Ok(GrpcEndpoint::new(uri, body, expect))
 }
 
 /// A gRPC code by canonical name (`ALREADY_EXISTS`) or number (`6`).
@@ -258,6 +245,28 @@ mod tests {
                 .to_string()
                 .contains("NOPE")
         );
+    }
+
+    /// `drive` and a scenario build the same endpoint from the same request (one builder, one
+    /// set of defaults): the default body, JSON content type and expected statuses.
+    #[test]
+    fn drive_builds_the_endpoint_a_scenario_builds() {
+        use clap::Parser;
+        let url = "http://127.0.0.1:8080/api/auth/register";
+        let crate::cli::Command::Drive(args) =
+            crate::cli::Cli::parse_from(["tracebench", "drive", "--url", url]).command
+        else {
+            panic!("not drive")
+        };
+        let driven = http_endpoint(url, &args).unwrap();
+        let text = format!(
+            "[target]\nkind = \"external\"\n[[target.services]]\nname = \"svc\"\n\
+             [request]\nurl = \"{url}\"\nmethod = \"POST\"\n[load]\nrates = [1]\n"
+        );
+        let scenario = crate::scenario::Scenario::from_str(&text, "s.toml").unwrap();
+        assert_eq!(scenario.request.endpoint, load::Endpoint::Http(driven));
+        assert_eq!(scenario.request.connections, args.connections);
+        assert_eq!(scenario.request.timeout, args.timeout);
     }
 
     #[test]

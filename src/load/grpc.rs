@@ -26,6 +26,20 @@ impl GrpcEndpoint {
     /// The codes counted as success unless told otherwise: a registration that succeeded, or
     /// one whose user already exists.
     pub const DEFAULT_EXPECT: [tonic::Code; 2] = [tonic::Code::Ok, tonic::Code::AlreadyExists];
+
+    /// The endpoint with the defaults `drive` and a scenario share: a unique registration as
+    /// the body, [`Self::DEFAULT_EXPECT`].
+    pub fn new(
+        uri: http::Uri,
+        body: Option<BodyTemplate>,
+        expect: Option<Vec<tonic::Code>>,
+    ) -> GrpcEndpoint {
+        GrpcEndpoint {
+            uri,
+            expect: expect.unwrap_or_else(|| Self::DEFAULT_EXPECT.to_vec()),
+            body: body.unwrap_or_else(BodyTemplate::default_register),
+        }
+    }
 }
 
 /// The JSON a gRPC body template renders to.

@@ -60,6 +60,15 @@ pub enum Endpoint {
 /// told otherwise.
 pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Connections (HTTP keep-alive, or gRPC channels) unless told otherwise, by `drive` and a
+/// scenario alike: enough for the rates a service stack is measured at; the benchmarks of the
+/// driver's own cost set theirs.
+pub const DEFAULT_CONNECTIONS: u32 = 8;
+/// Outstanding requests at most unless told otherwise; a due request beyond it is dropped.
+pub const DEFAULT_MAX_IN_FLIGHT: u32 = 256;
+/// A request without a response after this long is an error, unless told otherwise.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// One load run.
 #[derive(Debug, Clone)]
 pub struct LoadSpec {

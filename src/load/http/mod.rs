@@ -37,6 +37,46 @@ pub struct HttpEndpoint {
 }
 
 impl HttpEndpoint {
+    /// Statuses counted as success unless told otherwise. Not 409: every registration of a run
+    /// is new (`{run}`), so a duplicate is an error.
+    pub const DEFAULT_EXPECT: [StatusCode; 2] = [StatusCode::OK, StatusCode::CREATED];
+
+    /// The endpoint with the defaults `drive` and a scenario share: the method POST with a
+    /// body and GET without; the body of a POST, PUT or PATCH without one, a unique
+    /// registration ([`BodyTemplate::default_register`]); `Content-Type: application/json`
+    /// with a body unless a content type is given; [`Self::DEFAULT_EXPECT`].
+    pub fn new(
+        url: Uri,
+        method: Option<Method>,
+        mut headers: HeaderMap,
+        body: Option<BodyTemplate>,
+        expect: Option<Vec<StatusCode>>,
+    ) -> HttpEndpoint {
+        let method = method.unwrap_or(if body.is_some() {
+            Method::POST
+        } else {
+            Method::GET
+        });
+        let body = body.or_else(|| {
+            [Method::POST, Method::PUT, Method::PATCH]
+                .contains(&method)
+                .then(BodyTemplate::default_register)
+        });
+        if body.is_some() && !headers.contains_key(http::header::CONTENT_TYPE) {
+            headers.insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("application/json"),
+            );
+        }
+        HttpEndpoint {
+            url,
+            method,
+            headers,
+            body,
+            expect: expect.unwrap_or_else(|| Self::DEFAULT_EXPECT.to_vec()),
+        }
+    }
+
     /// `host:port` of the URL (port 80 when absent).
     pub fn authority(&self) -> String {
         let host = self.url.host().unwrap_or_default();

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::{Checked, check_url, duration, issue, loopback_addr, positive, secs};
+use super::{Checked, check_url, duration, issue, loopback_addr, positive};
 use crate::load::{Arrivals, BodyTemplate};
 use crate::load::{Endpoint, GrpcEndpoint, HttpEndpoint};
 use crate::scenario::Request;
@@ -28,7 +28,7 @@ pub(super) struct RequestFile {
     max_in_flight: u32,
     #[serde(default = "uniform")]
     arrivals: Arrivals,
-    #[serde(default = "secs::<10>", deserialize_with = "duration")]
+    #[serde(default = "timeout", deserialize_with = "duration")]
     timeout: Duration,
 }
 
@@ -41,18 +41,17 @@ enum RequestProtocol {
 }
 
 fn connections() -> u32 {
-    8
+    crate::load::DEFAULT_CONNECTIONS
 }
 fn max_in_flight() -> u32 {
-    256
+    crate::load::DEFAULT_MAX_IN_FLIGHT
+}
+fn timeout() -> Duration {
+    crate::load::DEFAULT_TIMEOUT
 }
 fn uniform() -> Arrivals {
     Arrivals::Uniform
 }
-
-/// The gRPC body when none is given: a unique registration per request.
-const GRPC_BODY: &str =
-    r#"{"username":"tb-{run}-{seq}","email":"{uuid}@example.test","password":"tracebench"}"#;
 
 impl RequestFile {
     pub(super) fn validate(self) -> Checked<Request> {
@@ -92,26 +91,30 @@ impl RequestFile {
             return Err(issue("request.url", "expected the URL to send requests to"));
         };
         let url = check_url("request.url", url, true)?;
-        let method = match self.method.as_deref() {
-            Some(m) => http::Method::from_bytes(m.as_bytes())
-                .ok()
-                .filter(|_| m.chars().all(|c| c.is_ascii_uppercase()))
-                .ok_or_else(|| {
-                    issue(
-                        "request.method",
-                        format!("expected an HTTP method such as \"GET\" or \"POST\", got {m:?}"),
-                    )
-                })?,
-            None if self.body.is_some() => http::Method::POST,
-            None => http::Method::GET,
-        };
-        Ok(HttpEndpoint {
+        let method = self
+            .method
+            .as_deref()
+            .map(|m| {
+                http::Method::from_bytes(m.as_bytes())
+                    .ok()
+                    .filter(|_| m.chars().all(|c| c.is_ascii_uppercase()))
+                    .ok_or_else(|| {
+                        issue(
+                            "request.method",
+                            format!(
+                                "expected an HTTP method such as \"GET\" or \"POST\", got {m:?}"
+                            ),
+                        )
+                    })
+            })
+            .transpose()?;
+        Ok(HttpEndpoint::new(
             url,
             method,
-            headers: headers(&self.headers)?,
-            expect: statuses(self.expect.as_deref())?,
-            body: self.body.as_deref().map(template).transpose()?,
-        })
+            headers(&self.headers)?,
+            self.body.as_deref().map(template).transpose()?,
+            self.expect.as_deref().map(statuses).transpose()?,
+        ))
     }
 
     fn grpc(&self) -> Checked<GrpcEndpoint> {
@@ -134,13 +137,11 @@ impl RequestFile {
             ));
         };
         let addr = loopback_addr("request.addr", addr)?;
-        let body = template(self.body.as_deref().unwrap_or(GRPC_BODY))?;
-        check_register_body(&body)?;
-        Ok(GrpcEndpoint {
-            uri: grpc_uri(addr),
-            expect: GrpcEndpoint::DEFAULT_EXPECT.to_vec(),
-            body,
-        })
+        let body = self.body.as_deref().map(template).transpose()?;
+        if let Some(body) = &body {
+            check_register_body(body)?;
+        }
+        Ok(GrpcEndpoint::new(grpc_uri(addr), body, None))
     }
 }
 
@@ -172,8 +173,7 @@ fn grpc_uri(addr: std::net::SocketAddr) -> http::Uri {
 }
 
 /// `request.expect`: HTTP statuses, 200 and 201 when not given.
-fn statuses(expect: Option<&[i64]>) -> Checked<Vec<http::StatusCode>> {
-    let expect = expect.unwrap_or(&[200, 201]);
+fn statuses(expect: &[i64]) -> Checked<Vec<http::StatusCode>> {
     if expect.is_empty() {
         return Err(issue("request.expect", "expected at least one HTTP status"));
     }
