@@ -62,10 +62,24 @@ pub const RATE_WARN_SHARE: f64 = 0.99;
 /// Reasons not to trust a run's figures, each saying what to do about it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Warning {
-    Lag { p99_ms: f64 },
-    Rate { achieved: f64, requested: f64 },
-    Dropped { dropped: u64 },
-    Unfinished { unfinished: u64 },
+    Lag {
+        p99_ms: f64,
+    },
+    Rate {
+        achieved: f64,
+        requested: f64,
+    },
+    Dropped {
+        dropped: u64,
+    },
+    Unfinished {
+        unfinished: u64,
+    },
+    /// Requests that got no response, of one kind (`no response within 1s`, `connect: ...`).
+    NoResponse {
+        requests: u64,
+        kind: String,
+    },
 }
 
 impl fmt::Display for Warning {
@@ -93,6 +107,9 @@ impl fmt::Display for Warning {
                 f,
                 "{unfinished} requests were still unanswered when the run ended"
             ),
+            Warning::NoResponse { requests, kind } => {
+                write!(f, "{requests} requests got no response: {kind}")
+            }
         }
     }
 }
@@ -121,6 +138,14 @@ impl LoadSummary {
                 unfinished: self.unfinished,
             });
         }
+        warnings.extend(
+            self.error_kinds
+                .iter()
+                .map(|(kind, &requests)| Warning::NoResponse {
+                    requests,
+                    kind: kind.clone(),
+                }),
+        );
         warnings
     }
 }

@@ -247,12 +247,7 @@ fn cell_result(
     // `errors` counts failures (no response) and unexpected statuses; only the latter completed.
     let failed: u64 = s.error_kinds.values().sum();
     let ok = s.completed.saturating_sub(s.errors.saturating_sub(failed));
-    let mut warnings: Vec<String> = s.warnings().iter().map(ToString::to_string).collect();
-    warnings.extend(
-        s.error_kinds
-            .iter()
-            .map(|(kind, n)| format!("{n} requests got no response: {kind}")),
-    );
+    let warnings: Vec<String> = s.warnings().iter().map(ToString::to_string).collect();
     CellResult {
         mode: cell.mode.clone(),
         rate: cell.rate,
