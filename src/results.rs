@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-use crate::load::LoadSummary;
+pub use crate::load::{LoadSummary, Percentiles};
 
 /// Version of the `summary.json` schema; bump on any incompatible change. 3: each cell's and each
 /// second's latency is an [`EncodedHistogram`] (2 wrote bucket lists; `compare` still reads 2).
@@ -122,17 +122,6 @@ pub struct CellResult {
     pub resources: Vec<ServiceResources>,
 }
 
-/// Latency percentiles and mean, in milliseconds.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-pub struct Percentiles {
-    pub p50: f64,
-    pub p90: f64,
-    pub p99: f64,
-    pub p999: f64,
-    pub max: f64,
-    pub mean: f64,
-}
-
 impl CellResult {
     /// Requests that failed, timed out, got an unexpected status, were dropped at the in-flight
     /// cap or never finished: what error rates count against requests due.
@@ -163,24 +152,6 @@ impl CellResult {
     /// True for the same (mode, rate, round, replicate) cell.
     pub fn is(&self, mode: &str, rate: f64, round: u32, replicate: u32) -> bool {
         self.mode == mode && self.rate == rate && self.round == round && self.replicate == replicate
-    }
-}
-
-impl Percentiles {
-    /// Percentiles of a histogram whose values are microseconds.
-    pub fn from_hdr_us(h: &Histogram<u64>) -> Percentiles {
-        let ms = |us: u64| us as f64 / 1000.0;
-        if h.is_empty() {
-            return Percentiles::default();
-        }
-        Percentiles {
-            p50: ms(h.value_at_quantile(0.50)),
-            p90: ms(h.value_at_quantile(0.90)),
-            p99: ms(h.value_at_quantile(0.99)),
-            p999: ms(h.value_at_quantile(0.999)),
-            max: ms(h.max()),
-            mean: h.mean() / 1000.0,
-        }
     }
 }
 

@@ -8,7 +8,36 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::schedule::Arrivals;
-pub use crate::results::Percentiles;
+use hdrhistogram::Histogram;
+
+/// Latency percentiles and mean, in milliseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Percentiles {
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub p999: f64,
+    pub max: f64,
+    pub mean: f64,
+}
+
+impl Percentiles {
+    /// Percentiles of a histogram whose values are microseconds.
+    pub fn from_hdr_us(h: &Histogram<u64>) -> Percentiles {
+        let ms = |us: u64| us as f64 / 1000.0;
+        if h.is_empty() {
+            return Percentiles::default();
+        }
+        Percentiles {
+            p50: ms(h.value_at_quantile(0.50)),
+            p90: ms(h.value_at_quantile(0.90)),
+            p99: ms(h.value_at_quantile(0.99)),
+            p999: ms(h.value_at_quantile(0.999)),
+            max: ms(h.max()),
+            mean: h.mean() / 1000.0,
+        }
+    }
+}
 
 /// What one load run did. Fields missing from a file default (a `summary.json` cell written before
 /// the cell kept the whole summary lacks the run's settings).
