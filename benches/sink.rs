@@ -51,6 +51,15 @@ fn s(v: &str) -> any_value::Value {
     any_value::Value::StringValue(v.into())
 }
 
+/// The attributes of both sides of the Register call.
+fn rpc() -> Vec<KeyValue> {
+    vec![
+        kv("rpc.system", s("grpc")),
+        kv("rpc.service", s("user.UserService")),
+        kv("rpc.method", s("Register")),
+    ]
+}
+
 fn resource(service: &str) -> Resource {
     Resource {
         attributes: vec![
@@ -99,28 +108,17 @@ fn batch(seed: u64) -> ExportTraceServiceRequest {
                 kv("http.response.status_code", any_value::Value::IntValue(200)),
             ],
         ));
-        gateway.push(span(
-            2,
-            1,
-            "user.UserService/Register",
-            3,
-            vec![
-                kv("rpc.system", s("grpc")),
-                kv("rpc.service", s("user.UserService")),
-                kv("rpc.method", s("Register")),
-            ],
-        ));
+        gateway.push(span(2, 1, "user.UserService/Register", 3, rpc()));
         auth.push(span(
             3,
             2,
             "user.UserService/Register",
             2,
-            vec![
-                kv("rpc.system", s("grpc")),
-                kv("rpc.service", s("user.UserService")),
-                kv("rpc.method", s("Register")),
-                kv("rpc.grpc.status_code", any_value::Value::IntValue(0)),
-            ],
+            [
+                rpc(),
+                vec![kv("rpc.grpc.status_code", any_value::Value::IntValue(0))],
+            ]
+            .concat(),
         ));
     }
     let total = gateway.len() + auth.len();

@@ -93,6 +93,9 @@ pub struct DriveArgs {
     pub hlog: Option<std::path::PathBuf>,
 }
 
+/// The demo stack's services, root first: what `traces verify` expects unless told otherwise.
+const DEMO_SERVICES: &str = "api-gateway,user-auth-service";
+
 fn parse_rate(s: &str) -> Result<f64, String> {
     let rate = s
         .parse::<f64>()
@@ -198,11 +201,7 @@ pub struct TracesVerifyArgs {
     #[arg(long, default_value = "http://127.0.0.1:3200")]
     pub tempo: String,
     /// Services every probe trace must contain; the first must own the root span.
-    #[arg(
-        long,
-        value_delimiter = ',',
-        default_value = "api-gateway,user-auth-service"
-    )]
+    #[arg(long, value_delimiter = ',', default_value = DEMO_SERVICES)]
     pub services: Vec<String>,
     /// Number of probe requests.
     #[arg(long, default_value_t = 5)]
