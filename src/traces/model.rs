@@ -2,7 +2,7 @@
 //! the Tempo client (which reads them), so both sides agree on one shape.
 //!
 //! Shapes follow Tempo's protobuf messages as its JSON marshaller writes them
-//! (`pkg/tempopb/tempo.proto`, grafana/tempo v2.6.1 to v3.0.x; see `tests/tempo_double`):
+//! (`pkg/tempopb/tempo.proto`, grafana/tempo v2.6.1 to v3.0.x; see `tests/tempo/double`):
 //! 64-bit integers are JSON strings and 32-bit ones numbers (both read leniently), fields at
 //! their zero value are left out, ids in `/api/traces` are base64 (read leniently: hex too), and
 //! trace ids in search results have their leading zeros trimmed.

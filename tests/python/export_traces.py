@@ -1,6 +1,6 @@
 """Sends traces to an OTLP/HTTP protobuf endpoint with the official Python SDK and exporter.
 
-Used by tests/sink_python.rs. Each trace is a server root span with a client child span; prints
+Used by tests/sink/python.rs. Each trace is a server root span with a client child span; prints
 one JSON line per trace with the ids the SDK chose, so the test can compare them exactly.
 
 Usage: export_traces.py ENDPOINT SERVICE COUNT   (ENDPOINT like http://127.0.0.1:4318/v1/traces)

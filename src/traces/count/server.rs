@@ -1,6 +1,6 @@
 //! What kind of server answers, read once from `/api/status/buildinfo`: how it places TraceQL
 //! metrics samples in time, and how soon after a trace it answers for it. Facts from Tempo's source
-//! (github:grafana/tempo; cited in `tests/tempo_double`).
+//! (github:grafana/tempo; cited in `tests/tempo/double`).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

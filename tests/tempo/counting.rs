@@ -4,15 +4,13 @@
 //! on step-aligned windows (elsewhere metrics may refuse, never miscount). The last tests pin the
 //! double's answers themselves.
 
-mod tempo_double;
-
 use std::time::{SystemTime, UNIX_EPOCH};
 use testkit::net::now_s;
 
-use serde_json::Value;
-use tempo_double::{
+use crate::double::{
     AUTH, DoubleTrace, GATEWAY, TempoDouble, Version, traffic, truth, truth_complete,
 };
+use serde_json::Value;
 use tracebench::traces::count::{CountMethod, CountRequest, TraceCounts, count_traces};
 use tracebench::traces::tempo::TempoClient;
 
@@ -725,7 +723,7 @@ async fn double_v3_clamps_recent_ends() {
 /// minute m (of 1970) holds m - 14 root spans, for m in 15..=23.
 #[tokio::test]
 async fn double_query_range_worked_examples() {
-    use tempo_double::DoubleSpan;
+    use crate::double::DoubleSpan;
     let mut traces = Vec::new();
     for m in 15u64..=23 {
         for j in 0..m - 14 {

@@ -1,6 +1,6 @@
 //! The Tempo client: its headers, retries and errors, answers that do not fit the question, and
 //! counting against the real sink, including the time-slicing path under a small result limit.
-//! Tempo's own behaviour, version by version, is in `tempo_counting.rs` (the double).
+//! Tempo's own behaviour, version by version, is in `counting.rs` (the double).
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};

@@ -442,7 +442,12 @@ async fn an_interrupted_run_still_restores() {
     let s = stack(&docker, "tb-sigint").await;
     let before = shape_of(&docker, &s.names[0]).await;
     let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["helper_guarded_run", "--exact", "--ignored", "--nocapture"])
+        .args([
+            "docker::helper_guarded_run",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+        ])
         .env("TB_GUARDED_CONTAINER", &s.names[0])
         .stdout(std::process::Stdio::piped())
         .spawn()
