@@ -168,3 +168,17 @@ fn unreadable_or_foreign_files_are_usage_errors_naming_the_file() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("unknown figure `p98`"));
 }
+
+#[test]
+fn a_summary_left_without_its_analysis_is_analyzed_when_read() {
+    // What a run killed before it concluded leaves: the results so far, no analysis.
+    let (dir, base) = with_base();
+    let mut value: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&base).unwrap()).unwrap();
+    let analysis = value.as_object_mut().unwrap().remove("analysis").unwrap();
+    let cut = dir.path().join("cut.json");
+    std::fs::write(&cut, value.to_string()).unwrap();
+    let summary = tracebench::compare::load_summary(&cut).unwrap();
+    assert_eq!(serde_json::to_value(&summary.analysis).unwrap(), analysis);
+    assert!(compared(&[&base, &cut], None, 0).contains("**No regression**"));
+}

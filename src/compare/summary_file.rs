@@ -1,5 +1,6 @@
 //! Reading a run's summary.json (or its run directory) for `compare` and `report`, converting
-//! the schema version before the current one.
+//! the schema version before the current one, and analyzing the results of a run that was
+//! killed before it wrote its analysis.
 
 use std::path::{Path, PathBuf};
 
@@ -35,6 +36,12 @@ pub fn load_summary(path: &Path) -> anyhow::Result<Summary> {
         None => {
             return Err(usage("no schema_version: not a tracebench summary.json".into()).into());
         }
+    }
+    if value.get("analysis").is_none() {
+        // A run killed before it concluded: analyze the cells it left, as it would have.
+        let results = serde_json::from_value(value["results"].clone())
+            .map_err(|e| usage(format!("not a valid summary ({e})")))?;
+        value["analysis"] = serde_json::to_value(crate::analysis::analyze(&results))?;
     }
     Ok(serde_json::from_value(value).map_err(|e| usage(format!("not a valid summary ({e})")))?)
 }

@@ -76,15 +76,6 @@ pub fn write_all(dir: &Path, summary: &Summary) -> Result<Vec<PathBuf>> {
     Ok(written)
 }
 
-/// Rewrites only `summary.json` in `dir`: what a run does after every cell, so a crash leaves
-/// the cells measured so far on disk.
-pub fn write_summary(dir: &Path, summary: &Summary) -> Result<PathBuf> {
-    let exporter = json::Json;
-    let path = dir.join(exporter.file_name());
-    write_atomic(&path, &exporter.render(summary)?)?;
-    Ok(path)
-}
-
 /// Writes `bytes` to a temporary file beside `path`, then renames it over `path`: a reader (or a
 /// crash) sees the old file or the new one, never half of one.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {

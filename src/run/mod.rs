@@ -193,7 +193,7 @@ fn conclude(
         results.stop_reason = Some(format!("{err:#}"));
     }
     results.finished_unix_ms = Some(chrono::Utc::now().timestamp_millis());
-    let summary = rundir::summary(&results);
+    let summary = rundir::summary(results);
     crate::report::write_all(dir, &summary)
         .with_context(|| format!("writing the reports to {}", dir.display()))?;
     println!("{}", crate::report::verdicts_md(&summary));

@@ -58,16 +58,32 @@ pub fn new_results(scenario: &Scenario, seed: u64) -> RunResults {
     }
 }
 
-/// The results with their analysis, as `summary.json` holds them.
-pub fn summary(results: &RunResults) -> Summary {
+/// The results with their analysis, as `summary.json` holds them at the end: the one place a
+/// run analyzes what it measured.
+pub fn summary(results: RunResults) -> Summary {
+    let analysis = analyze(&results);
     Summary {
         schema_version: SCHEMA_VERSION,
-        results: results.clone(),
-        analysis: analyze(results),
+        results,
+        analysis,
     }
+}
+
+/// `summary.json` while the run goes on: the results so far, without an analysis (a run killed
+/// before it concluded leaves this; reading it back analyzes it then).
+#[derive(serde::Serialize)]
+struct InProgress<'a> {
+    schema_version: u32,
+    results: &'a RunResults,
 }
 
 /// Rewrites `summary.json` with the results so far.
 pub fn persist(dir: &Path, results: &RunResults) -> Result<()> {
-    crate::report::write_summary(dir, &summary(results)).map(|_| ())
+    let summary = InProgress {
+        schema_version: SCHEMA_VERSION,
+        results,
+    };
+    let mut bytes = serde_json::to_vec_pretty(&summary)?;
+    bytes.push(b'\n');
+    crate::report::write_atomic(&dir.join("summary.json"), &bytes)
 }
