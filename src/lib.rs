@@ -16,11 +16,13 @@
 //! - [`compare`]: a candidate run against a baseline run, for CI.
 //! - [`report`]: one exporter per format (JSON, CSV, HdrHistogram logs, Markdown, HTML, charts),
 //!   all rendering the same computed summary.
-//! - [`exit`]: exit codes.
+//! - [`error`]: the usage error (exit 2) any module may raise; [`exit`]: exit codes, and the
+//!   mapping of errors to them.
 //!
-//! Integration tests live in `tests/`, one file per area (`run_*`, `target_*`, `sink_*`, ...);
-//! what they share is the `testkit` crate (`testkit/`): ports, one HTTP client, the demo stack,
-//! the helper service, Docker and compose set-ups, synthetic runs and report checks.
+//! Beside this crate: `demo/` (the stack measured out of the box), `proto/` (its gRPC types, all
+//! the driver needs of it) and `testkit/` (what the tests share: ports, one HTTP client, the demo
+//! stack, the helper service, Docker and compose set-ups, synthetic runs, report checks).
+//! Integration tests live in `tests/`, one binary per area (`run_e2e`, `target/`, `sink/`, ...).
 
 pub mod analysis;
 pub mod cli;

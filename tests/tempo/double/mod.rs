@@ -24,8 +24,6 @@
 //!
 //! The double's "now" is `SystemTime::now()`.
 
-#![allow(dead_code)]
-
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
@@ -189,7 +187,6 @@ impl DoubleTrace {
 /// A running double; the server stops when this is dropped.
 pub struct TempoDouble {
     pub url: String,
-    pub version: Version,
     state: Arc<State>,
     server: tokio::task::JoinHandle<()>,
 }
@@ -231,7 +228,6 @@ impl TempoDouble {
         });
         TempoDouble {
             url: format!("http://{addr}"),
-            version,
             state,
             server,
         }
@@ -435,7 +431,6 @@ struct Block {
 struct State {
     version: Version,
     traces: Vec<Stored>,
-    started_ns: u64,
     seen: Mutex<Vec<String>>,
 }
 
@@ -499,7 +494,6 @@ impl State {
         State {
             version,
             traces: stored,
-            started_ns,
             seen: Mutex::new(Vec::new()),
         }
     }
