@@ -74,27 +74,13 @@ struct Inner {
     /// Trace ids in first-seen order: the eviction queue.
     order: VecDeque<TraceId>,
     spans: usize,
-    /// Estimated heap of every trace's span slots ([`Trace::bytes`]); see [`Inner::bytes`].
+    /// Estimated heap of every trace's span slots ([`Trace::bytes`]); see [`SpanStore::bytes`].
     span_bytes: usize,
-    /// Estimated heap of the live [`Block`]s, kept by the blocks themselves.
-    blocks: Arc<AtomicUsize>,
     /// Room kept free for decoding an export: the working memory of the largest one so far.
     working: usize,
     received_spans: u64,
     evicted_spans: u64,
     evicted_traces: u64,
-}
-
-impl Inner {
-    /// Estimated heap of the store: the traces' span slots, the blocks their spans own, and the
-    /// two tables as allocated (their capacity, not their length: a table keeps its size after
-    /// evictions).
-    fn bytes(&self) -> usize {
-        // hashbrown: buckets hold 8/7 of the capacity, each with a control byte beside it.
-        let table = self.traces.capacity() * 8 / 7 * (std::mem::size_of::<(TraceId, Trace)>() + 1);
-        let queue = self.order.capacity() * std::mem::size_of::<TraceId>();
-        self.span_bytes + self.blocks.load(Ordering::Relaxed) + table + queue
-    }
 }
 
 /// Counters the sink reports (`/api/status` and its log).
@@ -143,6 +129,9 @@ pub struct SpanStore {
     max_spans: usize,
     max_bytes: usize,
     inner: Mutex<Inner>,
+    /// Estimated heap of the live [`Block`]s, kept by the blocks themselves (outside the lock:
+    /// a block is built, and counted, before it goes in).
+    blocks: Arc<AtomicUsize>,
     /// Bytes freed since memory was last given back ([`SpanStore::give_back`]).
     freed_since_trim: AtomicUsize,
 }
@@ -157,8 +146,19 @@ impl SpanStore {
             max_spans,
             max_bytes,
             inner: Mutex::new(Inner::default()),
+            blocks: Arc::default(),
             freed_since_trim: AtomicUsize::new(0),
         }
+    }
+
+    /// Estimated heap of the store: the traces' span slots, the blocks their spans own, and the
+    /// two tables as allocated (their capacity, not their length: a table keeps its size after
+    /// evictions).
+    fn bytes(&self, inner: &Inner) -> usize {
+        // hashbrown: buckets hold 8/7 of the capacity, each with a control byte beside it.
+        let table = inner.traces.capacity() * 8 / 7 * (std::mem::size_of::<(TraceId, Trace)>() + 1);
+        let queue = inner.order.capacity() * std::mem::size_of::<TraceId>();
+        inner.span_bytes + self.blocks.load(Ordering::Relaxed) + table + queue
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -173,10 +173,13 @@ impl SpanStore {
         // frames, and copied whole for the decoder) beside the decoded request; while it is
         // stored, the decoded request beside the block that replaces it.
         let encoded = request.encoded_len();
-        let working = 2 * encoded + decoded_bytes(&request, encoded);
+        let decoded = decoded_bytes(&request, encoded);
+        let working = 2 * encoded + decoded;
+        // Copied into its block before the lock: queries and other ingests wait only for the
+        // evictions and insertions.
+        let (block, batch) = into_block(request, &self.blocks);
         let mut inner = self.lock();
         inner.working = inner.working.max(working);
-        let (block, batch) = into_block(request, &inner.blocks);
         let stored = batch.len();
         let slots = stored * std::mem::size_of::<StoredSpan>();
         // Room first (the block already counts), so the store holds no more than its bounds
@@ -201,16 +204,16 @@ impl SpanStore {
         drop(inner);
         drop(block);
         // The decoded request is gone too: its memory is worth giving back as well.
-        self.give_back(freed + working - 2 * encoded);
+        self.give_back(freed + decoded);
         stored
     }
 
     /// Drops the oldest traces until `spans` more spans and `bytes` more bytes fit within the
     /// bounds (or the store is empty); returns the estimated bytes freed.
     fn evict(&self, inner: &mut Inner, spans: usize, bytes: usize) -> usize {
-        let before = inner.bytes();
+        let before = self.bytes(inner);
         while inner.spans + spans > self.max_spans
-            || inner.bytes() + bytes + inner.working > self.max_bytes
+            || self.bytes(inner) + bytes + inner.working > self.max_bytes
         {
             let Some(oldest) = inner.order.pop_front() else {
                 break;
@@ -222,7 +225,7 @@ impl SpanStore {
                 inner.evicted_traces += 1;
             }
         }
-        before.saturating_sub(inner.bytes())
+        before.saturating_sub(self.bytes(inner))
     }
 
     /// Returns freed memory to the system once every [`TRIM_EVERY`] bytes freed. glibc keeps
@@ -249,7 +252,7 @@ impl SpanStore {
     /// long run holds only the traces still to count. Not counted as evicted: nothing was lost.
     pub fn forget_before(&self, before_ns: u64) {
         let mut inner = self.lock();
-        let before = inner.bytes();
+        let before = self.bytes(&inner);
         let Inner {
             traces,
             order,
@@ -266,7 +269,7 @@ impl SpanStore {
             keep
         });
         order.retain(|id| traces.contains_key(id));
-        let freed = before.saturating_sub(inner.bytes());
+        let freed = before.saturating_sub(self.bytes(&inner));
         drop(inner);
         self.give_back(freed);
     }
@@ -277,7 +280,7 @@ impl SpanStore {
             max_spans: self.max_spans,
             max_bytes: self.max_bytes,
             spans: inner.spans,
-            bytes: inner.bytes(),
+            bytes: self.bytes(&inner),
             working_bytes: inner.working,
             traces: inner.traces.len(),
             received_spans: inner.received_spans,
