@@ -7,7 +7,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use tracebench::load::{
-    Arrivals, BodyTemplate, Completion, Recorder, RequestOutcome, ResponseCode, Schedule,
+    Arrivals, BodyTemplate, Completion, DEFAULT_SLOWEST, Recorder, RequestOutcome, ResponseCode,
+    Schedule, TraceId,
 };
 
 fn schedule(c: &mut Criterion) {
@@ -40,7 +41,9 @@ fn render(c: &mut Criterion) {
 
 fn record(c: &mut Criterion) {
     let start = Instant::now();
-    let mut recorder = Recorder::new(start, SystemTime::now());
+    // Keeping the 10 slowest, as a run does by default; every response names a trace.
+    let mut recorder = Recorder::new(start, SystemTime::now(), DEFAULT_SLOWEST);
+    let trace = TraceId::from_header(b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
     // Latencies spread over 0.1..~13 ms, so recording touches many buckets as in a real run.
     let completions: Vec<Completion> = (0..128u64)
         .map(|i| {
@@ -52,6 +55,7 @@ fn record(c: &mut Criterion) {
                 outcome: RequestOutcome::Response {
                     code: ResponseCode::Http(200),
                     ok: true,
+                    trace,
                 },
             }
         })

@@ -85,12 +85,25 @@ pub struct DriveArgs {
     /// A request without a response after this long is an error, e.g. 30s.
     #[arg(long, default_value = "10s", value_parser = crate::load::parse_duration)]
     pub timeout: std::time::Duration,
+    /// Show the N slowest requests, with the trace each response named (0: none).
+    #[arg(long, value_name = "N", default_value_t = crate::load::DEFAULT_SLOWEST)]
+    pub slowest: usize,
+    /// The response header (or gRPC metadata key) naming the request's trace: a W3C
+    /// `traceresponse` value or a bare 32-digit trace ID.
+    #[arg(long, value_name = "NAME", default_value = crate::load::DEFAULT_TRACE_HEADER,
+          value_parser = parse_header_name)]
+    pub trace_header: http::HeaderName,
     /// Write the summary as JSON to FILE.
     #[arg(long, value_name = "FILE")]
     pub json: Option<std::path::PathBuf>,
     /// Write per-second latency histograms to FILE (HdrHistogram V2 interval log, µs).
     #[arg(long, value_name = "FILE")]
     pub hlog: Option<std::path::PathBuf>,
+}
+
+fn parse_header_name(s: &str) -> Result<http::HeaderName, String> {
+    http::HeaderName::from_bytes(s.as_bytes())
+        .map_err(|_| format!("expected a header name such as traceresponse, got {s:?}"))
 }
 
 /// The demo stack's services, root first: what `traces verify` expects unless told otherwise.

@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-pub use crate::load::{LoadSummary, Percentiles};
+pub use crate::load::{LoadSummary, Percentiles, TraceId};
+pub use crate::traces::breakdown::Breakdown;
+pub use crate::traces::link::TraceLink;
 
 /// Version of the `summary.json` schema; bump on any incompatible change. 3: each cell's and each
 /// second's latency is an [`EncodedHistogram`] (2 wrote bucket lists; `compare` still reads 2).
@@ -282,6 +284,29 @@ pub struct TraceResults {
     pub cells: Vec<CellTraces>,
     /// Spans the store itself dropped (bounded sink), when known.
     pub store_dropped_spans: Option<u64>,
+    /// The traces of each cell's slowest requests, as the store returned them after the cell.
+    #[serde(default)]
+    pub slow_traces: Vec<SlowTrace>,
+    /// The template of links to a trace (`{trace_id}`, `{start_ms}`, `{end_ms}`).
+    #[serde(default)]
+    pub link: Option<TraceLink>,
+}
+
+/// The trace of one of a cell's slowest requests ([`LoadSummary::slowest`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SlowTrace {
+    pub mode: String,
+    pub rate: f64,
+    pub round: u32,
+    #[serde(default)]
+    pub replicate: u32,
+    pub trace_id: TraceId,
+    /// The store returned the trace.
+    pub found: bool,
+    /// Its services, as the scenario's `traces.services` expects (`None` when none are named).
+    pub complete: Option<bool>,
+    /// Where the request's latency went; `None` when the trace was not found or has no root.
+    pub breakdown: Option<Breakdown>,
 }
 
 /// Traces whose root is `service`, counted over one cell's window.

@@ -52,6 +52,12 @@ async fn http_server_closing(behaviour: Behaviour, close_every: u64) -> SocketAd
                     }
                     let mut resp = hyper::Response::new(Full::new(Bytes::from_static(b"ok")));
                     *resp.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
+                    // Even requests were "sampled": their response names a trace.
+                    if n % 2 == 0 {
+                        let value = format!("00-{:032x}-00f067aa0ba902b7-01", n + 1);
+                        resp.headers_mut()
+                            .insert("traceresponse", value.parse().unwrap());
+                    }
                     if (n + 1) % close_every == 0 {
                         resp.headers_mut()
                             .insert("connection", http::HeaderValue::from_static("close"));
@@ -85,6 +91,7 @@ fn http_spec(addr: SocketAddr, rate: f64, duration: Duration) -> LoadSpec {
                 http::StatusCode::CREATED,
                 http::StatusCode::CONFLICT,
             ],
+            trace_header: http::HeaderName::from_static(load::DEFAULT_TRACE_HEADER),
         }),
         rate,
         duration,
@@ -96,6 +103,7 @@ fn http_spec(addr: SocketAddr, rate: f64, duration: Duration) -> LoadSpec {
         drain_timeout: Duration::from_secs(5),
         run_id: load::new_run_id(),
         first_seq: 0,
+        slowest: load::DEFAULT_SLOWEST,
     }
 }
 
@@ -160,6 +168,57 @@ async fn corrected_latency_shows_a_stall_that_service_time_does_not() {
     );
     // The queueing is the driver's lag, so it is not hidden either.
     assert!(count_above(&out.driver_lag, 250_000) >= 40);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_slowest_requests_are_kept_with_the_traces_their_responses_named() {
+    // Three requests stall for 60, 80 and 100 ms; every other one answers at once. Even
+    // requests name a trace (number n + 1), odd ones none.
+    let addr = http_server(Arc::new(|n, _| {
+        let stall = match n {
+            40 => 60,
+            81 => 80,
+            150 => 100,
+            _ => 0,
+        };
+        (200, Duration::from_millis(stall))
+    }))
+    .await;
+    let mut spec = http_spec(addr, 100.0, Duration::from_secs(2));
+    spec.slowest = 3;
+    let summary = drive(spec).await.summary;
+    let kept: Vec<(u64, Option<String>)> = summary
+        .slowest
+        .iter()
+        .map(|r| {
+            (
+                r.service_time_ms as u64 / 10 * 10,
+                r.trace_id.map(|t| t.to_string()),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kept,
+        vec![
+            (100, Some(format!("{:032x}", 151))),
+            (80, None),
+            (60, Some(format!("{:032x}", 41))),
+        ],
+        "{:?}",
+        summary.slowest
+    );
+    for r in &summary.slowest {
+        assert!(
+            r.latency_ms >= r.service_time_ms && r.outcome == "200",
+            "{r:?}"
+        );
+    }
+    // The due times are the stalled requests' (10 ms apart at 100/s).
+    let due: Vec<f64> = summary.slowest.iter().map(|r| r.due_ms).collect();
+    assert!(
+        (due[0] - 1500.0).abs() < 1.0 && (due[2] - 400.0).abs() < 1.0,
+        "{due:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -471,6 +530,7 @@ mod grpc {
             uri: format!("http://{addr}").parse().unwrap(),
             expect: vec![tonic::Code::Ok, tonic::Code::AlreadyExists],
             body: BodyTemplate::default_register(),
+            trace_header: load::DEFAULT_TRACE_HEADER.into(),
         });
         let first = drive(spec.clone()).await.summary;
         assert_eq!(first.status_counts.get("grpc:OK"), Some(&50), "{first:?}");

@@ -10,13 +10,16 @@ use std::sync::OnceLock;
 
 use testkit::analysis::{ModeSpec, RunSpec, generate};
 use testkit::report::{
-    check_cells_csv, check_hlogs, check_html_self_contained, check_markdown_starts_with_verdicts,
+    check_cells_csv, check_hlogs, check_html_self_contained, check_markdown_starts_with_the_glance,
     check_pngs, check_resources_csv, check_svgs,
 };
 use tracebench::analysis::analyze;
 use tracebench::compare::load_summary;
+use tracebench::load::SlowRequest;
 use tracebench::report::{self, Summary, charts};
-use tracebench::results::{ProbeResults, SCHEMA_VERSION};
+use tracebench::results::{Breakdown, ProbeResults, RunResults, SCHEMA_VERSION, SlowTrace};
+use tracebench::traces::breakdown::ServiceTime;
+use tracebench::traces::link::{GRAFANA_EXPLORE, TraceLink};
 
 const RATES: [f64; 2] = [20.0, 50.0];
 
@@ -42,6 +45,7 @@ fn synthetic_summary() -> Summary {
         seconds: 10,
         ..RunSpec::default()
     });
+    add_slowest(&mut results);
     results.probes = Some(ProbeResults {
         sent: 5,
         found: 4,
@@ -57,6 +61,67 @@ fn synthetic_summary() -> Summary {
         results,
         analysis,
     }
+}
+
+/// Three slow requests per cell: at `on` each names a trace, at `sampled` one does, at `off`
+/// none; every named trace was found, its time split between the two services.
+fn add_slowest(results: &mut RunResults) {
+    let link = TraceLink::parse(GRAFANA_EXPLORE).unwrap();
+    let mut found = Vec::new();
+    for (c, cell) in results.cells.iter_mut().enumerate() {
+        cell.load.slowest = (0..3u8)
+            .map(|i| {
+                let traced = match cell.mode.as_str() {
+                    "on" => true,
+                    "sampled" => i == 0,
+                    _ => false,
+                };
+                let id = format!("{:02x}{:030x}", c + 1, i + 1);
+                SlowRequest {
+                    due_ms: 1000.0 * f64::from(i),
+                    latency_ms: 9.0 - f64::from(i),
+                    service_time_ms: 8.5 - f64::from(i),
+                    outcome: "200".into(),
+                    trace_id: traced.then(|| id.parse().unwrap()),
+                }
+            })
+            .collect();
+        for r in &cell.load.slowest {
+            let Some(trace_id) = r.trace_id else { continue };
+            found.push(SlowTrace {
+                mode: cell.mode.clone(),
+                rate: cell.rate,
+                round: cell.round,
+                replicate: cell.replicate,
+                trace_id,
+                found: true,
+                complete: Some(true),
+                breakdown: Some(Breakdown {
+                    driver_ms: r.latency_ms - r.service_time_ms,
+                    outside_ms: 0.5,
+                    services: vec![
+                        ServiceTime {
+                            service: "gateway".into(),
+                            span_ms: r.service_time_ms - 0.5,
+                            self_ms: r.service_time_ms - 3.5,
+                        },
+                        ServiceTime {
+                            service: "auth".into(),
+                            span_ms: 3.0,
+                            self_ms: 3.0,
+                        },
+                    ],
+                    spans: 3,
+                }),
+            });
+        }
+    }
+    let traces = results
+        .traces
+        .as_mut()
+        .expect("the synthetic run counts traces");
+    traces.slow_traces = found;
+    traces.link = Some(link);
 }
 
 struct Rendered {
@@ -126,7 +191,7 @@ fn each_mode_and_rate_has_an_interval_log_that_reads_back_with_the_same_counts()
 #[test]
 fn markdown_starts_with_the_verdict_table_showing_the_known_effects() {
     let md = read("report.md");
-    check_markdown_starts_with_verdicts(&md);
+    check_markdown_starts_with_the_glance(&md);
     // on adds 2 ms against a 1 ms budget; sampled adds 0.05 ms.
     let row = |mode: &str, budget: &str| {
         md.lines()
@@ -145,12 +210,14 @@ fn markdown_starts_with_the_verdict_table_showing_the_known_effects() {
         row("sampled", "latency p50")
     );
     let order: Vec<usize> = [
+        "## At a glance",
         "## Verdicts",
         "## Noise floor",
         "## Latency",
         "## CPU and memory",
         "## The driver's own cost",
         "## Trace volume",
+        "## Slowest requests and their traces",
         "## Connectivity probes",
         "## Run and environment",
     ]
@@ -183,6 +250,7 @@ fn the_expected_charts_are_drawn() {
         "resources-gateway",
         "resources-auth",
         "traces-per-minute-gateway",
+        "slowest-breakdown",
     ] {
         assert!(stems.contains(stem), "{stem} missing from {stems:?}");
     }

@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use testkit::report::{
-    check_cells_csv, check_hlogs, check_html_self_contained, check_markdown_starts_with_verdicts,
+    check_cells_csv, check_hlogs, check_html_self_contained, check_markdown_starts_with_the_glance,
     check_pngs, check_resources_csv, check_svgs, read,
 };
 use testkit::run::{
@@ -81,7 +81,7 @@ fn a_run_on_the_demo_stack_writes_every_file_and_counts_every_trace_at_full_samp
     check_pngs(&out_dir, &summary);
     check_html_self_contained(&read(&out_dir, "report.html"), &summary);
     let md = read(&out_dir, "report.md");
-    check_markdown_starts_with_verdicts(&md);
+    check_markdown_starts_with_the_glance(&md);
     // The verdict table is what the run printed.
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(

@@ -184,6 +184,7 @@ fn every_key_of_a_process_scenario_is_read() {
         headers,
         body,
         expect,
+        trace_header,
     }) = &s.request.endpoint
     else {
         panic!("expected an http request")
@@ -209,6 +210,7 @@ fn every_key_of_a_process_scenario_is_read() {
         "{rendered}"
     );
     assert_eq!(expect, &[204, 404]);
+    assert_eq!(trace_header, "x-trace-id");
     assert_eq!(s.request.connections, 3);
     assert_eq!(s.request.max_in_flight, 17);
     assert_eq!(s.request.arrivals, Arrivals::Poisson);
@@ -243,6 +245,11 @@ fn every_key_of_a_process_scenario_is_read() {
     assert_eq!(s.traces.probes, 0);
     assert_eq!(s.traces.services, ["front-svc", "backend-svc"]);
     assert_eq!(s.traces.root_service.as_deref(), Some("backend-svc"));
+    assert_eq!(s.traces.slowest, 5);
+    assert_eq!(
+        s.traces.link.as_ref().map(|l| l.template()),
+        Some("http://127.0.0.1:16686/trace/{trace_id}")
+    );
     assert_eq!(
         s.traces.store,
         sink("[::1]:24317", "127.0.0.1:24318", "127.0.0.1:0")
@@ -697,6 +704,24 @@ fn each_kind_of_mistake_names_file_line_key_and_expectation() {
             "url = \"http://127.0.0.1:9000/\"",
             "url = \"http://127.0.0.1:9000/\"\nconnections = 0",
             "m.toml:9: request.connections: expected at least 1 connection",
+        ),
+        (
+            "trace header not a header name",
+            "url = \"http://127.0.0.1:9000/\"",
+            "url = \"http://127.0.0.1:9000/\"\ntrace_header = \"trace id\"",
+            "m.toml:9: request.trace_header: expected a header name such as \"traceresponse\", got \"trace id\"",
+        ),
+        (
+            "trace link without the trace",
+            "duration = \"2s\"",
+            "duration = \"2s\"\n[traces]\nlink = \"http://127.0.0.1:3000/explore\"",
+            "m.toml:14: traces.link: expected a URL template containing {trace_id} (and optionally {start_ms} and {end_ms}), got \"http://127.0.0.1:3000/explore\"",
+        ),
+        (
+            "too many slowest requests",
+            "duration = \"2s\"",
+            "duration = \"2s\"\n[traces]\nslowest = 1000",
+            "m.toml:14: traces.slowest: expected at most 100 requests, got 1000",
         ),
         (
             "non-loopback sink bind",

@@ -61,8 +61,28 @@ impl UserService for Auth {
         };
 
         let code = result.as_ref().map_or_else(Status::code, |_| Code::Ok);
+        let traced = telemetry::traceresponse(&cx).and_then(|v| v.parse().ok());
         end_rpc_span(&cx, code, SpanKind::Server);
-        result
+        // A recorded call names its trace in the response's metadata, as the gateway does in
+        // its HTTP headers; a failed call carries it in the status's metadata.
+        match result {
+            Ok(mut response) => {
+                if let Some(value) = traced {
+                    response
+                        .metadata_mut()
+                        .insert(telemetry::TRACERESPONSE, value);
+                }
+                Ok(response)
+            }
+            Err(mut status) => {
+                if let Some(value) = traced {
+                    status
+                        .metadata_mut()
+                        .insert(telemetry::TRACERESPONSE, value);
+                }
+                Err(status)
+            }
+        }
     }
 }
 

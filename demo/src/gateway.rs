@@ -4,7 +4,9 @@
 //!
 //! Each register request is one trace: a server span (continuing an incoming `traceparent`, as
 //! probe requests carry one) and a client span for the gRPC call, whose context travels to auth
-//! in the call's metadata. `/health` is not traced, so trace counts equal register requests.
+//! in the call's metadata. `/health` is not traced, so trace counts equal register requests. A
+//! recorded request's response names its trace in a `traceresponse` header (W3C Trace Context
+//! Level 2), so the driver can link its slowest requests to their traces.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -197,7 +199,14 @@ impl Gateway {
     async fn traced_register(&self, request: Request<Incoming>) -> Response<Full<Bytes>> {
         let parent = telemetry::extract_from_headers(request.headers());
         let cx = start_server_span(&self.tracer, &parent, request.uri().path());
-        let response = self.register(request, &cx).await;
+        let mut response = self.register(request, &cx).await;
+        if let Some(value) =
+            telemetry::traceresponse(&cx).and_then(|v| header::HeaderValue::from_str(&v).ok())
+        {
+            response
+                .headers_mut()
+                .insert(telemetry::TRACERESPONSE, value);
+        }
         end_server_span(&cx, response.status());
         response
     }

@@ -17,6 +17,7 @@ use anyhow::Context as _;
 use opentelemetry::Context;
 use opentelemetry::global::{self, BoxedTracer};
 use opentelemetry::propagation::{Extractor, Injector};
+use opentelemetry::trace::TraceContextExt as _;
 use opentelemetry_otlp::SpanExporter;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
@@ -145,6 +146,19 @@ fn otlp_endpoint() -> String {
     .unwrap_or_else(|| DEFAULT_OTLP_GRPC_ENDPOINT.to_owned())
 }
 
+/// The W3C Trace Context Level 2 response header that names the trace a request was recorded in.
+pub const TRACERESPONSE: &str = "traceresponse";
+
+/// The `traceresponse` value for the context's span (`00-<trace-id>-<span-id>-01`), when that
+/// span is recorded and sampled: only then will its trace be in the store. A service of your own
+/// can return the same header so that tracebench links its slowest requests to their traces.
+pub fn traceresponse(cx: &Context) -> Option<String> {
+    let span = cx.span();
+    let sc = span.span_context();
+    (span.is_recording() && sc.is_valid() && sc.is_sampled())
+        .then(|| format!("00-{}-{}-01", sc.trace_id(), sc.span_id()))
+}
+
 /// Injects the current trace context (W3C `traceparent`) into outgoing gRPC metadata.
 pub fn inject_into_metadata(cx: &Context, metadata: &mut tonic::metadata::MetadataMap) {
     global::get_text_map_propagator(|propagator| {
@@ -221,5 +235,30 @@ mod tests {
         );
         assert!(sampler_description(Some("traceidratio"), Some("half")).contains("WARNING"));
         assert!(sampler_description(Some("sometimes"), None).contains("WARNING: unknown"));
+    }
+
+    #[test]
+    fn traceresponse_names_recorded_spans_only() {
+        use opentelemetry::trace::{Tracer as _, TracerProvider as _};
+        use opentelemetry_sdk::trace::Sampler;
+        let span_in = |sampler: Sampler| {
+            let provider = SdkTracerProvider::builder().with_sampler(sampler).build();
+            let tracer = provider.tracer("test");
+            Context::new().with_span(tracer.start("request"))
+        };
+        let cx = span_in(Sampler::AlwaysOn);
+        let sc = cx.span().span_context().clone();
+        assert_eq!(
+            traceresponse(&cx),
+            Some(format!("00-{}-{}-01", sc.trace_id(), sc.span_id()))
+        );
+        assert_eq!(traceresponse(&span_in(Sampler::AlwaysOff)), None);
+        // Tracing off: the no-op tracer passes a sampled parent through, but records nothing.
+        let parent = span_in(Sampler::AlwaysOn);
+        let noop = opentelemetry::trace::noop::NoopTracer::new();
+        let child = parent.with_span(noop.start_with_context("request", &parent));
+        assert!(child.span().span_context().is_sampled());
+        assert_eq!(traceresponse(&child), None);
+        assert_eq!(traceresponse(&Context::new()), None);
     }
 }

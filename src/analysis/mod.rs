@@ -8,10 +8,12 @@
 //! - [`traces`]: trace volume against the binomial interval of the expectation.
 //! - [`budgets`]: overhead against the baseline per budget, the A/A noise floor that gates them,
 //!   verdicts.
+//! - [`slowest`]: the slowest requests per group, with their traces' breakdowns.
 
 mod budgets;
 mod model;
 mod rounds;
+mod slowest;
 mod stats;
 mod traces;
 
@@ -87,6 +89,7 @@ pub fn analyze(results: &RunResults) -> Analysis {
         noise_floor,
         outcome,
         warnings,
+        slowest: slowest::slowest(results, &groups),
     }
 }
 

@@ -8,7 +8,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::exit::Exit;
-use crate::results::RunResults;
+use crate::load::SlowRequest;
+use crate::results::{Breakdown, RunResults};
 
 /// The contents of `summary.json`: the run's raw results and their analysis, versioned.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -40,6 +41,9 @@ pub struct Analysis {
     /// Things a reader should know before trusting the figures (missing baseline cells, partial
     /// run, too few rounds for an interval, the driver's own warnings, ...).
     pub warnings: Vec<String>,
+    /// The slowest requests per mode and rate, with their traces, in the order of `groups`.
+    #[serde(default)]
+    pub slowest: Vec<SlowestGroup>,
 }
 
 impl GroupSummary {
@@ -383,4 +387,34 @@ mod tests {
         assert_eq!(json, r#"{"kind":"latency","percentile":"p99"}"#);
         assert_eq!(serde_json::from_str::<BudgetKind>(&json).unwrap(), kind);
     }
+}
+
+/// The slowest requests of one mode at one rate, over its cells (rounds and replicates).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SlowestGroup {
+    pub mode: String,
+    pub rate: f64,
+    /// Slowest first; as many as one cell keeps (`traces.slowest`).
+    pub requests: Vec<SlowRow>,
+    /// Of `requests`: how many named a trace, and how many of those the store returned.
+    pub with_trace: usize,
+    pub found: usize,
+    /// The mean of the requests' breakdowns (those whose trace was found).
+    pub mean: Option<Breakdown>,
+}
+
+/// One slow request, with the cell it came from and its trace.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SlowRow {
+    pub round: u32,
+    pub replicate: u32,
+    #[serde(flatten)]
+    pub request: SlowRequest,
+    /// The trace, from the link template; `None` without a trace ID.
+    pub link: Option<String>,
+    /// Whether the store returned the trace; `None` when it was not looked up.
+    pub found: Option<bool>,
+    /// Whether it holds every expected service; `None` when not known.
+    pub complete: Option<bool>,
+    pub breakdown: Option<Breakdown>,
 }

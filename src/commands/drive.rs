@@ -127,6 +127,7 @@ fn spec_from(args: &DriveArgs) -> Result<LoadSpec> {
         drain_timeout: load::DEFAULT_DRAIN_TIMEOUT,
         run_id: load::new_run_id(),
         first_seq: 0,
+        slowest: args.slowest,
     })
 }
 
@@ -175,7 +176,8 @@ fn http_endpoint(url: &str, args: &DriveArgs) -> Result<HttpEndpoint> {
                 .collect::<Result<_>>()
         })
         .transpose()?;
-    Ok(HttpEndpoint::new(uri, Some(method), headers, body, expect))
+    Ok(HttpEndpoint::new(uri, Some(method), headers, body, expect)
+        .with_trace_header(args.trace_header.clone()))
 }
 
 fn parse_header(raw: &str) -> Result<(HeaderName, HeaderValue)> {
@@ -211,7 +213,7 @@ fn grpc_endpoint(addr: &str, args: &DriveArgs) -> Result<GrpcEndpoint> {
         .as_deref()
         .map(|body| BodyTemplate::parse(body).map_err(usage))
         .transpose()?;
-    Ok(GrpcEndpoint::new(uri, body, expect))
+    Ok(GrpcEndpoint::new(uri, body, expect).with_trace_header(&args.trace_header))
 }
 
 /// A gRPC code by canonical name (`ALREADY_EXISTS`) or number (`6`).

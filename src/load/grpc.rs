@@ -9,6 +9,7 @@ use tonic::transport::{Channel, Endpoint};
 
 use super::record::{RequestOutcome, ResponseCode};
 use super::template::BodyTemplate;
+use super::trace_id::{DEFAULT_TRACE_HEADER, TraceId};
 
 /// What to call over gRPC.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,6 +21,8 @@ pub struct GrpcEndpoint {
     /// Renders to a JSON object with the string fields `username`, `email` and `password`
     /// (default: [`BodyTemplate::default_register`]).
     pub body: BodyTemplate,
+    /// The response metadata key that names the call's trace (lower case).
+    pub trace_header: String,
 }
 
 impl GrpcEndpoint {
@@ -38,7 +41,15 @@ impl GrpcEndpoint {
             uri,
             expect: expect.unwrap_or_else(|| Self::DEFAULT_EXPECT.to_vec()),
             body: body.unwrap_or_else(BodyTemplate::default_register),
+            trace_header: DEFAULT_TRACE_HEADER.to_owned(),
         }
+    }
+
+    /// The endpoint with the trace ID read from the metadata key `name` instead of
+    /// `traceresponse`.
+    pub fn with_trace_header(mut self, name: &http::HeaderName) -> GrpcEndpoint {
+        self.trace_header = name.as_str().to_owned();
+        self
     }
 }
 
@@ -87,9 +98,13 @@ impl GrpcClient {
             },
             Err(err) => return RequestOutcome::Failed(format!("body: {err}")),
         };
-        let code = match client.register(request).await {
-            Ok(_) => tonic::Code::Ok,
-            Err(status) => status.code(),
+        let trace = |metadata: &tonic::metadata::MetadataMap| {
+            let value = metadata.get(self.target.trace_header.as_str())?;
+            TraceId::from_header(value.as_bytes())
+        };
+        let (code, trace) = match client.register(request).await {
+            Ok(response) => (tonic::Code::Ok, trace(response.metadata())),
+            Err(status) => (status.code(), trace(status.metadata())),
         };
         if code == tonic::Code::Unavailable {
             self.client = None;
@@ -97,6 +112,7 @@ impl GrpcClient {
         RequestOutcome::Response {
             code: ResponseCode::grpc(code),
             ok: self.target.expect.contains(&code),
+            trace,
         }
     }
 

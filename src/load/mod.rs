@@ -17,9 +17,11 @@ pub mod hlog;
 mod http;
 mod record;
 mod schedule;
+mod slowest;
 mod summary;
 mod template;
 mod timer;
+mod trace_id;
 
 use std::cell::RefCell;
 use std::net::SocketAddr;
@@ -39,8 +41,10 @@ pub use record::{
     new_histogram,
 };
 pub use schedule::{Arrivals, LONGEST, RATES, Schedule, check_rate, parse_duration};
+pub use slowest::{DEFAULT_SLOWEST, SlowRequest, Slowest};
 pub use summary::{LAG_WARN_MS, LoadSummary, Percentiles, Warning};
 pub use template::{BodyTemplate, DEFAULT_REGISTER_BODY};
+pub use trace_id::{DEFAULT_TRACE_HEADER, TraceId};
 
 use crate::error::UsageError;
 use client::{Client, work};
@@ -94,6 +98,8 @@ pub struct LoadSpec {
     /// The `{seq}` of the first request; a run continues it across warm-ups and cells so that
     /// no two requests of one run share a body (see [`LoadOutcome::next_seq`]).
     pub first_seq: u64,
+    /// How many of the slowest requests to keep ([`LoadSummary::slowest`]).
+    pub slowest: usize,
 }
 
 /// A short random identifier for a run: 8 hex digits.
@@ -257,7 +263,11 @@ async fn drive(
     let end = measure_start + spec.duration;
 
     let queue = Rc::new(Queue::new(spec.max_in_flight));
-    let recorder = Rc::new(RefCell::new(Recorder::new(measure_start, window_start)));
+    let recorder = Rc::new(RefCell::new(Recorder::new(
+        measure_start,
+        window_start,
+        spec.slowest,
+    )));
     let closed = CancellationToken::new();
     let closer =
         tokio::task::spawn_local(close_intervals(recorder.clone(), intervals, closed.clone()));
@@ -355,6 +365,7 @@ fn summarize(
         latency_ms: Percentiles::from_hdr_us(&recorder.latency),
         service_time_ms: Percentiles::from_hdr_us(&recorder.service_time),
         driver_lag_ms: Percentiles::from_hdr_us(&recorder.driver_lag),
+        slowest: recorder.slowest.sorted(),
         partial,
     }
 }

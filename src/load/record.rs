@@ -14,6 +14,9 @@ use hdrhistogram::Histogram;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::slowest::{SlowRequest, Slowest};
+use super::trace_id::TraceId;
+
 /// Histogram bounds: 1 µs to 60 s at 3 significant digits; values are microseconds.
 pub const LOWEST_US: u64 = 1;
 pub const HIGHEST_US: u64 = 60_000_000;
@@ -67,8 +70,13 @@ pub fn grpc_code_name(code: tonic::Code) -> String {
 /// How one request ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RequestOutcome {
-    /// A response; `ok` when its status is one the user expects.
-    Response { code: ResponseCode, ok: bool },
+    /// A response; `ok` when its status is one the user expects; `trace` when it named the
+    /// trace it was recorded in.
+    Response {
+        code: ResponseCode,
+        ok: bool,
+        trace: Option<TraceId>,
+    },
     /// No response: connect failure, reset, timeout... The message is the error kind.
     Failed(String),
 }
@@ -96,6 +104,8 @@ pub struct Interval {
     pub completed: u64,
     /// Unexpected statuses and failures in this interval.
     pub errors: u64,
+    /// The slowest requests of the window so far, slowest first.
+    pub slowest: Vec<SlowRequest>,
 }
 
 /// Counters kept beside the histograms.
@@ -120,6 +130,8 @@ pub struct Recorder {
     /// Actual send minus due time: how late the driver was, waiting for timer or connection.
     pub driver_lag: Histogram<u64>,
     pub counts: Counts,
+    /// The slowest requests of the window.
+    pub slowest: Slowest,
     last_done: Option<Instant>,
     interval: Histogram<u64>,
     interval_start: Instant,
@@ -131,8 +143,13 @@ fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
+fn ms(us: u64) -> f64 {
+    us as f64 / 1000.0
+}
+
 impl Recorder {
-    pub fn new(measure_start: Instant, window_start: SystemTime) -> Recorder {
+    /// A recorder for a window starting at `measure_start` that keeps the `slowest` slowest.
+    pub fn new(measure_start: Instant, window_start: SystemTime, slowest: usize) -> Recorder {
         Recorder {
             measure_start,
             window_start,
@@ -140,6 +157,7 @@ impl Recorder {
             service_time: new_histogram(),
             driver_lag: new_histogram(),
             counts: Counts::default(),
+            slowest: Slowest::new(slowest),
             last_done: None,
             interval: new_histogram(),
             interval_start: measure_start,
@@ -167,10 +185,24 @@ impl Recorder {
         let latency = micros(c.done.saturating_duration_since(c.due));
         self.latency.saturating_record(latency);
         self.interval.saturating_record(latency);
-        self.service_time
-            .saturating_record(micros(c.done.saturating_duration_since(c.sent)));
+        let service_time = micros(c.done.saturating_duration_since(c.sent));
+        self.service_time.saturating_record(service_time);
+        let measure_start = self.measure_start;
+        self.slowest.offer(latency, || SlowRequest {
+            due_ms: ms(micros(c.due - measure_start)),
+            latency_ms: ms(latency),
+            service_time_ms: ms(service_time),
+            outcome: match &c.outcome {
+                RequestOutcome::Response { code, .. } => code.to_string(),
+                RequestOutcome::Failed(kind) => kind.clone(),
+            },
+            trace_id: match c.outcome {
+                RequestOutcome::Response { trace, .. } => trace,
+                RequestOutcome::Failed(_) => None,
+            },
+        });
         match &c.outcome {
-            RequestOutcome::Response { code, ok } => {
+            RequestOutcome::Response { code, ok, .. } => {
                 self.counts.completed += 1;
                 self.interval_completed += 1;
                 *self.counts.status_counts.entry(*code).or_default() += 1;
@@ -202,6 +234,7 @@ impl Recorder {
             latency: std::mem::replace(&mut self.interval, fresh),
             completed: std::mem::take(&mut self.interval_completed),
             errors: std::mem::take(&mut self.interval_errors),
+            slowest: self.slowest.sorted(),
         };
         self.interval_start = end;
         interval
@@ -271,10 +304,11 @@ mod tests {
     #[test]
     fn three_histograms_split_lag_and_service_time() {
         let start = Instant::now();
-        let mut r = Recorder::new(start, SystemTime::now());
+        let mut r = Recorder::new(start, SystemTime::now(), 2);
         let ok = RequestOutcome::Response {
             code: ResponseCode::Http(200),
             ok: true,
+            trace: None,
         };
         r.record_completion(&completion(start, 30, 2, ok.clone()));
         assert_eq!(r.latency.max(), r.latency.highest_equivalent(32_000));
@@ -299,11 +333,12 @@ mod tests {
     #[test]
     fn statuses_errors_and_intervals_are_counted() {
         let start = Instant::now();
-        let mut r = Recorder::new(start, SystemTime::now());
+        let mut r = Recorder::new(start, SystemTime::now(), 2);
         for (code, ok) in [(200, true), (409, true), (500, false), (200, true)] {
             let outcome = RequestOutcome::Response {
                 code: ResponseCode::Http(code),
                 ok,
+                trace: None,
             };
             r.record_completion(&completion(start, 0, 1, outcome));
         }

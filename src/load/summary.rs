@@ -8,6 +8,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::schedule::Arrivals;
+use super::slowest::SlowRequest;
 use hdrhistogram::Histogram;
 
 /// Latency percentiles and mean, in milliseconds.
@@ -79,6 +80,10 @@ pub struct LoadSummary {
     pub service_time_ms: Percentiles,
     /// Actual send minus due time.
     pub driver_lag_ms: Percentiles,
+    /// The slowest requests of the window, slowest first, with the traces their responses
+    /// named.
+    #[serde(default)]
+    pub slowest: Vec<SlowRequest>,
     /// True when the run was stopped early (Ctrl-C or shutdown).
     pub partial: bool,
 }
@@ -221,6 +226,29 @@ impl fmt::Display for LoadSummary {
                 "{name:<14}{:>10.3}{:>10.3}{:>10.3}{:>10.3}{:>10.3}{:>10.3}",
                 p.p50, p.p90, p.p99, p.p999, p.max, p.mean
             )?;
+        }
+        if !self.slowest.is_empty() {
+            writeln!(
+                f,
+                "slowest {}: {:>10}{:>10}{:>10}  {:<12}trace",
+                self.slowest.len(),
+                "latency",
+                "service",
+                "due at s",
+                "status"
+            )?;
+            for r in &self.slowest {
+                let trace = r.trace_id.map_or_else(|| "-".into(), |t| t.to_string());
+                writeln!(
+                    f,
+                    "{:<11}{:>10.3}{:>10.3}{:>10.3}  {:<12}{trace}",
+                    "",
+                    r.latency_ms,
+                    r.service_time_ms,
+                    r.due_ms / 1000.0,
+                    r.outcome
+                )?;
+            }
         }
         Ok(())
     }

@@ -24,7 +24,8 @@ impl Exporter for Markdown {
     }
 }
 
-/// The title and the first section (the verdict table): what `tracebench run` prints at the end.
+/// The title and the first section (at a glance: a sentence per mode and the verdict matrix):
+/// what `tracebench run` prints at the end.
 pub fn verdicts_md(summary: &Summary) -> String {
     let mut out = format!("# {}\n", title(summary));
     if let Some(first) = sections(summary).first() {
@@ -37,6 +38,9 @@ pub fn verdicts_md(summary: &Summary) -> String {
 
 fn section_md(section: &Section) -> String {
     let mut out = format!("\n## {}\n\n", section.title);
+    for p in &section.lead {
+        out.push_str(&format!("{p}\n\n"));
+    }
     if let Some(table) = &section.table {
         out.push_str(&table_md(table));
         out.push('\n');
@@ -56,14 +60,22 @@ pub fn table_md(table: &Table) -> String {
         let cells: Vec<String> = cells.iter().map(|c| c.replace('|', "\\|")).collect();
         format!("| {} |\n", cells.join(" | "))
     };
-    let mut out = row(table.header.iter().map(|h| h.to_string()).collect());
+    let mut out = row(table.header.clone());
     out.push_str(&row(table
         .header
         .iter()
         .map(|_| "---".to_string())
         .collect()));
-    for r in &table.rows {
-        out.push_str(&row(r.clone()));
+    for (i, r) in table.rows.iter().enumerate() {
+        let cells = r
+            .iter()
+            .enumerate()
+            .map(|(j, cell)| match table.link(i, j) {
+                Some(url) => format!("[{cell}]({url})"),
+                None => cell.clone(),
+            })
+            .collect();
+        out.push_str(&row(cells));
     }
     out
 }
@@ -74,10 +86,13 @@ mod tests {
 
     #[test]
     fn tables_escape_pipes_and_have_a_divider() {
-        let t = Table {
-            header: vec!["a", "b"],
+        let mut t = Table {
+            links: Vec::new(),
+            header: vec!["a".into(), "b".into()],
             rows: vec![vec!["x|y".into(), "2".into()]],
         };
         assert_eq!(table_md(&t), "| a | b |\n| --- | --- |\n| x\\|y | 2 |\n");
+        t.links.push((0, 1, "http://127.0.0.1:3000/t".into()));
+        assert!(table_md(&t).ends_with("| x\\|y | [2](http://127.0.0.1:3000/t) |\n"));
     }
 }

@@ -6,10 +6,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result};
 
 use crate::error::UsageError;
+use crate::load::TraceId;
 use crate::results::{CellResult, ProbeResults};
 use crate::scenario::{Endpoint, Scenario, TraceStore};
 use crate::sink::{Sink, SinkConfig};
 use crate::traces::count::{CountMethod, CountRequest, Server, ServiceCounts, count_on};
+use crate::traces::link::{GRAFANA_EXPLORE, TraceLink};
+use crate::traces::model::TraceResponse;
 use crate::traces::tempo::{TempoClient, redact_userinfo};
 use crate::traces::verify::{self, ProbeOutcome, VerifyRequest};
 
@@ -31,6 +34,8 @@ pub struct TraceBackend {
     pub(super) sink: Option<Sink>,
     /// `built-in sink` or `tempo URL`, for the report.
     pub label: String,
+    /// Where the report links a trace.
+    pub link: TraceLink,
 }
 
 impl TraceBackend {
@@ -51,12 +56,14 @@ impl TraceBackend {
                 })
                 .await
                 .context("starting the built-in trace sink")?;
-                let client = TempoClient::new(&sink.addrs().api_url())?;
+                let api = sink.addrs().api_url();
+                let client = TempoClient::new(&api)?;
                 let backend = TraceBackend {
                     client: Some(client),
                     server: Server::NotTempo,
                     sink: Some(sink),
                     label: "built-in sink".into(),
+                    link: scenario.traces.link.clone().unwrap_or(TraceLink::api(&api)),
                 };
                 Ok((backend, None))
             }
@@ -66,7 +73,10 @@ impl TraceBackend {
                 token_env,
             } => {
                 let client = tempo_client(url, tenant.as_deref(), token_env.as_deref())?;
-                Self::open_tempo(client, url, scenario.traces.required).await
+                let link = scenario.traces.link.clone().unwrap_or_else(|| {
+                    TraceLink::parse(GRAFANA_EXPLORE).expect("the default link names the trace")
+                });
+                Self::open_tempo(client, url, scenario.traces.required, link).await
             }
         }
     }
@@ -77,6 +87,7 @@ impl TraceBackend {
         client: TempoClient,
         url: &str,
         required: bool,
+        link: TraceLink,
     ) -> Result<(TraceBackend, Option<String>)> {
         // Every message and file names the URL without its `user:password@`.
         let url = &redact_userinfo(url);
@@ -92,6 +103,7 @@ impl TraceBackend {
                     server,
                     sink: None,
                     label,
+                    link,
                 };
                 Ok((backend, None))
             }
@@ -107,6 +119,7 @@ impl TraceBackend {
                     server: Server::NotTempo,
                     sink: None,
                     label,
+                    link,
                 };
                 Ok((backend, Some(warning)))
             }
@@ -200,6 +213,15 @@ impl TraceBackend {
                 .map(|r| format!("{}: {:?}: {}", r.trace_id, r.outcome, r.detail))
                 .collect(),
         }))
+    }
+
+    /// The trace `id` as the store holds it now; `None` when it does not know it.
+    pub(super) async fn trace(&self, id: TraceId) -> Result<Option<TraceResponse>> {
+        let client = self.client.as_ref().context("no trace store")?;
+        client
+            .trace(&id.0)
+            .await
+            .with_context(|| format!("looking up trace {id}"))
     }
 
     /// Spans the built-in sink dropped to stay within its bound; `None` for Tempo.

@@ -11,7 +11,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::Ctx;
@@ -19,7 +19,7 @@ use super::backend::{TraceBackend, unix_s};
 use super::progress::Progress;
 use super::spec::load_spec;
 use crate::control::{ModeEnv, Target};
-use crate::load::{self, Interval, LoadOutcome};
+use crate::load::{self, Interval, LoadOutcome, TraceId};
 use crate::resources::{Sampler, Series, Source, procfs, summary::service_resources};
 use crate::results::{CellResult, EncodedHistogram, SecondRecord};
 use crate::scenario::Cell;
@@ -133,7 +133,8 @@ async fn measure(
         ctx.cursor.next_seq,
     );
     let (tx, rx) = mpsc::unbounded_channel::<Interval>();
-    let collector = tokio::spawn(collect_seconds(rx, ctx.progress.clone()));
+    let (slowest_tx, slowest) = watch::channel(Vec::new());
+    let collector = tokio::spawn(collect_seconds(rx, ctx.progress.clone(), slowest_tx));
     ctx.progress.cell_started(cell, "measuring");
     let own_cpu = || procfs::read(std::process::id()).ok().map(|r| r.cpu_seconds);
     let cpu_before = own_cpu();
@@ -142,7 +143,7 @@ async fn measure(
     let load = load::run(spec, Some(tx), ctx.cancel.clone());
     let outcome = ctx
         .counter
-        .while_loading(store, scenario, cell, start_s, load)
+        .while_loading(store, scenario, cell, start_s, &slowest, load)
         .await;
     let tracebench_cpu_s = own_cpu()
         .zip(cpu_before)
@@ -183,16 +184,25 @@ async fn docker_for(sources: &[Source], target: &Target) -> Result<Option<bollar
 
 /// Shows each second of the window as it closes and keeps it encoded: a dense histogram is
 /// 139 KB, of which a second at 1,000 req/s touches some 100 KB, so a 10-minute cell kept as
-/// intervals held 60 MB. Returns when the load ends: the window's start and its seconds.
+/// intervals held 60 MB. Passes on the slowest requests so far (those with a trace) to
+/// `slowest`. Returns when the load ends: the window's start and its seconds.
 async fn collect_seconds(
     mut rx: mpsc::UnboundedReceiver<Interval>,
     live: Progress,
+    slowest: watch::Sender<Vec<(i64, TraceId)>>,
 ) -> (Option<SystemTime>, Vec<SecondRecord>) {
     let mut window_start = None;
     let mut seconds = Vec::new();
     while let Some(interval) = rx.recv().await {
         live.interval(&interval);
-        window_start.get_or_insert(interval.window_start);
+        let start_ms = unix_ms(*window_start.get_or_insert(interval.window_start));
+        slowest.send_replace(
+            interval
+                .slowest
+                .iter()
+                .filter_map(|r| Some((start_ms + r.due_ms as i64, r.trace_id?)))
+                .collect(),
+        );
         seconds.push(SecondRecord {
             offset_s: interval.start.as_secs() as u32,
             completed: interval.completed,

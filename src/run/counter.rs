@@ -1,16 +1,26 @@
 //! Counting each cell's traces: while it loads (so the store can forget what is counted), once
-//! its ingestion wait has passed, and whatever is left at the end of the run.
+//! its ingestion wait has passed, and whatever is left at the end of the run. The traces of a
+//! cell's slowest requests are looked up at the same time, and split into where their latency
+//! went ([`breakdown`]); the sink's copies of them are kept before it forgets them.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::time::Duration;
 
 use anyhow::Context;
+use tokio::sync::watch;
 
 use super::backend::{STEP_S, TraceBackend, counted_window, unix_s};
-use crate::results::{CellResult, CellTraces, MinuteCount, RunResults, TraceResults};
+use crate::load::TraceId;
+use crate::results::{CellResult, CellTraces, MinuteCount, RunResults, SlowTrace, TraceResults};
 use crate::scenario::{Cell, Scenario};
+use crate::traces::breakdown::breakdown;
 use crate::traces::count::{CountMethod, ServiceCounts};
+use crate::traces::model::TraceResponse;
+
+/// The slowest requests of the cell loading so far: when each was due (Unix ms) and the trace
+/// its response named.
+pub type SlowestSoFar = watch::Receiver<Vec<(i64, TraceId)>>;
 
 /// While a cell loads the built-in sink, how often the traces past their ingestion wait are
 /// counted and forgotten ([`Counter::while_loading`]).
@@ -32,6 +42,11 @@ pub struct Counter {
     early: HashMap<u32, (u64, Vec<ServiceCounts>)>,
     /// Counted cells not yet moved into the results.
     done: Vec<CellTraces>,
+    /// The traces of counted cells' slowest requests, not yet moved into the results.
+    slow_done: Vec<SlowTrace>,
+    /// Copies of the sink's traces of the loading cell's slowest requests, taken before the
+    /// sink forgot them.
+    kept: HashMap<TraceId, TraceResponse>,
     /// The first counting failure; no cell is counted after it.
     failed: Option<anyhow::Error>,
 }
@@ -64,6 +79,7 @@ impl Counter {
         scenario: &Scenario,
         cell: &Cell,
         start_s: u64,
+        slowest: &SlowestSoFar,
         load: impl Future<Output = T>,
     ) -> T {
         let Some(sink) = &store.sink else {
@@ -107,7 +123,19 @@ impl Counter {
                     }
                 }
             }
-            // Counted (or not to be counted): what started before `until_s` is done with.
+            // Counted (or not to be counted): what started before `until_s` is done with, but
+            // for the traces of the slowest requests so far.
+            let candidates = slowest.borrow().clone();
+            self.kept
+                .retain(|id, _| candidates.iter().any(|(_, c)| c == id));
+            for (due_ms, id) in candidates {
+                if due_ms < (until_s * 1000) as i64
+                    && !self.kept.contains_key(&id)
+                    && let Some(trace) = sink.store().trace(&id.0)
+                {
+                    self.kept.insert(id, trace);
+                }
+            }
             sink.store().forget_before(until_s * 1_000_000_000);
         }
     }
@@ -143,6 +171,13 @@ impl Counter {
                     let mut all = early;
                     add(&mut all, counts);
                     self.done.extend(cell_traces(&cell, start_s, all));
+                    if let Err(err) = self.look_up_slowest(store, scenario, &cell).await {
+                        self.failed = Some(err.context(format!(
+                            "looking up the slowest requests' traces of cell {}",
+                            cell.order + 1
+                        )));
+                        return;
+                    }
                     // Cells are counted in order and no later load starts before this cell's
                     // counted window ends (`cell`): what started before it is counted.
                     if let Some(sink) = &store.sink {
@@ -153,6 +188,42 @@ impl Counter {
             }
         }
     }
+    /// Looks up the traces of `cell`'s slowest requests (the sink's kept copy first) and splits
+    /// each request's latency over its trace.
+    async fn look_up_slowest(
+        &mut self,
+        store: &TraceBackend,
+        scenario: &Scenario,
+        cell: &CellResult,
+    ) -> anyhow::Result<()> {
+        for slow in &cell.load.slowest {
+            let Some(id) = slow.trace_id else { continue };
+            let trace = match self.kept.remove(&id) {
+                Some(trace) => Some(trace),
+                None => store.trace(id).await?,
+            };
+            let services = &scenario.traces.services;
+            let complete = trace.as_ref().map(|t| {
+                services.iter().all(|s| {
+                    t.batches
+                        .iter()
+                        .any(|b| b.resource.service_name() == Some(s.as_str()))
+                })
+            });
+            self.slow_done.push(SlowTrace {
+                mode: cell.mode.clone(),
+                rate: cell.rate,
+                round: cell.round,
+                replicate: cell.replicate,
+                trace_id: id,
+                found: trace.is_some(),
+                complete: complete.filter(|_| !services.is_empty()),
+                breakdown: trace.and_then(|t| breakdown(&t, slow)),
+            });
+        }
+        Ok(())
+    }
+
     /// Waits for the last pending cell's wait, then counts them all.
     pub async fn count_rest(&mut self, store: &TraceBackend, scenario: &Scenario) {
         if let Some(last) = self.pending.iter().map(|(_, due)| *due).max() {
@@ -171,9 +242,12 @@ impl Counter {
             method: String::new(),
             cells: Vec::new(),
             store_dropped_spans: None,
+            slow_traces: Vec::new(),
+            link: Some(store.link.clone()),
         });
         traces.method = CountMethod::Search.describe().to_string();
         traces.cells.append(&mut self.done);
+        traces.slow_traces.append(&mut self.slow_done);
         traces.store_dropped_spans = store.dropped_spans();
         true
     }

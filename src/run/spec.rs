@@ -30,5 +30,6 @@ pub fn load_spec(
         drain_timeout: request.timeout + Duration::from_secs(1),
         run_id: run_id.to_string(),
         first_seq,
+        slowest: scenario.traces.slowest,
     }
 }

@@ -169,6 +169,11 @@ pub struct TracesConfig {
     pub services: Vec<String>,
     /// The service whose root spans are counted; `None` counts every trace.
     pub root_service: Option<String>,
+    /// How many of each cell's slowest requests to look up in the store (0: none).
+    pub slowest: usize,
+    /// Where the report links a trace; `None`: Grafana Explore for Tempo, the sink's own
+    /// `/api/traces/<id>`.
+    pub link: Option<crate::traces::link::TraceLink>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

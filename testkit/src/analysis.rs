@@ -177,6 +177,8 @@ pub fn generate(spec: &RunSpec) -> RunResults {
             method: "synthetic".into(),
             cells: trace_cells,
             store_dropped_spans: None,
+            slow_traces: Vec::new(),
+            link: None,
         }),
         probes: None,
     }

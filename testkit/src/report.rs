@@ -128,16 +128,25 @@ pub fn check_hlogs(dir: &Path, results: &RunResults) -> usize {
     logs
 }
 
-/// `report.md` begins, after its title, with the verdict table.
-pub fn check_markdown_starts_with_verdicts(md: &str) {
-    let first = md
+/// `report.md` begins, after its title, with the answer at a glance: a sentence per mode and
+/// rate ending in its verdict, then the budget matrix; the long verdict table follows.
+pub fn check_markdown_starts_with_the_glance(md: &str) {
+    let mut lines = md
         .lines()
-        .find(|l| !l.trim().is_empty() && !l.starts_with('#'))
-        .unwrap();
+        .filter(|l| !l.trim().is_empty())
+        .skip_while(|l| l.starts_with("# "));
+    assert_eq!(lines.next(), Some("## At a glance"));
+    let sentence = lines.next().unwrap();
+    let matrix = lines.find(|l| l.starts_with('|')).unwrap();
+    assert!(matrix.starts_with("| budget | "), "{matrix}");
     assert!(
-        first.starts_with("| mode | rate (req/s) | budget |"),
-        "{first}"
+        [": within budget.", ": over budget on ", ": not decided on "]
+            .iter()
+            .any(|end| sentence.contains(end)),
+        "{sentence}"
     );
+    let verdicts = md.find("## Verdicts").unwrap();
+    assert!(md[verdicts..].contains("| mode | rate (req/s) | budget |"));
 }
 
 /// Every chart's SVG is well-formed XML of the chart's size with its title as text.
@@ -188,8 +197,10 @@ pub fn check_pngs(dir: &Path, summary: &Summary) {
 }
 
 /// `report.html` fetches nothing: no scripts, styles, images or frames from elsewhere, every
-/// `src`/`href`/`url(` a data: URI or a fragment, and every chart inline as SVG.
+/// `src`/`url(` a data: URI or a fragment, and every chart inline as SVG. Links a reader may
+/// follow (`<a href>`, to a trace) are the only URLs.
 pub fn check_html_self_contained(html: &str, summary: &Summary) {
+    let html = &without_links(html);
     for forbidden in [
         "<link", "@import", "<script", "<img", "<iframe", "<object", "xmlns",
     ] {
@@ -219,5 +230,20 @@ pub fn check_html_self_contained(html: &str, summary: &Summary) {
     }
     let charts = charts::all(summary).unwrap();
     assert_eq!(html.matches("<svg").count(), charts.len());
+    assert!(html.find("<h2>At a glance</h2>").unwrap() < html.find("<h2>Verdicts</h2>").unwrap());
     assert!(html.find("<h2>Verdicts</h2>").unwrap() < html.find("<svg").unwrap());
+}
+
+/// The page with every `<a href="...">` that leaves it replaced by `<a>`.
+fn without_links(html: &str) -> String {
+    let mut out = String::new();
+    let mut rest = html;
+    while let Some(at) = rest.find("<a href=\"http") {
+        out.push_str(&rest[..at]);
+        let end = rest[at..].find('>').expect("the tag ends") + at;
+        out.push_str("<a>");
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    out
 }

@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::BytesMut;
-use http::{HeaderMap, Method, StatusCode, Uri, header};
+use http::{HeaderMap, HeaderName, Method, StatusCode, Uri, header};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
@@ -20,7 +20,8 @@ mod response;
 
 use super::record::{RequestOutcome, ResponseCode};
 use super::template::BodyTemplate;
-use response::read_response;
+use super::trace_id::DEFAULT_TRACE_HEADER;
+use response::{Answer, read_response};
 
 /// What to send over HTTP.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,6 +35,9 @@ pub struct HttpEndpoint {
     pub body: Option<BodyTemplate>,
     /// Statuses counted as success; every other status is an error.
     pub expect: Vec<StatusCode>,
+    /// The response header that names the request's trace (see
+    /// [`TraceId::from_header`](super::TraceId::from_header)).
+    pub trace_header: HeaderName,
 }
 
 impl HttpEndpoint {
@@ -74,7 +78,14 @@ impl HttpEndpoint {
             headers,
             body,
             expect: expect.unwrap_or_else(|| Self::DEFAULT_EXPECT.to_vec()),
+            trace_header: HeaderName::from_static(DEFAULT_TRACE_HEADER),
         }
+    }
+
+    /// The endpoint with the trace ID read from `name` instead of `traceresponse`.
+    pub fn with_trace_header(mut self, name: HeaderName) -> HttpEndpoint {
+        self.trace_header = name;
+        self
     }
 
     /// `host:port` of the URL (port 80 when absent).
@@ -134,13 +145,18 @@ impl HttpClient {
     /// Sends request `seq` and reads the whole response.
     pub async fn call(&mut self, seq: u64, run: &str) -> RequestOutcome {
         match self.try_call(seq, run).await {
-            Ok((status, reusable)) => {
+            Ok(Answer {
+                status,
+                reusable,
+                trace,
+            }) => {
                 if !reusable {
                     self.reset();
                 }
                 RequestOutcome::Response {
                     code: ResponseCode::Http(status.as_u16()),
                     ok: self.target.expect.contains(&status),
+                    trace,
                 }
             }
             Err(kind) => {
@@ -156,7 +172,7 @@ impl HttpClient {
         self.input.clear();
     }
 
-    async fn try_call(&mut self, seq: u64, run: &str) -> Result<(StatusCode, bool), String> {
+    async fn try_call(&mut self, seq: u64, run: &str) -> Result<Answer, String> {
         self.render(seq, run);
         // A connection the server has closed while idle (nginx does after `keepalive_timeout`)
         // has sent nothing of this request yet: replace it without counting an error.
@@ -171,10 +187,15 @@ impl HttpClient {
             .write_all(&self.out)
             .await
             .map_err(|e| format!("request: {e}"))?;
-        let response = read_response(stream, &mut self.input, self.target.method == Method::HEAD)
-            .await
-            .map_err(|e| format!("response: {e}"))?;
-        Ok(response)
+        let head_request = self.target.method == Method::HEAD;
+        read_response(
+            stream,
+            &mut self.input,
+            head_request,
+            self.target.trace_header.as_str(),
+        )
+        .await
+        .map_err(|e| format!("response: {e}"))
     }
 
     fn render(&mut self, seq: u64, run: &str) {
@@ -229,6 +250,7 @@ mod tests {
             .collect(),
             body: Some(BodyTemplate::parse("{\"n\":{seq}}").unwrap()),
             expect: vec![StatusCode::OK],
+            trace_header: HeaderName::from_static(DEFAULT_TRACE_HEADER),
         };
         let mut client = HttpClient::new(Arc::new(target), "127.0.0.1:8080".parse().unwrap());
         client.render(42, "r");

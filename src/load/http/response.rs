@@ -1,21 +1,35 @@
-//! Reading one HTTP/1.1 response off a kept-alive connection: the status, and where the
-//! response ends (Content-Length, chunked, or the connection's close), skipping the body.
+//! Reading one HTTP/1.1 response off a kept-alive connection: the status, the trace ID a
+//! trace header names, and where the response ends (Content-Length, chunked, or the
+//! connection's close), skipping the body.
 
 use bytes::{Buf, BytesMut};
 use http::StatusCode;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 use super::MAX_HEAD;
+use crate::load::trace_id::TraceId;
 
-/// Reads one response; its status, and whether the connection can carry another request.
+/// What a response said.
+#[derive(Debug, PartialEq)]
+pub(super) struct Answer {
+    pub status: StatusCode,
+    /// The connection can carry another request.
+    pub reusable: bool,
+    /// The trace the `trace_header` header named.
+    pub trace: Option<TraceId>,
+}
+
+/// Reads one response to a request (`head_request`: a HEAD), reading a trace ID from the header
+/// named `trace_header` (lower case).
 pub(super) async fn read_response(
     stream: &mut (impl AsyncRead + Unpin),
     input: &mut BytesMut,
     head_request: bool,
-) -> Result<(StatusCode, bool), String> {
+    trace_header: &str,
+) -> Result<Answer, String> {
     loop {
         let head = loop {
-            if let Some(head) = parse_head(input)? {
+            if let Some(head) = parse_head(input, trace_header)? {
                 break head;
             }
             if input.len() > MAX_HEAD {
@@ -62,7 +76,11 @@ pub(super) async fn read_response(
         if !input.is_empty() {
             return Err("bytes after the end of the response".into());
         }
-        return Ok((head.status, reusable));
+        return Ok(Answer {
+            status: head.status,
+            reusable,
+            trace: head.trace,
+        });
     }
 }
 
@@ -93,10 +111,11 @@ struct Head {
     /// The server means to keep the connection (HTTP/1.1 without `Connection: close`, or 1.0
     /// with `keep-alive`), if the body lets it.
     keep_alive: bool,
+    trace: Option<TraceId>,
 }
 
 /// The response head at the start of `input`, once it is all there.
-fn parse_head(input: &[u8]) -> Result<Option<Head>, String> {
+fn parse_head(input: &[u8], trace_header: &str) -> Result<Option<Head>, String> {
     let mut headers = [httparse::EMPTY_HEADER; 64];
     let mut response = httparse::Response::new(&mut headers);
     let length = match response.parse(input) {
@@ -108,6 +127,7 @@ fn parse_head(input: &[u8]) -> Result<Option<Head>, String> {
     let status = StatusCode::from_u16(code).map_err(|_| format!("status {code}"))?;
     let mut keep_alive = response.version == Some(1);
     let mut body = Body::UntilClose;
+    let mut trace = None;
     for h in response.headers.iter() {
         let value = std::str::from_utf8(h.value).unwrap_or_default().trim();
         if h.name.eq_ignore_ascii_case("content-length") && body == Body::UntilClose {
@@ -131,6 +151,8 @@ fn parse_head(input: &[u8]) -> Result<Option<Head>, String> {
                     keep_alive = true;
                 }
             }
+        } else if h.name.eq_ignore_ascii_case(trace_header) {
+            trace = TraceId::from_header(h.value);
         }
     }
     Ok(Some(Head {
@@ -138,6 +160,7 @@ fn parse_head(input: &[u8]) -> Result<Option<Head>, String> {
         length,
         body,
         keep_alive,
+        trace,
     }))
 }
 
@@ -216,7 +239,8 @@ mod tests {
     ) -> (Result<(StatusCode, bool), String>, usize) {
         let mut stream = Pieces(pieces.into());
         let mut input = BytesMut::new();
-        let result = read_response(&mut stream, &mut input, head_request).await;
+        let result = read_response(&mut stream, &mut input, head_request, "traceresponse").await;
+        let result = result.map(|a| (a.status, a.reusable));
         (result, stream.0.iter().map(Vec::len).sum())
     }
 
@@ -280,6 +304,26 @@ mod tests {
             // Bytes beyond the response in the same read are refused, never taken as its body.
             let (result, _) = read(vec![[bytes, NEXT].concat()], false).await;
             assert!(result.unwrap_err().contains("after the end"), "{text}");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_trace_header_names_the_trace_in_any_case() {
+        let id = "4bf92f3577b34da6a3ce929d0e0e4736";
+        let bytes = format!(
+            "HTTP/1.1 200 OK\r\nTraceResponse: 00-{id}-00f067aa0ba902b7-01\r\nX-Trace-Id: \
+             0af7651916cd43dd8448eb211c80319c\r\ncontent-length: 0\r\n\r\n"
+        );
+        for (header, expected) in [
+            ("traceresponse", Some(id)),
+            ("x-trace-id", Some("0af7651916cd43dd8448eb211c80319c")),
+            ("traceparent", None),
+        ] {
+            let mut stream = Pieces(split(bytes.as_bytes(), 5).into());
+            let answer = read_response(&mut stream, &mut BytesMut::new(), false, header)
+                .await
+                .unwrap();
+            assert_eq!(answer.trace.map(|t| t.to_string()).as_deref(), expected);
         }
     }
 

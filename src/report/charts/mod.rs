@@ -6,6 +6,7 @@
 //! Text is laid out with DejaVu Sans, embedded in the binary (plotters is built without system
 //! font lookup): a fresh machine needs no fonts installed.
 
+mod breakdown;
 mod latency_rate;
 mod overhead;
 mod resources;
@@ -99,6 +100,7 @@ pub enum Chart {
     LatencyRate(latency_rate::LatencyRate),
     Resources(resources::Resources),
     Traces(traces::Traces),
+    Breakdown(breakdown::BreakdownChart),
 }
 
 /// Every chart the summary has data for, in the order the HTML report shows them.
@@ -113,6 +115,7 @@ pub fn all(summary: &Summary) -> Result<Vec<Chart>> {
     );
     charts.extend(resources::charts(summary).into_iter().map(Chart::Resources));
     charts.extend(traces::charts(summary).into_iter().map(Chart::Traces));
+    charts.extend(breakdown::charts(summary).map(Chart::Breakdown));
     Ok(charts)
 }
 
@@ -125,6 +128,7 @@ impl Chart {
             Chart::LatencyRate(_) => "latency-vs-rate".to_string(),
             Chart::Resources(c) => c.stem(),
             Chart::Traces(c) => c.stem(),
+            Chart::Breakdown(c) => c.stem(),
         }
     }
 
@@ -135,6 +139,7 @@ impl Chart {
             Chart::LatencyRate(_) => "Latency against request rate".to_string(),
             Chart::Resources(c) => c.title(),
             Chart::Traces(c) => c.title(),
+            Chart::Breakdown(c) => c.title(),
         }
     }
 
@@ -155,6 +160,7 @@ impl Chart {
             Chart::LatencyRate(c) => c.draw(root, &title),
             Chart::Resources(c) => c.draw(root, &title),
             Chart::Traces(c) => c.draw(root, &title),
+            Chart::Breakdown(c) => c.draw(root, &title),
         }?;
         root.present()
     }

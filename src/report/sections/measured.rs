@@ -13,7 +13,8 @@ pub(super) fn latency(summary: &Summary) -> Section {
             .to_string(),
     );
     s.table = Some(Table {
-        header: vec![
+        links: Vec::new(),
+        header: strings(&[
             "mode",
             "rate (req/s)",
             "rounds",
@@ -28,7 +29,7 @@ pub(super) fn latency(summary: &Summary) -> Section {
             "errors",
             "dropped",
             "error rate",
-        ],
+        ]),
         rows: summary
             .analysis
             .groups
@@ -70,7 +71,8 @@ pub(super) fn driver(summary: &Summary) -> Section {
             .into(),
     );
     s.table = Some(Table {
-        header: vec![
+        links: Vec::new(),
+        header: strings(&[
             "mode",
             "rate (req/s)",
             "tracebench CPU (% of a core)",
@@ -78,7 +80,7 @@ pub(super) fn driver(summary: &Summary) -> Section {
             "driver lag p99 (ms)",
             "driver lag max (ms)",
             "dropped",
-        ],
+        ]),
         rows: summary
             .analysis
             .groups
@@ -138,7 +140,8 @@ pub(super) fn resources(summary: &Summary) -> Option<Section> {
         sources.join(", ")
     ));
     s.table = Some(Table {
-        header: vec![
+        links: Vec::new(),
+        header: strings(&[
             "mode",
             "rate (req/s)",
             "service",
@@ -146,7 +149,7 @@ pub(super) fn resources(summary: &Summary) -> Option<Section> {
             "CPU s per 1k requests",
             "memory mean (MB)",
             "memory max (MB)",
-        ],
+        ]),
         rows,
     });
     Some(s)
@@ -168,7 +171,8 @@ pub(super) fn traces(summary: &Summary) -> Option<Section> {
             .push(format!("Spans dropped by the store itself: {dropped}."));
     }
     s.table = Some(Table {
-        header: vec![
+        links: Vec::new(),
+        header: strings(&[
             "mode",
             "rate (req/s)",
             "service",
@@ -177,7 +181,7 @@ pub(super) fn traces(summary: &Summary) -> Option<Section> {
             "observed per min",
             "expected per min",
             "incomplete",
-        ],
+        ]),
         rows: summary
             .analysis
             .groups
@@ -211,14 +215,15 @@ pub(super) fn probes(summary: &Summary) -> Option<Section> {
     );
     let ms = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.0}"));
     s.table = Some(Table {
-        header: vec![
+        links: Vec::new(),
+        header: strings(&[
             "sent",
             "found",
             "missing",
             "broken",
             "ingestion delay p50 (ms)",
             "ingestion delay max (ms)",
-        ],
+        ]),
         rows: vec![vec![
             p.sent.to_string(),
             p.found.to_string(),

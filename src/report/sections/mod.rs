@@ -2,30 +2,53 @@
 //! `report.md` and `report.html`, so the two never disagree. Order matters and is the brief's:
 //! verdicts first, then the noise floor, then the details a reviewer digs into.
 
+mod glance;
 mod measured;
+mod slowest;
 mod verdicts;
 
 use crate::analysis::{BudgetKind, BudgetResult, Estimate, Summary, Verdict};
 use crate::report::{fmt_rate, unique};
+use glance::glance;
 use measured::{driver, latency, probes, resources, traces};
+use slowest::slowest;
 use verdicts::{noise_floor, verdicts};
 
 /// A table of pre-formatted cells.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Table {
-    pub header: Vec<&'static str>,
+    pub header: Vec<String>,
     pub rows: Vec<Vec<String>>,
+    /// Cells that link somewhere: (row, column, URL).
+    pub links: Vec<(usize, usize, String)>,
+}
+
+impl Table {
+    /// The URL cell (`row`, `col`) links to, if any.
+    pub fn link(&self, row: usize, col: usize) -> Option<&str> {
+        self.links
+            .iter()
+            .find(|(r, c, _)| (*r, *c) == (row, col))
+            .map(|(_, _, url)| url.as_str())
+    }
+}
+
+/// A table header from its column titles.
+fn strings(titles: &[&str]) -> Vec<String> {
+    titles.iter().map(|t| t.to_string()).collect()
 }
 
 /// What a section is about; the HTML report puts the matching charts after it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Topic {
+    Glance,
     Verdicts,
     NoiseFloor,
     Latency,
     Resources,
     Driver,
     Traces,
+    Slowest,
     Probes,
     Methods,
     Environment,
@@ -35,6 +58,8 @@ pub enum Topic {
 pub struct Section {
     pub topic: Topic,
     pub title: String,
+    /// Sentences shown before the table: the answer itself, where a sentence can give it.
+    pub lead: Vec<String>,
     /// Sentences shown after the table (the table comes first: it is what readers look for).
     pub paragraphs: Vec<String>,
     pub table: Option<Table>,
@@ -47,6 +72,7 @@ impl Section {
         Section {
             topic,
             title: title.into(),
+            lead: Vec::new(),
             paragraphs: Vec::new(),
             table: None,
             items: Vec::new(),
@@ -56,10 +82,16 @@ impl Section {
 
 /// The report's sections, in order.
 pub fn sections(summary: &Summary) -> Vec<Section> {
-    let mut all = vec![verdicts(summary), noise_floor(summary), latency(summary)];
+    let mut all = vec![
+        glance(summary),
+        verdicts(summary),
+        noise_floor(summary),
+        latency(summary),
+    ];
     all.extend(resources(summary));
     all.push(driver(summary));
     all.extend(traces(summary));
+    all.extend(slowest(summary));
     all.extend(probes(summary));
     all.push(methods(summary));
     all.push(environment(summary));
@@ -126,7 +158,8 @@ fn environment(summary: &Summary) -> Section {
         .collect();
     let mut s = Section::new(Topic::Environment, "Run and environment");
     s.table = Some(Table {
-        header: vec!["", ""],
+        links: Vec::new(),
+        header: strings(&["", ""]),
         rows: [
             (
                 "scenario",

@@ -2,7 +2,7 @@
 
 use super::*;
 
-fn decimals(kind: &BudgetKind) -> usize {
+pub(super) fn decimals(kind: &BudgetKind) -> usize {
     match kind {
         BudgetKind::Latency { .. } | BudgetKind::TraceVolume { .. } => 3,
         BudgetKind::Cpu { .. }
@@ -12,7 +12,7 @@ fn decimals(kind: &BudgetKind) -> usize {
     }
 }
 
-fn verdict_cell(v: Verdict) -> String {
+pub(super) fn verdict_cell(v: Verdict) -> String {
     match v {
         Verdict::Pass => "pass".to_string(),
         Verdict::Inconclusive => "inconclusive".to_string(),
@@ -61,7 +61,8 @@ pub(super) fn verdicts(summary: &Summary) -> Section {
         a.methods.confidence * 100.0
     ));
     s.table = Some(Table {
-        header: vec![
+        links: Vec::new(),
+        header: strings(&[
             "mode",
             "rate (req/s)",
             "budget",
@@ -69,7 +70,7 @@ pub(super) fn verdicts(summary: &Summary) -> Section {
             "limit",
             "verdict",
             "note",
-        ],
+        ]),
         rows: worst_first(&a.budgets)
             .into_iter()
             .map(|b| {
@@ -124,13 +125,14 @@ pub(super) fn noise_floor(summary: &Summary) -> Section {
             .to_string(),
     );
     s.table = Some(Table {
-        header: vec![
+        links: Vec::new(),
+        header: strings(&[
             "rate (req/s)",
             "budget",
             "A/A difference [95% CI]",
             "verdict",
             "split",
-        ],
+        ]),
         rows: a
             .noise_floor
             .iter()

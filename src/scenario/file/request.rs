@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::{Checked, check_url, duration, issue, loopback_addr, positive};
-use crate::load::{Arrivals, BodyTemplate};
+use crate::load::{Arrivals, BodyTemplate, DEFAULT_TRACE_HEADER};
 use crate::load::{Endpoint, GrpcEndpoint, HttpEndpoint};
 use crate::scenario::Request;
 
@@ -30,6 +30,7 @@ pub(super) struct RequestFile {
     arrivals: Arrivals,
     #[serde(default = "timeout", deserialize_with = "duration")]
     timeout: Duration,
+    trace_header: Option<String>,
 }
 
 #[derive(Deserialize, Default, Clone, Copy, PartialEq)]
@@ -55,9 +56,18 @@ fn uniform() -> Arrivals {
 
 impl RequestFile {
     pub(super) fn validate(self) -> Checked<Request> {
+        let trace_header = match &self.trace_header {
+            Some(name) => http::HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+                issue(
+                    "request.trace_header",
+                    format!("expected a header name such as \"traceresponse\", got {name:?}"),
+                )
+            })?,
+            None => http::HeaderName::from_static(DEFAULT_TRACE_HEADER),
+        };
         let endpoint = match self.kind {
-            RequestProtocol::Http => Endpoint::Http(self.http()?),
-            RequestProtocol::Grpc => Endpoint::Grpc(self.grpc()?),
+            RequestProtocol::Http => Endpoint::Http(self.http()?.with_trace_header(trace_header)),
+            RequestProtocol::Grpc => Endpoint::Grpc(self.grpc()?.with_trace_header(&trace_header)),
         };
         if self.connections == 0 {
             return Err(issue(

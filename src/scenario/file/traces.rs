@@ -4,6 +4,7 @@ use serde::Deserialize;
 
 use super::{Checked, check_url, issue, loopback_addr};
 use crate::scenario::{TraceStore, TracesConfig};
+use crate::traces::link::TraceLink;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -19,6 +20,9 @@ pub(super) struct TracesFile {
     #[serde(default)]
     services: Vec<String>,
     root_service: Option<String>,
+    #[serde(default = "slowest")]
+    slowest: usize,
+    link: Option<String>,
     sink: Option<SinkFile>,
     tempo: Option<TempoFile>,
 }
@@ -32,6 +36,8 @@ impl Default for TracesFile {
             probes: probes(),
             services: Vec::new(),
             root_service: None,
+            slowest: slowest(),
+            link: None,
             sink: None,
             tempo: None,
         }
@@ -81,6 +87,11 @@ fn yes() -> bool {
 fn probes() -> u32 {
     5
 }
+fn slowest() -> usize {
+    crate::load::DEFAULT_SLOWEST
+}
+/// Most slow requests a cell keeps: each is looked up in the store after the cell.
+const MOST_SLOWEST: usize = 100;
 fn otlp_grpc() -> String {
     "127.0.0.1:14317".to_string()
 }
@@ -162,6 +173,20 @@ impl TracesFile {
                 format!("expected one of traces.services, got {root:?}"),
             ));
         }
+        if self.slowest > MOST_SLOWEST {
+            return Err(issue(
+                "traces.slowest",
+                format!(
+                    "expected at most {MOST_SLOWEST} requests, got {}",
+                    self.slowest
+                ),
+            ));
+        }
+        let link = self
+            .link
+            .as_deref()
+            .map(|l| TraceLink::parse(l).map_err(|m| issue("traces.link", m)))
+            .transpose()?;
         Ok(TracesConfig {
             store,
             required: self.required,
@@ -169,6 +194,8 @@ impl TracesFile {
             probes: self.probes,
             services: self.services,
             root_service: self.root_service,
+            slowest: self.slowest,
+            link,
         })
     }
 }
