@@ -577,7 +577,8 @@ mod cli {
                 "--rate",
                 "100",
             ])
-            .args(["--duration", "2s", "--warmup", "500ms", "--json"])
+            .args(["--duration", "2s", "--warmup", "500ms", "--slowest", "3"])
+            .arg("--json")
             .arg(&json)
             .arg("--hlog")
             .arg(&hlog)
@@ -599,6 +600,20 @@ mod cli {
         assert_summary_keys(&v);
         assert_eq!(v["completed"], 200);
         assert_eq!(v["status_counts"]["200"], 200);
+        // The slowest 3, printed with the traces their responses named (every other one).
+        let slowest = v["slowest"].as_array().unwrap();
+        assert_eq!(slowest.len(), 3, "{v}");
+        assert!(stdout.contains("slowest 3:"), "{stdout}");
+        for r in slowest {
+            let shown = r["trace_id"].as_str().unwrap_or("-");
+            let line = format!("{:.3}", r["latency_ms"].as_f64().unwrap());
+            assert!(
+                stdout
+                    .lines()
+                    .any(|l| l.contains(&line) && l.ends_with(shown)),
+                "{line} {shown} in {stdout}"
+            );
+        }
         let read = read_hlog(&std::fs::read(&hlog).unwrap());
         assert_eq!(read.iter().map(|(_, _, _, h)| h.len()).sum::<u64>(), 200);
     }

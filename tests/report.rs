@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 use testkit::analysis::{ModeSpec, RunSpec, generate};
 use testkit::report::{
     check_cells_csv, check_hlogs, check_html_self_contained, check_markdown_starts_with_the_glance,
-    check_pngs, check_resources_csv, check_svgs,
+    check_pngs, check_resources_csv, check_schema, check_svgs,
 };
 use tracebench::analysis::analyze;
 use tracebench::compare::load_summary;
@@ -46,6 +46,8 @@ fn synthetic_summary() -> Summary {
         ..RunSpec::default()
     });
     add_slowest(&mut results);
+    results.environment.cpus = 2;
+    results.environment.target_kind = "process".into();
     results.probes = Some(ProbeResults {
         sent: 5,
         found: 4,
@@ -161,6 +163,8 @@ fn summary_json_parses_back_to_the_same_value_with_its_version() {
     let value: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(value["schema_version"], 3);
     assert_eq!(value["results"]["schema_version"], 3);
+    // The slowest requests, their traces and links are in the schema too.
+    check_schema(&rendered().dir);
     let back = load_summary(&rendered().dir.join("summary.json")).unwrap();
     // Exact, floats included (serde_json's float_roundtrip): compare relies on it.
     assert!(
@@ -379,5 +383,115 @@ fn a_run_stopped_before_its_first_cell_still_renders_every_text_report() {
     assert!(md.contains("Ctrl-C"), "{md}");
     for name in ["summary.json", "report.html", "cells.csv", "resources.csv"] {
         assert!(dir.path().join(name).is_file(), "{name} not written");
+    }
+}
+
+/// The browser the report is checked in: `chromium` (Debian's package), if installed.
+fn chromium() -> Option<PathBuf> {
+    ["chromium", "chromium-browser", "google-chrome"]
+        .iter()
+        .find_map(|name| {
+            let found = Command::new("sh")
+                .args(["-c", &format!("command -v {name}")])
+                .output()
+                .ok()?;
+            found
+                .status
+                .success()
+                .then(|| PathBuf::from(String::from_utf8_lossy(&found.stdout).trim()))
+        })
+}
+
+/// What the page measures of itself once loaded, posted to the frame around it.
+const MEASURE: &str = r#"<script>
+window.addEventListener('load', () => {
+  const box = e => e.getBoundingClientRect();
+  const glance = document.querySelector('h2');
+  const lead = document.querySelector('p.lead');
+  const fail = document.querySelector('td.fail');
+  const wide = [...document.querySelectorAll('div.table, figure svg')].map(e => box(e).right);
+  parent.postMessage(JSON.stringify({
+    width: innerWidth, height: innerHeight, scroll: document.documentElement.scrollWidth,
+    glance: glance.textContent, glance_top: box(glance).top, lead_bottom: box(lead).bottom,
+    fail_colour: getComputedStyle(fail).color, widest: Math.max(...wide),
+  }), '*');
+});
+</script>"#;
+
+/// Loads a copy of report.html, measuring itself, in a frame `width` x `height` CSS px wide
+/// (headless Chromium's window is at least 500 px wide, so a phone is a frame), and returns what
+/// it measured; leaves a screenshot beside it.
+fn measure_in_browser(browser: &Path, width: u32, height: u32) -> serde_json::Value {
+    let dir = rendered().dir.join(format!("browser-{width}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let page = read("report.html").replace("</body>", &format!("{MEASURE}</body>"));
+    std::fs::write(dir.join("report.html"), page).unwrap();
+    let frame = format!(
+        "<!DOCTYPE html><html><body style=\"margin:0\"><pre id=\"out\">pending</pre>\
+         <script>addEventListener('message', e => {{ out.textContent = e.data; }});</script>\
+         <iframe src=\"report.html\" style=\"width:{width}px;height:{height}px;border:0\">\
+         </iframe></body></html>"
+    );
+    std::fs::write(dir.join("frame.html"), frame).unwrap();
+    let url = format!("file://{}", dir.join("frame.html").display());
+    let window = format!("--window-size={},{}", width.max(500) + 20, height + 80);
+    let run = |extra: &[&str]| {
+        let out = Command::new(browser)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--hide-scrollbars",
+            ])
+            .args(["--virtual-time-budget=10000", &window])
+            .args(extra)
+            .arg(&url)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let shot = format!("--screenshot={}", dir.join("screenshot.png").display());
+    run(&[&shot]);
+    let dom = run(&["--dump-dom"]);
+    let posted = dom
+        .split_once("<pre id=\"out\">")
+        .and_then(|(_, rest)| rest.split_once("</pre>"))
+        .map(|(text, _)| {
+            text.replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&amp;", "&")
+        })
+        .unwrap_or_default();
+    serde_json::from_str(&posted).unwrap_or_else(|e| panic!("{e}: the page posted {posted:?}"))
+}
+
+#[test]
+fn the_report_answers_on_its_first_screen_in_a_browser_at_desktop_and_phone_widths() {
+    let Some(browser) = chromium() else {
+        testkit::skip::missing(
+            "the_report_answers_on_its_first_screen_in_a_browser",
+            "TRACEBENCH_REQUIRE_BROWSER",
+            "no chromium on PATH (Debian package `chromium`)",
+        );
+        return;
+    };
+    for (width, height) in [(1280, 900), (390, 844)] {
+        let m = measure_in_browser(&browser, width, height);
+        let num = |key: &str| m[key].as_f64().unwrap_or_else(|| panic!("{key} in {m}"));
+        assert_eq!(num("width"), f64::from(width), "{m}");
+        // Nothing makes the page scroll sideways: wide tables scroll in their own box, charts
+        // shrink to the page.
+        assert!(num("scroll") <= num("width"), "{width} px: {m}");
+        assert!(num("widest") <= num("width") + 0.5, "{width} px: {m}");
+        // The answer is on the first screen: the glance heading and its first sentence.
+        assert_eq!(m["glance"], "At a glance");
+        assert!(num("lead_bottom") < num("height"), "{width} px: {m}");
+        // Verdicts carry their colour (the fail red of the stylesheet).
+        assert_eq!(m["fail_colour"], "rgb(200, 30, 30)", "{m}");
     }
 }

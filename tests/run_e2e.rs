@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use testkit::report::{
     check_cells_csv, check_hlogs, check_html_self_contained, check_markdown_starts_with_the_glance,
-    check_pngs, check_resources_csv, check_svgs, read,
+    check_pngs, check_resources_csv, check_schema, check_svgs, read,
 };
 use testkit::run::{
     OFF, Spec, TestScenario, describe, modes, run, run_command, run_with_fault, tracebench,
@@ -16,26 +16,40 @@ use testkit::run::{
 use tracebench::analysis::{BudgetKind, Verdict};
 use tracebench::compare::load_summary;
 
-/// summary.json against the published JSON Schema (draft 2020-12).
-fn check_schema(dir: &std::path::Path) {
-    let schema: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/schema/summary.schema.json"
-        ))
-        .unwrap(),
-    )
-    .unwrap();
-    let validator = jsonschema::draft202012::new(&schema).expect("the schema is valid");
-    let summary: serde_json::Value = serde_json::from_str(&read(dir, "summary.json")).unwrap();
-    let errors: Vec<String> = validator
-        .iter_errors(&summary)
-        .map(|e| format!("{} at {}", e, e.instance_path()))
-        .collect();
-    assert!(
-        errors.is_empty(),
-        "summary.json breaks its schema: {errors:#?}"
-    );
+/// Each cell's slowest requests: at `on` every one names a trace, at `off` none does, at
+/// `sampled` (0.1) some do; every trace named is in the store, whole, and splits the request's
+/// latency into parts that add up to it. The report lists them with their links.
+fn check_slowest(results: &tracebench::results::RunResults) {
+    let traces = results.traces.as_ref().unwrap();
+    for cell in &results.cells {
+        let slowest = &cell.load.slowest;
+        assert_eq!(slowest.len(), 10, "{} at {}", cell.mode, cell.rate);
+        let named = slowest.iter().filter(|r| r.trace_id.is_some()).count();
+        match cell.mode.as_str() {
+            "on" => assert_eq!(named, 10, "{slowest:?}"),
+            "off" => assert_eq!(named, 0, "{slowest:?}"),
+            _ => assert!(
+                named < 10,
+                "sampled at 0.1, yet {named} of 10 named a trace"
+            ),
+        }
+        for r in slowest {
+            let Some(id) = r.trace_id else { continue };
+            let found = traces
+                .slow_traces
+                .iter()
+                .find(|t| t.trace_id == id && cell.is(&t.mode, t.rate, t.round, t.replicate))
+                .unwrap_or_else(|| panic!("trace {id} of {} was not looked up", cell.mode));
+            assert!(found.found && found.complete == Some(true), "{found:?}");
+            let b = found.breakdown.as_ref().unwrap();
+            assert!((b.total_ms() - r.latency_ms).abs() < 1e-6, "{b:?} {r:?}");
+            assert_eq!(b.spans, 3, "gateway server and client, auth server: {b:?}");
+            let services: Vec<&str> = b.services.iter().map(|s| s.service.as_str()).collect();
+            assert_eq!(services, ["api-gateway", "user-auth-service"]);
+            // The spans lie within what the driver saw, but for the clocks' resolution.
+            assert!(b.outside_ms > -0.05 && b.driver_ms >= 0.0, "{b:?}");
+        }
+    }
 }
 
 #[test]
@@ -82,13 +96,15 @@ fn a_run_on_the_demo_stack_writes_every_file_and_counts_every_trace_at_full_samp
     check_html_self_contained(&read(&out_dir, "report.html"), &summary);
     let md = read(&out_dir, "report.md");
     check_markdown_starts_with_the_glance(&md);
+    assert!(md.contains("## Slowest requests and their traces"));
+    assert!(md.contains("/api/traces/"), "the sink's trace links");
     // The verdict table is what the run printed.
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.starts_with(md.lines().next().unwrap()),
         "stdout: {stdout}"
     );
-    assert!(stdout.contains("| mode | rate (req/s) | budget |"));
+    assert!(stdout.contains("## At a glance") && stdout.contains("| budget | on @ 40 req/s |"));
 
     // Trace counts: always_on keeps every request's trace, off none, sampled some.
     let traces = results.traces.as_ref().expect("traces counted");
@@ -132,6 +148,7 @@ fn a_run_on_the_demo_stack_writes_every_file_and_counts_every_trace_at_full_samp
             _ => assert!(counted.observed < cell.ok, "sampled: {}", counted.observed),
         }
     }
+    check_slowest(results);
     let probes = results.probes.as_ref().expect("probes sent");
     assert_eq!((probes.sent, probes.found), (3, 3), "{probes:?}");
     assert!(

@@ -247,3 +247,20 @@ fn without_links(html: &str) -> String {
     out.push_str(rest);
     out
 }
+
+/// summary.json against the published JSON Schema (draft 2020-12).
+pub fn check_schema(dir: &Path) {
+    let path = crate::repo().join("schema/summary.schema.json");
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let validator = jsonschema::draft202012::new(&schema).expect("the schema is valid");
+    let summary: serde_json::Value = serde_json::from_str(&read(dir, "summary.json")).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&summary)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "summary.json breaks its schema: {errors:#?}"
+    );
+}
