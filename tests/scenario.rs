@@ -715,13 +715,13 @@ fn each_kind_of_mistake_names_file_line_key_and_expectation() {
             "trace link without the trace",
             "duration = \"2s\"",
             "duration = \"2s\"\n[traces]\nlink = \"http://127.0.0.1:3000/explore\"",
-            "m.toml:14: traces.link: expected a URL template containing {trace_id} (and optionally {start_ms} and {end_ms}), got \"http://127.0.0.1:3000/explore\"",
+            "m.toml:13: traces.link: expected a URL template containing {trace_id} (and optionally {start_ms} and {end_ms}), got \"http://127.0.0.1:3000/explore\"",
         ),
         (
             "too many slowest requests",
             "duration = \"2s\"",
             "duration = \"2s\"\n[traces]\nslowest = 1000",
-            "m.toml:14: traces.slowest: expected at most 100 requests, got 1000",
+            "m.toml:13: traces.slowest: expected at most 100 requests, got 1000",
         ),
         (
             "non-loopback sink bind",
