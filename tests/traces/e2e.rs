@@ -5,7 +5,9 @@
 //! - traceidratio 0.1: the count lies in the binomial 99% interval around 10% of the successes;
 //! - always_off: zero;
 //! - `tracebench traces verify` passes against the stack, and fails (exit 1) when a service is
-//!   expected that never reports.
+//!   expected that never reports;
+//! - the trace a response names in `traceresponse` (HTTP header, gRPC metadata) is one the sink
+//!   holds, whole, and only recorded requests name one.
 //!
 //! Requests are sent one at a time from a bounded loop (the point is counting, not speed); the
 //! stack is stopped gracefully before counting, which flushes every span it recorded.
@@ -188,4 +190,87 @@ async fn traces_verify_passes_against_the_demo_and_fails_on_a_missing_service() 
         text(&bad)
     );
     sink.stop().await;
+}
+
+/// `tracebench drive --slowest` against the stack: the trace IDs in the slowest requests' JSON.
+fn slowest_trace_ids(target: &[&str]) -> (usize, Vec<tracebench::load::TraceId>) {
+    let json = tempfile::NamedTempFile::new().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_tracebench"))
+        .arg("drive")
+        .args(target)
+        .args([
+            "--rate",
+            "50",
+            "--duration",
+            "1s",
+            "--slowest",
+            "10",
+            "--json",
+        ])
+        .arg(json.path())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let summary: tracebench::load::LoadSummary =
+        serde_json::from_slice(&std::fs::read(json.path()).unwrap()).unwrap();
+    assert_eq!(summary.errors, 0, "{summary:?}");
+    let ids = summary.slowest.iter().filter_map(|r| r.trace_id).collect();
+    (summary.slowest.len(), ids)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_trace_a_response_names_is_a_recorded_trace_over_http_and_grpc() {
+    for (sampler, ratio) in [("always_on", "1"), ("traceidratio", "0.1")] {
+        let sink = Sink::start(SinkConfig::ephemeral()).await.unwrap();
+        let endpoint = sink.addrs().otlp_grpc_url();
+        let (http, grpc) = tokio::task::spawn_blocking(move || {
+            let stack = DemoStack::start(&[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+                ("OTEL_BSP_SCHEDULE_DELAY", "200"),
+                ("OTEL_TRACES_SAMPLER", sampler),
+                ("OTEL_TRACES_SAMPLER_ARG", ratio),
+            ]);
+            let url = format!("{}/api/auth/register", stack.gateway_url());
+            let http = slowest_trace_ids(&["--url", &url]);
+            let grpc = slowest_trace_ids(&["--grpc", &stack.auth_addr().to_string()]);
+            stack.stop(); // flushes every span recorded
+            (http, grpc)
+        })
+        .await
+        .unwrap();
+        for ((kept, ids), services) in [
+            (http, &["api-gateway", "user-auth-service"][..]),
+            (grpc, &["user-auth-service"][..]),
+        ] {
+            assert_eq!(kept, 10);
+            if sampler == "always_on" {
+                assert_eq!(ids.len(), 10, "every recorded request names its trace");
+            } else {
+                assert!(
+                    ids.len() < 10,
+                    "sampled at 0.1, yet {} of 10 named a trace",
+                    ids.len()
+                );
+            }
+            for id in ids {
+                let trace = sink
+                    .store()
+                    .trace(&id.0)
+                    .unwrap_or_else(|| panic!("{id} not in the sink"));
+                let found: Vec<&str> = trace
+                    .batches
+                    .iter()
+                    .filter_map(|b| b.resource.service_name())
+                    .collect();
+                for service in services {
+                    assert!(found.contains(service), "{id}: {found:?} lacks {service}");
+                }
+            }
+        }
+        sink.stop().await;
+    }
 }
