@@ -33,9 +33,27 @@ pub enum Command {
     Compare(CompareArgs),
     /// Re-render the reports of a run directory from its results.
     Report(ReportArgs),
+    /// Merge several drivers' outputs (`drive --json X.json --hlog X.hlog`) into one summary
+    /// and one interval log: exact combined percentiles, summed rates and counts.
+    Merge(MergeArgs),
     /// Put back the services a run left changed when it was killed before it could: containers
     /// as they were (ID, name, settings, running or not), left-over service processes ended.
     Restore(RestoreArgs),
+}
+
+// ---- merge (src/commands/merge.rs) ----
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Each driver's summary (`drive --json`); its interval log must lie beside it with the
+    /// extension .hlog (`drive --hlog`).
+    #[arg(required = true, value_name = "SUMMARY.json")]
+    pub summaries: Vec<std::path::PathBuf>,
+    /// Write the merged summary as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<std::path::PathBuf>,
+    /// Write the merged per-second histograms to FILE (HdrHistogram V2 interval log, µs).
+    #[arg(long, value_name = "FILE")]
+    pub hlog: Option<std::path::PathBuf>,
 }
 
 // ---- drive (src/commands/drive.rs) ----
@@ -61,6 +79,18 @@ pub struct DriveArgs {
     /// Requests per second, sent on schedule whatever the responses do (open loop).
     #[arg(long, default_value_t = 100.0, value_parser = parse_rate)]
     pub rate: f64,
+    /// The rate of all shards together, with --shard: this driver sends its share.
+    #[arg(long, value_name = "RATE", value_parser = parse_rate, requires = "shard",
+          conflicts_with = "rate")]
+    pub total_rate: Option<f64>,
+    /// This driver's part of --total-rate: INDEX/COUNT, e.g. 0/3 (INDEX from 0). The shards of
+    /// one schedule, started together (--start-at), send exactly that schedule.
+    #[arg(long, value_name = "I/N", requires = "total_rate")]
+    pub shard: Option<crate::load::Shard>,
+    /// Begin the schedule (the warm-up, if any) at this instant, RFC 3339 or Unix seconds, so
+    /// that several drivers start together and their seconds line up.
+    #[arg(long, value_name = "TIME", value_parser = parse_start_at)]
+    pub start_at: Option<std::time::SystemTime>,
     /// Length of the measured run, e.g. 10s, 2m.
     #[arg(long, default_value = "10s", value_parser = crate::load::parse_duration)]
     pub duration: std::time::Duration,
@@ -99,6 +129,19 @@ pub struct DriveArgs {
     /// Write per-second latency histograms to FILE (HdrHistogram V2 interval log, µs).
     #[arg(long, value_name = "FILE")]
     pub hlog: Option<std::path::PathBuf>,
+}
+
+/// An instant as RFC 3339 (`2026-12-02T10:00:00Z`) or Unix seconds (`1796205600`, `1796205600.5`).
+fn parse_start_at(s: &str) -> Result<std::time::SystemTime, String> {
+    let expected = || {
+        format!("expected an RFC 3339 time such as 2026-12-02T10:00:00Z or Unix seconds, got {s:?}")
+    };
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(t.into());
+    }
+    let secs: f64 = s.parse().map_err(|_| expected())?;
+    let since = std::time::Duration::try_from_secs_f64(secs).map_err(|_| expected())?;
+    Ok(std::time::UNIX_EPOCH + since)
 }
 
 fn parse_header_name(s: &str) -> Result<http::HeaderName, String> {

@@ -2,10 +2,12 @@
 //!
 //! Layout (see the README's architecture section):
 //! - [`cli`]: clap definitions only; [`commands`] turns them into calls on the modules below.
-//! - [`load`]: the open-loop driver (HTTP and gRPC), recording into HDR histograms.
+//! - [`load`]: the open-loop driver (HTTP and gRPC), recording into HDR histograms, keeping the
+//!   slowest requests with their trace IDs; shards of one schedule, and merging their outputs.
 //! - [`sink`]: the built-in OTLP sink: receivers, decoders, the bounded span store, and Tempo's
 //!   query API over it.
-//! - [`traces`]: the Tempo client, counting and verification (against Tempo or the sink).
+//! - [`traces`]: the Tempo client, counting and verification (against Tempo or the sink), and
+//!   where a slow request's time went by its trace.
 //! - [`control`]: the target's services under control: applying a tracing mode (restarting
 //!   processes or containers), restoring them, and the journal that makes restore survive a crash.
 //! - [`resources`]: CPU and memory samplers (docker stats, /proc).

@@ -104,6 +104,8 @@ fn http_spec(addr: SocketAddr, rate: f64, duration: Duration) -> LoadSpec {
         run_id: load::new_run_id(),
         first_seq: 0,
         slowest: load::DEFAULT_SLOWEST,
+        start_at: None,
+        phase: Duration::ZERO,
     }
 }
 

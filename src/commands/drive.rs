@@ -115,9 +115,19 @@ fn spec_from(args: &DriveArgs) -> Result<LoadSpec> {
         (None, Some(addr)) => Endpoint::Grpc(grpc_endpoint(addr, args)?),
         _ => return Err(usage("give exactly one of --url and --grpc")),
     };
+    let (rate, phase) = match (args.total_rate, args.shard) {
+        (Some(total_rate), Some(shard)) => {
+            let shard = load::Shard {
+                total_rate,
+                ..shard
+            };
+            (shard.rate(), shard.phase(args.arrivals))
+        }
+        _ => (args.rate, Duration::ZERO),
+    };
     Ok(LoadSpec {
         target,
-        rate: args.rate,
+        rate,
         duration: args.duration,
         warmup: args.warmup,
         connections: args.connections as usize,
@@ -128,6 +138,8 @@ fn spec_from(args: &DriveArgs) -> Result<LoadSpec> {
         run_id: load::new_run_id(),
         first_seq: 0,
         slowest: args.slowest,
+        start_at: args.start_at,
+        phase,
     })
 }
 

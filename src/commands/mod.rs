@@ -2,6 +2,7 @@
 
 mod compare;
 mod drive;
+mod merge;
 mod report;
 mod restore;
 mod run;
@@ -21,6 +22,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Run(args) => run::run(args).await,
         Command::Compare(args) => compare::run(args).await,
         Command::Report(args) => report::run(args).await,
+        Command::Merge(args) => merge::run(args),
         Command::Restore(args) => restore::run(args).await,
     }
 }

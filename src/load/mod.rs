@@ -15,6 +15,7 @@ mod client;
 mod grpc;
 pub mod hlog;
 mod http;
+pub mod merge;
 mod record;
 mod schedule;
 mod slowest;
@@ -40,7 +41,7 @@ pub use record::{
     Completion, HIGHEST_US, Interval, Recorder, RequestOutcome, ResponseCode, grpc_code_name,
     new_histogram,
 };
-pub use schedule::{Arrivals, LONGEST, RATES, Schedule, check_rate, parse_duration};
+pub use schedule::{Arrivals, LONGEST, RATES, Schedule, Shard, check_rate, parse_duration};
 pub use slowest::{DEFAULT_SLOWEST, SlowRequest, Slowest};
 pub use summary::{LAG_WARN_MS, LoadSummary, Percentiles, Warning};
 pub use template::{BodyTemplate, DEFAULT_REGISTER_BODY};
@@ -63,6 +64,10 @@ pub enum Endpoint {
 /// How long outstanding requests may still finish after a schedule ends or is cancelled, unless
 /// told otherwise.
 pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How far in the past a start time may be and still be taken (as "now"): drivers started by a
+/// scheduler a moment late still run.
+const LATE_START: Duration = Duration::from_secs(1);
 
 /// Connections (HTTP keep-alive, or gRPC channels) unless told otherwise, by `drive` and a
 /// scenario alike: enough for the rates a service stack is measured at; the benchmarks of the
@@ -100,6 +105,12 @@ pub struct LoadSpec {
     pub first_seq: u64,
     /// How many of the slowest requests to keep ([`LoadSummary::slowest`]).
     pub slowest: usize,
+    /// When the schedule (the warm-up, if any) begins; `None`: at once. Drivers given the same
+    /// instant start together and their seconds line up.
+    pub start_at: Option<SystemTime>,
+    /// Every request this much later than its schedule says: a shard's place among the shards
+    /// of one schedule ([`Shard::phase`]).
+    pub phase: Duration,
 }
 
 /// A short random identifier for a run: 8 hex digits.
@@ -136,6 +147,16 @@ impl LoadSpec {
         }
         if self.connections == 0 || self.max_in_flight == 0 {
             return bad("connections and max in-flight must be at least 1".into());
+        }
+        if let Some(at) = self.start_at {
+            let now = SystemTime::now();
+            let shown = humantime::format_rfc3339_millis(at);
+            if at + LATE_START < now {
+                return bad(format!("the start time {shown} has passed"));
+            }
+            if at > now + LONGEST {
+                return bad(format!("the start time {shown} is more than 30 days away"));
+            }
         }
         Ok(())
     }
@@ -256,8 +277,12 @@ async fn drive(
 ) -> Result<LoadOutcome> {
     let run_id: Rc<str> = spec.run_id.clone().into();
 
-    // Give the connections a moment to start before the first request is due.
-    let start = Instant::now() + Duration::from_millis(20);
+    // Give the connections a moment to start before the first request is due, or start at the
+    // instant given (shared with other drivers).
+    let start = match spec.start_at {
+        Some(at) => Instant::now() + at.duration_since(SystemTime::now()).unwrap_or_default(),
+        None => Instant::now() + Duration::from_millis(20),
+    };
     let measure_start = start + spec.warmup;
     let window_start = SystemTime::now() + (measure_start - Instant::now());
     let end = measure_start + spec.duration;
@@ -287,7 +312,7 @@ async fn drive(
     }
     let seed = u64::from_str_radix(&spec.run_id, 16).unwrap_or_default();
     let scheduler = Scheduler {
-        schedule: Schedule::new(spec.rate, spec.arrivals, seed),
+        schedule: Schedule::new(spec.rate, spec.arrivals, seed).with_phase(spec.phase),
         first_seq: spec.first_seq,
         start,
         measure_start,

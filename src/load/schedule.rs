@@ -81,6 +81,8 @@ pub struct Schedule {
     rate: f64,
     poisson: Option<(StdRng, f64)>,
     next_seq: u64,
+    /// Added to every offset: a shard's place in the schedule of all shards.
+    phase: f64,
 }
 
 impl Schedule {
@@ -94,7 +96,64 @@ impl Schedule {
             rate,
             poisson,
             next_seq: 0,
+            phase: 0.0,
         }
+    }
+
+    /// The schedule with every offset `phase` later.
+    pub fn with_phase(mut self, phase: Duration) -> Schedule {
+        self.phase = phase.as_secs_f64();
+        self
+    }
+}
+
+/// One of `count` drivers sharing a total rate: shard `index` (0-based) of a schedule at
+/// `total_rate` sends every `count`-th request of it, so together the shards send exactly the
+/// one schedule (uniform arrivals interleave; Poisson ones add up to a Poisson process).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Shard {
+    pub index: u32,
+    pub count: u32,
+    pub total_rate: f64,
+}
+
+impl Shard {
+    /// This shard's own rate.
+    pub fn rate(&self) -> f64 {
+        self.total_rate / f64::from(self.count)
+    }
+
+    /// How much later than the shared start this shard's first request is due: its place among
+    /// the shards (uniform arrivals only; Poisson shards start together).
+    pub fn phase(&self, arrivals: Arrivals) -> Duration {
+        match arrivals {
+            Arrivals::Uniform => Duration::from_secs_f64(f64::from(self.index) / self.total_rate),
+            Arrivals::Poisson => Duration::ZERO,
+        }
+    }
+}
+
+impl FromStr for Shard {
+    type Err = String;
+
+    /// `i/N` (the total rate is set apart).
+    fn from_str(s: &str) -> Result<Shard, String> {
+        let expected = || {
+            format!(
+                "expected a shard as INDEX/COUNT with 0 <= INDEX < COUNT, such as 0/3; got {s:?}"
+            )
+        };
+        let (index, count) = s.split_once('/').ok_or_else(expected)?;
+        let index: u32 = index.trim().parse().map_err(|_| expected())?;
+        let count: u32 = count.trim().parse().map_err(|_| expected())?;
+        if index >= count {
+            return Err(expected());
+        }
+        Ok(Shard {
+            index,
+            count,
+            total_rate: 0.0,
+        })
     }
 }
 
@@ -114,7 +173,7 @@ impl Iterator for Schedule {
             }
         };
         // Saturates rather than panics at a rate outside [`RATES`]: such a request is never due.
-        let offset = Duration::try_from_secs_f64(offset_s).unwrap_or(Duration::MAX);
+        let offset = Duration::try_from_secs_f64(offset_s + self.phase).unwrap_or(Duration::MAX);
         Some((seq, offset))
     }
 }
@@ -280,6 +339,36 @@ impl Scheduler {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shards_of_a_uniform_schedule_interleave_into_it_exactly() {
+        let total = 3000.0;
+        let mut all: Vec<Duration> = (0..3)
+            .flat_map(|i| {
+                let shard = Shard {
+                    total_rate: total,
+                    ..format!("{i}/3").parse::<Shard>().unwrap()
+                };
+                let schedule = Schedule::new(shard.rate(), Arrivals::Uniform, 1)
+                    .with_phase(shard.phase(Arrivals::Uniform));
+                schedule.take(1000).map(|(_, at)| at).collect::<Vec<_>>()
+            })
+            .collect();
+        all.sort();
+        let one: Vec<Duration> = Schedule::new(total, Arrivals::Uniform, 1)
+            .take(3000)
+            .map(|(_, at)| at)
+            .collect();
+        for (a, b) in all.iter().zip(&one) {
+            assert!(
+                a.abs_diff(*b) < Duration::from_nanos(10),
+                "{a:?} against {b:?}"
+            );
+        }
+        for bad in ["3/3", "1", "a/2", "-1/2", "0/0"] {
+            assert!(bad.parse::<Shard>().is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn uniform_offsets_are_i_over_rate_without_drift() {

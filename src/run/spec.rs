@@ -31,5 +31,7 @@ pub fn load_spec(
         run_id: run_id.to_string(),
         first_seq,
         slowest: scenario.traces.slowest,
+        start_at: None,
+        phase: Duration::ZERO,
     }
 }

@@ -1,0 +1,185 @@
+//! Several drivers sharing one schedule (`drive --total-rate R --shard i/N --start-at T`) against
+//! the demo stack, as local processes, and `tracebench merge` of their outputs: the merged
+//! histograms are the inputs' values combined, bucket for bucket (read back by Python's `hdrh`,
+//! an independent reader), and the shards add up to the total rate, second by second.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use testkit::demo::DemoStack;
+use tracebench::load::merge::MergedSummary;
+
+/// Starts `count` drivers of `total_rate` for `secs` at the gateway, all beginning 2 s from now;
+/// returns each one's summary path (its interval log beside it).
+fn drive_shards(
+    stack: &DemoStack,
+    dir: &Path,
+    total_rate: u32,
+    count: u32,
+    secs: u32,
+) -> Vec<PathBuf> {
+    let start = SystemTime::now() + Duration::from_secs(2);
+    let start = start
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+        .to_string();
+    let url = format!("{}/api/auth/register", stack.gateway_url());
+    let children: Vec<(PathBuf, Child)> = (0..count)
+        .map(|i| {
+            let json = dir.join(format!("shard-{i}.json"));
+            let child = Command::new(env!("CARGO_BIN_EXE_tracebench"))
+                .args(["drive", "--url", &url, "--start-at", &start])
+                .args(["--total-rate", &total_rate.to_string()])
+                .args(["--shard", &format!("{i}/{count}")])
+                .args(["--duration", &format!("{secs}s"), "--slowest", "0"])
+                .arg("--json")
+                .arg(&json)
+                .arg("--hlog")
+                .arg(json.with_extension("hlog"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            (json, child)
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|(json, child)| {
+            let out = child.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            json
+        })
+        .collect()
+}
+
+fn merge(inputs: &[PathBuf], dir: &Path) -> MergedSummary {
+    let out = Command::new(env!("CARGO_BIN_EXE_tracebench"))
+        .arg("merge")
+        .args(inputs)
+        .arg("--json")
+        .arg(dir.join("merged.json"))
+        .arg("--hlog")
+        .arg(dir.join("merged.hlog"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&std::fs::read(dir.join("merged.json")).unwrap()).unwrap()
+}
+
+/// Python's `hdrh` sums every interval of the inputs and of the merged log and compares the two
+/// histograms bucket by bucket; prints the total count.
+const SAME_BUCKETS: &str = r#"
+import sys
+from hdrh.log import HistogramLogReader
+from hdrh.histogram import HdrHistogram
+def total(paths):
+    h = HdrHistogram(1, 60000000, 3)
+    for path in paths:
+        reader = HistogramLogReader(path, HdrHistogram(1, 60000000, 3))
+        while True:
+            i = reader.get_next_interval_histogram()
+            if i is None: break
+            h.add(i)
+    return h
+inputs, merged = total(sys.argv[2:]), total([sys.argv[1]])
+buckets = lambda h: [(v.value_iterated_to, v.count_at_value_iterated_to) for v in h.get_recorded_iterator()]
+assert buckets(inputs) == buckets(merged), "the merged log's buckets differ from the inputs'"
+assert inputs.get_total_count() == merged.get_total_count()
+print(merged.get_total_count())
+"#;
+
+#[test]
+fn merging_two_drivers_adds_their_histograms_bucket_for_bucket() {
+    let stack = DemoStack::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = drive_shards(&stack, dir.path(), 200, 2, 3);
+    let merged = merge(&inputs, dir.path());
+    let logs: Vec<PathBuf> = inputs.iter().map(|p| p.with_extension("hlog")).collect();
+    let out = Command::new("python3")
+        .args(["-c", SAME_BUCKETS])
+        .arg(dir.path().join("merged.hlog"))
+        .args(&logs)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "Python's hdrh (pip install hdrhistogram): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let counted: u64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    assert_eq!(counted, merged.completed, "{merged:?}");
+    // The merged rates and counts are the shards' sums.
+    let sum = |f: fn(&tracebench::load::merge::DriverShare) -> f64| {
+        merged.drivers.iter().map(f).sum::<f64>()
+    };
+    assert_eq!(merged.drivers.len(), 2);
+    assert!((merged.achieved_rate - sum(|d| d.achieved_rate)).abs() < 1e-9);
+    assert!((merged.requested_rate - 200.0).abs() < 1e-9);
+    assert_eq!(merged.completed, 600);
+    stack.stop();
+}
+
+#[test]
+fn three_shards_of_3000_per_second_send_the_whole_rate_in_every_second() {
+    let stack = DemoStack::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = drive_shards(&stack, dir.path(), 3000, 3, 5);
+    let merged = merge(&inputs, dir.path());
+    eprintln!("{merged:#?}");
+    assert!(
+        (merged.achieved_rate - 3000.0).abs() <= 30.0,
+        "achieved {} req/s",
+        merged.achieved_rate
+    );
+    assert_eq!(merged.errors + merged.dropped, 0, "{merged:?}");
+    assert_eq!(merged.seconds, 5, "{merged:?}");
+    assert_eq!(merged.seconds_with_every_driver, 5, "{merged:?}");
+    stack.stop();
+}
+
+#[test]
+fn outputs_whose_windows_do_not_overlap_are_refused() {
+    let stack = DemoStack::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let first = drive_shards(&stack, dir.path(), 100, 1, 1).remove(0);
+    let moved = dir.path().join("earlier.json");
+    std::fs::rename(&first, &moved).unwrap();
+    std::fs::rename(first.with_extension("hlog"), moved.with_extension("hlog")).unwrap();
+    let second = drive_shards(&stack, dir.path(), 100, 1, 1).remove(0);
+    let out = Command::new(env!("CARGO_BIN_EXE_tracebench"))
+        .arg("merge")
+        .args([&moved, &second])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("windows do not overlap") && stderr.contains("--start-at"),
+        "{stderr}"
+    );
+    // A summary without its interval log beside it is named.
+    std::fs::remove_file(second.with_extension("hlog")).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tracebench"))
+        .args(["merge"])
+        .arg(&second)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("shard-0.hlog") && stderr.contains("--hlog"),
+        "{stderr}"
+    );
+    stack.stop();
+}
