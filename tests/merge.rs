@@ -7,8 +7,18 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use testkit::demo::DemoStack;
+use testkit::demo::{DemoStack, release_bin};
 use tracebench::load::merge::MergedSummary;
+
+/// The demo stack and the drivers as release builds: a debug build of the demo carries about
+/// 1,500 registrations a second on 2 cores, not the 3,000 sent here.
+fn release_stack() -> DemoStack {
+    DemoStack::start_with(
+        &release_bin("demo", "demo-auth"),
+        &release_bin("demo", "demo-gateway"),
+        &[],
+    )
+}
 
 /// Starts `count` drivers of `total_rate` for `secs` at the gateway, all beginning 2 s from now;
 /// returns each one's summary path (its interval log beside it).
@@ -29,7 +39,7 @@ fn drive_shards(
     let children: Vec<(PathBuf, Child)> = (0..count)
         .map(|i| {
             let json = dir.join(format!("shard-{i}.json"));
-            let child = Command::new(env!("CARGO_BIN_EXE_tracebench"))
+            let child = Command::new(release_bin("tracebench", "tracebench"))
                 .args(["drive", "--url", &url, "--start-at", &start])
                 .args(["--total-rate", &total_rate.to_string()])
                 .args(["--shard", &format!("{i}/{count}")])
@@ -101,7 +111,7 @@ print(merged.get_total_count())
 
 #[test]
 fn merging_two_drivers_adds_their_histograms_bucket_for_bucket() {
-    let stack = DemoStack::start(&[]);
+    let stack = release_stack();
     let dir = tempfile::tempdir().unwrap();
     let inputs = drive_shards(&stack, dir.path(), 200, 2, 3);
     let merged = merge(&inputs, dir.path());
@@ -132,7 +142,7 @@ fn merging_two_drivers_adds_their_histograms_bucket_for_bucket() {
 
 #[test]
 fn three_shards_of_3000_per_second_send_the_whole_rate_in_every_second() {
-    let stack = DemoStack::start(&[]);
+    let stack = release_stack();
     let dir = tempfile::tempdir().unwrap();
     let inputs = drive_shards(&stack, dir.path(), 3000, 3, 5);
     let merged = merge(&inputs, dir.path());
@@ -143,14 +153,16 @@ fn three_shards_of_3000_per_second_send_the_whole_rate_in_every_second() {
         merged.achieved_rate
     );
     assert_eq!(merged.errors + merged.dropped, 0, "{merged:?}");
-    assert_eq!(merged.seconds, 5, "{merged:?}");
+    // Each of the window's 5 seconds holds all three shards; a sixth, partial interval holds
+    // responses that came after the window, from whichever drivers had them.
     assert_eq!(merged.seconds_with_every_driver, 5, "{merged:?}");
+    assert!((5..=6).contains(&merged.seconds), "{merged:?}");
     stack.stop();
 }
 
 #[test]
 fn outputs_whose_windows_do_not_overlap_are_refused() {
-    let stack = DemoStack::start(&[]);
+    let stack = release_stack();
     let dir = tempfile::tempdir().unwrap();
     let first = drive_shards(&stack, dir.path(), 100, 1, 1).remove(0);
     let moved = dir.path().join("earlier.json");

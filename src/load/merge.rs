@@ -70,7 +70,8 @@ pub struct MergedSummary {
     pub error_kinds: BTreeMap<String, u64>,
     /// Exact: from the sum of every driver's histograms.
     pub latency_ms: Percentiles,
-    /// Seconds in the merged log, and of those, how many hold an interval of every driver.
+    /// Intervals in the merged log (a last, partial one holds responses that came after the
+    /// window), and of those, how many hold an interval of every driver.
     pub seconds: usize,
     pub seconds_with_every_driver: usize,
     /// Each driver's own figures, its lag among them.

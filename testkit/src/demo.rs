@@ -27,12 +27,27 @@ pub fn demo_bin(name: &str) -> PathBuf {
 /// binary is missing (e.g. after `cargo test -p tracebench`) it is built here with
 /// `cargo build -p PACKAGE --bins` in the same profile. `cargo test --workspace` builds them anyway.
 pub fn workspace_bin(package: &str, name: &str) -> PathBuf {
-    static BUILD: Mutex<()> = Mutex::new(());
+    bin_in(&profile_dir(), package, name)
+}
+
+/// Path of binary `name` of workspace package `package` built with `--release`, built here if
+/// missing: for tests whose load a debug build cannot carry (thousands of requests a second).
+pub fn release_bin(package: &str, name: &str) -> PathBuf {
+    let target = profile_dir().parent().expect("target/<profile>").to_owned();
+    bin_in(&target.join("release"), package, name)
+}
+
+/// `target/<profile>` of this test.
+fn profile_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("current test executable");
-    let profile_dir = exe
-        .parent()
+    exe.parent()
         .and_then(Path::parent)
-        .expect("tests run from target/<profile>/deps");
+        .expect("tests run from target/<profile>/deps")
+        .to_owned()
+}
+
+fn bin_in(profile_dir: &Path, package: &str, name: &str) -> PathBuf {
+    static BUILD: Mutex<()> = Mutex::new(());
     let path = profile_dir.join(name);
     let _one_build_at_a_time = BUILD
         .lock()
