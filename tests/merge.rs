@@ -29,6 +29,8 @@ fn drive_shards(
     count: u32,
     secs: u32,
 ) -> Vec<PathBuf> {
+    // Built first when missing (minutes on a fresh machine): the start time must follow it.
+    let tracebench = release_bin("tracebench", "tracebench");
     let start = SystemTime::now() + Duration::from_secs(2);
     let start = start
         .duration_since(UNIX_EPOCH)
@@ -39,7 +41,7 @@ fn drive_shards(
     let children: Vec<(PathBuf, Child)> = (0..count)
         .map(|i| {
             let json = dir.join(format!("shard-{i}.json"));
-            let child = Command::new(release_bin("tracebench", "tracebench"))
+            let child = Command::new(&tracebench)
                 .args(["drive", "--url", &url, "--start-at", &start])
                 .args(["--total-rate", &total_rate.to_string()])
                 .args(["--shard", &format!("{i}/{count}")])
