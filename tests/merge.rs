@@ -156,9 +156,10 @@ fn three_shards_of_3000_per_second_send_the_whole_rate_in_every_second() {
     );
     assert_eq!(merged.errors + merged.dropped, 0, "{merged:?}");
     // Each of the window's 5 seconds holds all three shards; a sixth, partial interval holds
-    // responses that came after the window, from whichever drivers had them.
-    assert_eq!(merged.seconds_with_every_driver, 5, "{merged:?}");
+    // responses that came after the window, from whichever drivers had them (all three, on a
+    // busy machine).
     assert!((5..=6).contains(&merged.seconds), "{merged:?}");
+    assert!(merged.seconds_with_every_driver >= 5, "{merged:?}");
     stack.stop();
 }
 
