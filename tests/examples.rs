@@ -1,15 +1,17 @@
 //! The files a team copies: the GitHub Actions workflow (`examples/github/`) against GitHub's
 //! workflow schema (SchemaStore's, as `check-jsonschema` vendors it) with every `run:` script
-//! parsed by bash, and the Kubernetes manifests (`deploy/k8s/`) against the Kubernetes API
-//! schemas (`kubernetes-validate --strict`: unknown fields are errors), with every `tracebench`
-//! flag they use one that `tracebench drive` takes.
+//! parsed by bash and checked by shellcheck (as actionlint does: `${{ }}` expressions stand in as
+//! a variable, so their quoting is checked too), and the Kubernetes manifests (`deploy/k8s/`)
+//! against the Kubernetes API schemas (`kubernetes-validate --strict`: unknown fields are errors),
+//! with every `tracebench` flag they use one that `tracebench drive` takes and their script
+//! checked by shellcheck. actionlint itself cannot be installed here (see the README).
 
 use std::process::Command;
 
 use testkit::repo;
 
-/// Runs `program` (a Python tool from PyPI); `None`, after a loud skip, when it is not installed
-/// and not required.
+/// Runs `program` (a Python tool from PyPI, or shellcheck from Debian's packages, which `.ci/run`
+/// installs); `None`, after a loud skip, when it is not installed and not required.
 fn tool(program: &str, args: &[&str]) -> Option<std::process::Output> {
     match Command::new(program)
         .args(args)
@@ -22,7 +24,8 @@ fn tool(program: &str, args: &[&str]) -> Option<std::process::Output> {
                 "tests/examples.rs",
                 "TRACEBENCH_REQUIRE_PYTHON",
                 &format!(
-                    "{program} is not installed (pip install check-jsonschema kubernetes-validate)"
+                    "{program} is not installed (pip install check-jsonschema \
+                     kubernetes-validate; apt-get install shellcheck)"
                 ),
             );
             None
@@ -39,27 +42,39 @@ fn assert_ok(out: &std::process::Output, what: &str) {
     );
 }
 
-/// Each `run:` script of the workflow, parsed (not run) by bash.
-const RUN_SCRIPTS_PARSE: &str = r#"
-import subprocess, sys, yaml
+/// Each `run:` script of the workflow, parsed (not run) by bash, then checked by shellcheck as
+/// the bash GitHub runs it with; each `${{ }}` expression stands in as `${GITHUB_EXPR}`.
+const RUN_SCRIPTS_CHECK: &str = r#"
+import re, subprocess, sys, yaml
 workflow = yaml.safe_load(open(sys.argv[1]))
 scripts = [s["run"] for job in workflow["jobs"].values() for s in job["steps"] if "run" in s]
 assert scripts, "no run steps"
 for script in scripts:
     subprocess.run(["bash", "-n"], input=script.encode(), check=True)
+    script = re.sub(r"\$\{\{.*?\}\}", "${GITHUB_EXPR}", script)
+    out = subprocess.run(["shellcheck", "--shell=bash", "-"], input=script.encode(), capture_output=True)
+    assert out.returncode == 0, script + out.stdout.decode()
 print(len(scripts))
 "#;
 
+/// Fails when shellcheck is missing (after the skip that says so) and when the scripts fail.
+fn check_run_scripts(workflow: &str) -> Option<std::process::Output> {
+    tool("shellcheck", &["--version"])?;
+    tool("python3", &["-c", RUN_SCRIPTS_CHECK, workflow])
+}
+
 #[test]
-fn the_github_workflow_follows_the_workflow_schema_and_its_scripts_parse() {
+fn the_github_workflow_follows_the_workflow_schema_and_its_scripts_pass_shellcheck() {
     let workflow = "examples/github/tracebench.yml";
     let args = ["--builtin-schema", "vendor.github-workflows", workflow];
     let Some(out) = tool("check-jsonschema", &args) else {
         return;
     };
     assert_ok(&out, "check-jsonschema");
-    let out = tool("python3", &["-c", RUN_SCRIPTS_PARSE, workflow]).unwrap();
-    assert_ok(&out, "bash -n on the run: scripts");
+    let Some(out) = check_run_scripts(workflow) else {
+        return;
+    };
+    assert_ok(&out, "bash -n and shellcheck on the run: scripts");
     // A workflow that breaks the schema is refused: the check can fail.
     let broken = std::env::temp_dir().join(format!("tb-workflow-{}.yml", std::process::id()));
     let text = std::fs::read_to_string(repo().join(workflow)).unwrap();
@@ -73,8 +88,21 @@ fn the_github_workflow_follows_the_workflow_schema_and_its_scripts_parse() {
         ],
     )
     .unwrap();
-    let _ = std::fs::remove_file(&broken);
     assert!(!out.status.success(), "a job without runs-on passed");
+    // An unquoted variable in a script, or an unquoted expression, is found.
+    for (quoted, bare) in [
+        ("\"$run_id\"", "$run_id"),
+        (
+            "\"$DEFAULT_BRANCH\"",
+            "${{ github.event.repository.default_branch }}",
+        ),
+    ] {
+        assert!(text.contains(quoted), "{quoted}");
+        std::fs::write(&broken, text.replacen(quoted, bare, 1)).unwrap();
+        let out = check_run_scripts(broken.to_str().unwrap()).unwrap();
+        assert!(!out.status.success(), "{bare} unquoted passed shellcheck");
+    }
+    let _ = std::fs::remove_file(&broken);
 }
 
 #[test]
@@ -102,10 +130,8 @@ fn the_kubernetes_manifests_validate_and_use_only_flags_drive_takes() {
         assert!(help.contains(&format!("{flag} ")), "drive has no {flag}");
     }
     assert!(script.contains("tracebench merge"));
-    let parsed = Command::new("bash")
-        .arg("-n")
-        .arg(repo().join("deploy/k8s/run.sh"))
-        .output()
-        .unwrap();
-    assert_ok(&parsed, "bash -n deploy/k8s/run.sh");
+    let Some(out) = tool("shellcheck", &["deploy/k8s/run.sh"]) else {
+        return;
+    };
+    assert_ok(&out, "shellcheck deploy/k8s/run.sh");
 }

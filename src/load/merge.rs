@@ -70,12 +70,30 @@ pub struct MergedSummary {
     pub error_kinds: BTreeMap<String, u64>,
     /// Exact: from the sum of every driver's histograms.
     pub latency_ms: Percentiles,
-    /// Intervals in the merged log (a last, partial one holds responses that came after the
-    /// window), and of those, how many hold an interval of every driver.
-    pub seconds: usize,
-    pub seconds_with_every_driver: usize,
+    /// The merged log's intervals, in order (a last, partial one holds responses that came
+    /// after the window): whether each drew on every driver is what shows that they ran together.
+    pub seconds: Vec<MergedSecond>,
     /// Each driver's own figures, its lag among them.
     pub drivers: Vec<DriverShare>,
+}
+
+/// One interval of the merged log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MergedSecond {
+    /// From the merged window's start, s.
+    pub start_s: u64,
+    pub length_ms: u64,
+    /// How many drivers have an interval here, and the latencies recorded in them together.
+    pub drivers: usize,
+    pub count: u64,
+}
+
+impl MergedSummary {
+    /// Intervals holding an interval of every driver.
+    pub fn seconds_with_every_driver(&self) -> usize {
+        let all = self.drivers.len();
+        self.seconds.iter().filter(|s| s.drivers == all).count()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -240,11 +258,15 @@ pub fn merge(drivers: &[DriverOutput]) -> Result<Merged, MergeError> {
         status_counts: add_maps(|s| &s.status_counts),
         error_kinds: add_maps(|s| &s.error_kinds),
         latency_ms: Percentiles::from_hdr_us(&whole),
-        seconds: seconds.len(),
-        seconds_with_every_driver: seconds
-            .values()
-            .filter(|(_, with)| with.len() == drivers.len())
-            .count(),
+        seconds: seconds
+            .iter()
+            .map(|(k, (i, with))| MergedSecond {
+                start_s: *k,
+                length_ms: u64::try_from(i.length.as_millis()).unwrap_or(u64::MAX),
+                drivers: with.len(),
+                count: i.latency.len(),
+            })
+            .collect(),
         drivers: drivers
             .iter()
             .zip(&windows)
@@ -291,7 +313,8 @@ impl std::fmt::Display for MergedSummary {
         writeln!(
             f,
             "seconds: {}, {} with every driver",
-            self.seconds, self.seconds_with_every_driver
+            self.seconds.len(),
+            self.seconds_with_every_driver()
         )?;
         for d in &self.drivers {
             writeln!(
@@ -308,5 +331,83 @@ impl std::fmt::Display for MergedSummary {
             )?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A driver whose log holds one interval a second from `start` (s after the epoch), each
+    /// recording `values` (µs).
+    fn driver(name: &str, start: u64, values: &[&[u64]]) -> DriverOutput {
+        let intervals = values
+            .iter()
+            .enumerate()
+            .map(|(k, vs)| {
+                let mut latency = crate::load::record::new_histogram();
+                for v in *vs {
+                    latency.record(*v).unwrap();
+                }
+                LogInterval {
+                    start: UNIX_EPOCH + Duration::from_secs(start + k as u64),
+                    length: Duration::from_secs(1),
+                    latency,
+                }
+            })
+            .collect();
+        let completed = values.iter().map(|vs| vs.len() as u64).sum();
+        DriverOutput {
+            name: name.into(),
+            summary: LoadSummary {
+                requested_rate: 2.0,
+                achieved_rate: 2.0,
+                completed,
+                ..LoadSummary::default()
+            },
+            intervals,
+        }
+    }
+
+    #[test]
+    fn seconds_line_up_by_start_and_name_the_drivers_in_each() {
+        // b starts a second after a: second 0 holds only a, second 2 only b.
+        let a = driver("a", 100, &[&[1000, 2000], &[3000]]);
+        let b = driver("b", 101, &[&[4000], &[5000, 6000]]);
+        let merged = merge(&[a, b]).unwrap();
+        let seconds: Vec<(u64, usize, u64)> = merged
+            .summary
+            .seconds
+            .iter()
+            .map(|s| (s.start_s, s.drivers, s.count))
+            .collect();
+        assert_eq!(seconds, [(0, 1, 2), (1, 2, 2), (2, 1, 2)]);
+        assert_eq!(merged.summary.seconds_with_every_driver(), 1);
+        assert_eq!(merged.summary.completed, 6);
+        assert!((merged.summary.achieved_rate - 4.0).abs() < 1e-9);
+        // The whole histogram is every value: its max is the largest (to HDR precision).
+        assert!((merged.summary.latency_ms.max - 6.0).abs() < 0.01);
+        assert_eq!(merged.intervals.len(), 3);
+        assert_eq!(merged.intervals[1].latency.len(), 2);
+    }
+
+    #[test]
+    fn windows_apart_and_other_settings_are_refused() {
+        let a = driver("a", 100, &[&[1000]]);
+        let b = driver("b", 200, &[&[1000]]);
+        let Err(err) = merge(&[a, b]) else {
+            panic!("merged")
+        };
+        assert!(matches!(err, MergeError::Apart { .. }), "{err}");
+        assert!(err.to_string().contains("--start-at"), "{err}");
+
+        let a = driver("a", 100, &[&[1000]]);
+        let mut b = driver("b", 100, &[&[1000]]);
+        b.intervals[0].latency = Histogram::new_with_bounds(1, 1_000_000, 2).unwrap();
+        let Err(err) = merge(&[a, b]) else {
+            panic!("merged")
+        };
+        assert!(matches!(err, MergeError::Settings { .. }), "{err}");
+        assert!(matches!(merge(&[]), Err(MergeError::Empty)));
     }
 }

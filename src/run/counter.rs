@@ -203,13 +203,9 @@ impl Counter {
                 None => store.trace(id).await?,
             };
             let services = &scenario.traces.services;
-            let complete = trace.as_ref().map(|t| {
-                services.iter().all(|s| {
-                    t.batches
-                        .iter()
-                        .any(|b| b.resource.service_name() == Some(s.as_str()))
-                })
-            });
+            let complete = trace
+                .as_ref()
+                .map(|t| t.missing_service(services).is_none());
             self.slow_done.push(SlowTrace {
                 mode: cell.mode.clone(),
                 rate: cell.rate,

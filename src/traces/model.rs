@@ -104,6 +104,18 @@ pub struct TraceResponse {
     pub batches: Vec<Batch>,
 }
 
+impl TraceResponse {
+    /// The first of `services` with no span in this trace (a trace with one of each is complete).
+    pub fn missing_service<'a>(&self, services: &'a [String]) -> Option<&'a str> {
+        services.iter().map(String::as_str).find(|s| {
+            !self.batches.iter().any(|b| {
+                b.resource.service_name() == Some(*s)
+                    && b.scope_spans.iter().any(|ss| !ss.spans.is_empty())
+            })
+        })
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Batch {

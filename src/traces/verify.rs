@@ -205,10 +205,8 @@ pub fn check_trace(
             });
         }
     }
-    for service in services {
-        if !spans.iter().any(|s| s.service == service) {
-            return Err(format!("no span from {service}"));
-        }
+    if let Some(service) = trace.missing_service(services) {
+        return Err(format!("no span from {service}"));
     }
     let is_root = |s: &S| s.parent.is_empty() || s.parent == probe_parent;
     let roots: Vec<&S> = spans.iter().filter(|s| is_root(s)).collect();
