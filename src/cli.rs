@@ -298,7 +298,8 @@ pub struct StatsArgs {
     /// A container to watch, by name or ID (repeatable). Figures as `docker stats` computes them.
     #[arg(long, value_name = "NAME")]
     pub container: Vec<String>,
-    /// A local process to watch, by PID (repeatable). CPU from /proc ticks, memory is VmRSS.
+    /// A local process to watch, by PID (repeatable), with every process under it. CPU from
+    /// /proc ticks (with what they reaped), memory is VmRSS, both summed over the tree.
     #[arg(long, value_name = "PID")]
     pub pid: Vec<u32>,
     /// How long to watch, e.g. `10s`, `2m`; until Ctrl-C when not given.

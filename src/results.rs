@@ -246,7 +246,8 @@ impl EncodedHistogram {
 pub enum ResourceSource {
     /// Docker's stats API, computed as `docker stats` does (memory = usage - inactive file).
     Docker,
-    /// /proc/PID (CPU from utime+stime, memory = VmRSS).
+    /// /proc for the process and every process under it (CPU from utime+stime with what they
+    /// reaped, memory = VmRSS, summed).
     Proc,
 }
 

@@ -1,5 +1,6 @@
 //! The samplers against the tools people trust: the docker sampler against `docker stats
-//! --no-stream` on the same container under load, and the /proc sampler against `ps`.
+//! --no-stream` on the same container under load, and the /proc sampler against `ps`, on a
+//! process alone and on a service that a shell starts as its child.
 
 use std::process::Command;
 use std::time::Duration;
@@ -152,7 +153,7 @@ async fn procfs_sampler_agrees_with_ps() {
     let pid = child.id();
     let sources = [Source::Process {
         service: "helper".into(),
-        pid,
+        pids: vec![pid],
     }];
     let sampler = Sampler::start(&sources, Duration::from_millis(500), None).unwrap();
     tokio::time::sleep(Duration::from_secs(4)).await;
@@ -197,4 +198,78 @@ async fn procfs_sampler_agrees_with_ps() {
         "samples {mean:.1}% vs window {exact:.1}%"
     );
     assert!(w.mem_mib.unwrap().max > 32.0);
+}
+
+/// Kills a process group when dropped, whatever the test's outcome.
+struct KillGroup(u32);
+
+impl Drop for KillGroup {
+    fn drop(&mut self) {
+        // SAFETY: kill has no memory preconditions; the group is the test's own child's.
+        unsafe { libc::kill(-(self.0 as i32), libc::SIGKILL) };
+    }
+}
+
+/// A service started the way many are, by a shell that runs it as a child: the sampler on the
+/// shell's PID counts the child's CPU and memory (as `docker stats` counts a whole container),
+/// where the shell alone holds neither.
+#[tokio::test]
+async fn procfs_sampler_counts_a_service_that_runs_under_a_shell() {
+    use std::os::unix::process::CommandExt;
+    let port = free_port();
+    let (program, args, env) = testkit::helper::command(&format!("127.0.0.1:{port}"));
+    let mut shell = Command::new("sh")
+        .args(["-c", "\"$0\" \"$@\" & wait"])
+        .arg(program)
+        .args(args)
+        .envs(env)
+        .env("TB_HELPER_BURN_PCT", "30")
+        .env("TB_HELPER_ALLOC_MB", "32")
+        .stdout(std::process::Stdio::null())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let pid = shell.id();
+    let group = KillGroup(pid);
+    assert!(wait_http(port, Duration::from_secs(30)));
+    let children = Command::new("ps")
+        .args(["-o", "pid=", "--ppid", &pid.to_string()])
+        .output()
+        .unwrap();
+    let child: u32 = String::from_utf8_lossy(&children.stdout)
+        .trim()
+        .parse()
+        .expect("one child");
+    // The shell and its child both listed (as a scenario's `pids` may): each counted once.
+    let sources = [Source::Process {
+        service: "helper".into(),
+        pids: vec![pid, child],
+    }];
+    let sampler = Sampler::start(&sources, Duration::from_millis(500), None).unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let series = sampler.stop().await.unwrap().remove(0);
+    let shell_alone = procfs::read(pid).unwrap();
+    let tree = procfs::read_tree(&[pid]).unwrap();
+    let (child_rss, _) = ps(child);
+    drop(group);
+    shell.wait().unwrap();
+
+    let w = WindowSummary::of(&series, 0, i64::MAX);
+    let exact = w.cpu_pct_exact.unwrap();
+    assert!(exact > 2.0, "CPU {exact:.1}%: the child's burn is counted");
+    let max_mib = w.mem_mib.unwrap().max;
+    assert!(max_mib > 32.0, "the child's 32 MiB are counted");
+    assert!(
+        max_mib * 1048576.0 < (child_rss + shell_alone.rss_bytes) as f64 * 1.3,
+        "{max_mib} MiB: the child counted twice?"
+    );
+    assert!(
+        shell_alone.rss_bytes < 32 * 1048576 && shell_alone.cpu_seconds < 0.05,
+        "the shell alone: {shell_alone:?}"
+    );
+    // The tree holds the child as ps sees it, and the shell on top.
+    assert!(
+        tree.rss_bytes as f64 >= child_rss as f64 * 0.99 + shell_alone.rss_bytes as f64 * 0.9,
+        "tree {tree:?}, child {child_rss} (ps), shell {shell_alone:?}"
+    );
 }

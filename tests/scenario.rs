@@ -628,6 +628,12 @@ fn each_kind_of_mistake_names_file_line_key_and_expectation() {
             "m.toml:5: target.services[0].command: not used by a docker target; expected only name, container, compose_service, compose_project, env, health, tcp",
         ),
         (
+            "external service sampled from processes and a container",
+            "kind = \"process\"\n[[target.services]]\nname = \"app\"\ncommand = [\"./app\"]",
+            "kind = \"external\"\n[[target.services]]\nname = \"app\"\npids = [1]\ncontainer = \"app-1\"",
+            "m.toml:6: target.services[0].container: expected `pids` (local processes) or `container`, not both: a service's CPU and memory come from one source",
+        ),
+        (
             "compose project without a compose service",
             "kind = \"process\"\n[[target.services]]\nname = \"app\"\ncommand = [\"./app\"]",
             "kind = \"docker\"\n[[target.services]]\nname = \"app\"\ncontainer = \"app-1\"\ncompose_project = \"p\"",

@@ -26,7 +26,7 @@ pub async fn run(args: StatsArgs) -> anyhow::Result<Exit> {
         .iter()
         .map(|&pid| Source::Process {
             service: format!("pid {pid}"),
-            pid,
+            pids: vec![pid],
         })
         .collect();
     let docker = if args.container.is_empty() {

@@ -135,15 +135,17 @@ impl Target {
                 let sources = services
                     .iter()
                     .flat_map(|s| {
-                        let pids = s.pids.iter().map(|&pid| Source::Process {
+                        let pids = (!s.pids.is_empty()).then(|| Source::Process {
                             service: s.name.clone(),
-                            pid,
+                            pids: s.pids.clone(),
                         });
-                        let container = s.container.iter().map(|c| Source::Container {
-                            service: s.name.clone(),
-                            container: c.clone(),
-                        });
-                        pids.chain(container).collect::<Vec<_>>()
+                        // One or the other: the scenario refuses both.
+                        pids.or_else(|| {
+                            s.container.as_ref().map(|c| Source::Container {
+                                service: s.name.clone(),
+                                container: c.clone(),
+                            })
+                        })
                     })
                     .collect();
                 Target::External(external::ExternalTarget::new(prompt, sources))

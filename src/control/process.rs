@@ -209,7 +209,7 @@ impl ProcessTarget {
             .filter_map(|r| {
                 Some(Source::Process {
                     service: r.name.clone(),
-                    pid: r.child.id()?,
+                    pids: vec![r.child.id()?],
                 })
             })
             .collect()

@@ -24,7 +24,7 @@ pub use crate::results::{ResourceSample as Sample, ResourceSource};
 pub struct Series {
     /// The service (container name, or the process target's service name).
     pub service: String,
-    /// `docker` (memory is usage minus inactive file cache) or `proc` (memory is VmRSS).
+    /// `docker` (memory is usage minus inactive file cache) or `proc` (memory is VmRSS, over the process tree).
     pub source: ResourceSource,
     pub samples: Vec<Sample>,
     /// The memory limit docker last reported (the host's memory when unlimited); none for

@@ -1,10 +1,17 @@
 //! Local processes' CPU and memory from `/proc`, for the process target.
 //!
-//! CPU is `utime + stime` of `/proc/PID/stat`, which already sums every thread of the process
-//! (children are not counted: the demo services do not fork). Ticks are `sysconf(_SC_CLK_TCK)`, so
-//! one reading is 10 ms coarse; a window's CPU is computed from cumulative seconds, which stays exact.
-//! Memory is `VmRSS`, what people compare with "MB per service".
+//! A service is its process and every process under it ([`read_tree`]), as `docker stats` counts
+//! a container's whole cgroup: a service started through a shell, `npm start` or a supervisor
+//! does its work in children, and measuring the parent alone would report the launcher's idle
+//! CPU. CPU is `utime + stime` of `/proc/PID/stat` (every thread of the process) plus `cutime +
+//! cstime` (what it has reaped of its children), summed over the tree: when a child exits, its
+//! time moves into its parent's reaped count and the total carries on without a step. Ticks are
+//! `sysconf(_SC_CLK_TCK)`, so one reading is 10 ms coarse; a window's CPU is computed from
+//! cumulative seconds, which stays exact. Memory is `VmRSS` summed over the tree, what people
+//! compare with "MB per service" (pages that forked workers share count once per process, as
+//! they do in `ps` sums).
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -18,7 +25,68 @@ pub struct Reading {
     pub rss_bytes: u64,
 }
 
-/// Reads `/proc/PID/stat` and `/proc/PID/status`. Fails when the process is gone.
+/// The processes `roots` and every process under them now, as one (each once): CPU with what
+/// each has reaped, RSS summed. Fails when a root is gone; a descendant that exits while it is
+/// read is left out.
+pub fn read_tree(roots: &[u32]) -> anyhow::Result<Reading> {
+    let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
+    let mut ticks: HashMap<u32, u64> = HashMap::new();
+    for entry in std::fs::read_dir("/proc").context("listing /proc")? {
+        let Some(pid) = entry
+            .ok()
+            .and_then(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        if let (Ok(ppid), Ok(t)) = (stat_field(&stat, 4), tree_ticks(&stat)) {
+            children.entry(ppid as u32).or_default().push(pid);
+            ticks.insert(pid, t);
+        }
+    }
+    for &root in roots {
+        if !ticks.contains_key(&root) {
+            // Read alone for the error that says why; else its stat would not parse.
+            read(root)?;
+            anyhow::bail!("parsing /proc/{root}/stat: no parent or CPU fields");
+        }
+    }
+    let mut members: Vec<u32> = Vec::new();
+    let mut queue: Vec<u32> = roots.to_vec();
+    while let Some(pid) = queue.pop() {
+        if !members.contains(&pid) {
+            members.push(pid);
+            queue.extend(children.get(&pid).into_iter().flatten());
+        }
+    }
+    let mut total_ticks = 0;
+    let mut rss_bytes = 0;
+    for pid in members {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .map_err(anyhow::Error::from)
+            .and_then(|s| vm_rss_bytes(&s));
+        match status {
+            Ok(rss) => {
+                rss_bytes += rss;
+                total_ticks += ticks.get(&pid).copied().unwrap_or(0);
+            }
+            Err(e) if roots.contains(&pid) => {
+                return Err(e.context(format!("reading /proc/{pid}/status")));
+            }
+            // Gone since the scan, or a zombie (no VmRSS) whose time its parent will reap.
+            Err(_) => {}
+        }
+    }
+    Ok(Reading {
+        cpu_seconds: total_ticks as f64 / clock_ticks_per_second(),
+        rss_bytes,
+    })
+}
+
+/// Reads one process's `/proc/PID/stat` and `/proc/PID/status` (its children left out). Fails
+/// when the process is gone.
 pub fn read(pid: u32) -> anyhow::Result<Reading> {
     let base = PathBuf::from(format!("/proc/{pid}"));
     let stat = std::fs::read_to_string(base.join("stat"))
@@ -50,6 +118,11 @@ pub fn sample(now: Reading, previous: Option<(Reading, i64)>, unix_ms: i64) -> S
 /// utime + stime (fields 14 and 15).
 fn cpu_ticks(stat: &str) -> anyhow::Result<u64> {
     Ok(stat_field(stat, 14)? + stat_field(stat, 15)?)
+}
+
+/// utime + stime + cutime + cstime (fields 14 to 17): the process's own time and what it reaped.
+fn tree_ticks(stat: &str) -> anyhow::Result<u64> {
+    Ok(cpu_ticks(stat)? + stat_field(stat, 16)? + stat_field(stat, 17)?)
 }
 
 /// Field `n` (numbered from 1 as in proc(5)) of `/proc/PID/stat`, from field 3 on. The command
@@ -145,7 +218,57 @@ mod tests {
 
     #[test]
     fn a_missing_process_is_an_error_naming_it() {
-        let err = read(u32::MAX - 1).unwrap_err();
-        assert!(format!("{err:#}").contains(&format!("{}", u32::MAX - 1)));
+        for err in [
+            read(u32::MAX - 1).unwrap_err(),
+            read_tree(&[std::process::id(), u32::MAX - 1]).unwrap_err(),
+        ] {
+            assert!(format!("{err:#}").contains(&format!("{}", u32::MAX - 1)));
+        }
+    }
+
+    #[test]
+    fn the_reaped_time_counts_too() {
+        let stat = "42 (x) S 1 42 42 0 -1 4194560 100 0 0 0 250 50 7 3 20 0 4 0 1 2 3";
+        assert_eq!(tree_ticks(stat).unwrap(), 310);
+    }
+
+    /// A shell whose child burns CPU: the tree holds the burn, the shell alone does not. Then the
+    /// child exits and is reaped: its time stays in the tree's total.
+    #[test]
+    fn a_tree_counts_its_children_alive_and_reaped() {
+        let mut shell = std::process::Command::new("sh")
+            .args(["-c", "timeout 1 sh -c 'while :; do :; done'; exec sleep 30"])
+            .spawn()
+            .unwrap();
+        let pid = shell.id();
+        let start = read_tree(&[pid]).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(600));
+        let burning = read_tree(&[pid]).unwrap();
+        // Listed twice, or with a process under it, the tree still counts each process once.
+        let twice = read_tree(&[pid, pid]).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(900));
+        let reaped = read_tree(&[pid]).unwrap();
+        let alone = read(pid).unwrap();
+        shell.kill().unwrap();
+        shell.wait().unwrap();
+        // The burn gets a good share of a core even on a busy 2-core machine; the shell itself
+        // only waits.
+        assert!(
+            burning.cpu_seconds - start.cpu_seconds >= 0.05,
+            "{start:?} -> {burning:?}"
+        );
+        assert!(alone.cpu_seconds < 0.05, "{alone:?}");
+        assert!(
+            reaped.cpu_seconds >= burning.cpu_seconds,
+            "{burning:?} -> {reaped:?}"
+        );
+        assert!(
+            burning.rss_bytes > alone.rss_bytes,
+            "{burning:?} vs {alone:?}"
+        );
+        assert!(
+            twice.rss_bytes < burning.rss_bytes * 3 / 2,
+            "{twice:?} vs {burning:?}"
+        );
     }
 }

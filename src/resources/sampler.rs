@@ -18,8 +18,9 @@ pub enum Source {
     /// A container, by name or ID, through the daemon's stats stream (one document a second, the
     /// daemon's pace: the sampler's interval does not apply).
     Container { service: String, container: String },
-    /// A local process, read from /proc every interval.
-    Process { service: String, pid: u32 },
+    /// Local processes, each with every process under it, read from /proc every interval as one
+    /// service (a process under two of them counts once).
+    Process { service: String, pids: Vec<u32> },
 }
 
 impl Source {
@@ -69,7 +70,9 @@ impl Sampler {
                         async move { docker_stats::stream(&docker, &container, push).await },
                     )
                 }
-                Source::Process { pid, .. } => tokio::spawn(sample_process(pid, interval, push)),
+                Source::Process { pids, .. } => {
+                    tokio::spawn(sample_process(pids.clone(), interval, push))
+                }
             });
         }
         Ok(Sampler { series, tasks })
@@ -137,7 +140,7 @@ impl Series {
 }
 
 async fn sample_process(
-    pid: u32,
+    pids: Vec<u32>,
     interval: Duration,
     mut push: impl FnMut(Sample, Option<u64>),
 ) -> anyhow::Result<()> {
@@ -147,7 +150,7 @@ async fn sample_process(
     loop {
         ticker.tick().await;
         let now_ms = super::now_unix_ms();
-        let reading = procfs::read(pid)?;
+        let reading = procfs::read_tree(&pids)?;
         push(procfs::sample(reading, previous, now_ms), None);
         previous = Some((reading, now_ms));
     }
@@ -161,7 +164,7 @@ mod tests {
     async fn samples_own_process_once_per_interval() {
         let sources = [Source::Process {
             service: "me".into(),
-            pid: std::process::id(),
+            pids: vec![std::process::id()],
         }];
         let sampler = Sampler::start(&sources, Duration::from_millis(50), None).unwrap();
         tokio::time::sleep(Duration::from_millis(320)).await;
@@ -178,7 +181,7 @@ mod tests {
     async fn a_dead_process_fails_the_sampler_naming_it() {
         let sources = [Source::Process {
             service: "gone".into(),
-            pid: u32::MAX - 1,
+            pids: vec![u32::MAX - 1],
         }];
         let sampler = Sampler::start(&sources, Duration::from_millis(10), None).unwrap();
         tokio::time::sleep(Duration::from_millis(50)).await;

@@ -19,6 +19,9 @@ pub struct Spec<'a> {
     pub gateway_env: &'a str,
     /// The same for the auth service.
     pub auth_env: &'a str,
+    /// A shell script run before the auth binary takes its place (`exec`), or "" to start the
+    /// binary directly: what the script starts in the background stays under the service.
+    pub auth_launcher: &'a str,
     pub duration: &'a str,
     /// The request timeout.
     pub timeout: &'a str,
@@ -34,6 +37,7 @@ impl Default for Spec<'_> {
             rounds: 1,
             gateway_env: "",
             auth_env: "",
+            auth_launcher: "",
             duration: "3s",
             timeout: "5s",
             ingestion_wait: "2s",
@@ -65,6 +69,15 @@ pub fn modes(modes: &[(&str, &str)]) -> String {
         .collect()
 }
 
+/// `text` as a TOML basic string.
+fn toml_string(text: &str) -> String {
+    let escaped = text
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n");
+    format!("\"{escaped}\"")
+}
+
 /// A scenario file in a temporary directory, with the ports it uses.
 pub struct TestScenario {
     pub dir: tempfile::TempDir,
@@ -90,6 +103,16 @@ impl TestScenario {
             }
         };
         let (gateway_extra, auth_extra) = (extra(spec.gateway_env), extra(spec.auth_env));
+        let auth_command = if spec.auth_launcher.is_empty() {
+            format!(r#""{}""#, auth_bin.display())
+        } else {
+            let script = format!("{}\nexec \"$0\" \"$@\"", spec.auth_launcher);
+            format!(
+                r#""sh", "-c", {}, "{}""#,
+                toml_string(&script),
+                auth_bin.display()
+            )
+        };
         let text = format!(
             r#"name = "{name}"
 [target]
@@ -97,7 +120,7 @@ kind = "process"
 ready_timeout = "30s"
 [[target.services]]
 name = "auth"
-command = ["{auth_bin}", "--listen", "127.0.0.1:{auth}"]
+command = [{auth_command}, "--listen", "127.0.0.1:{auth}"]
 tcp = "127.0.0.1:{auth}"
 env = {{ OTEL_SERVICE_NAME = "user-auth-service", {otel}{auth_extra} }}
 [[target.services]]
@@ -133,7 +156,6 @@ otlp_http = "127.0.0.1:{http}"
 api = "127.0.0.1:{api}"
 "#,
             name = spec.name,
-            auth_bin = auth_bin.display(),
             gateway_bin = gateway_bin.display(),
             modes = spec.modes,
             rates = spec.rates,

@@ -39,8 +39,8 @@ fn pids(target: &Target) -> Vec<u32> {
     target
         .sources()
         .into_iter()
-        .map(|s| match s {
-            Source::Process { pid, .. } => pid,
+        .flat_map(|s| match s {
+            Source::Process { pids, .. } => pids,
             other => panic!("unexpected {other:?}"),
         })
         .collect()

@@ -136,7 +136,7 @@ pub(super) fn resources(summary: &Summary) -> Option<Section> {
     s.paragraphs.push(format!(
         "CPU in % of one core over each measured window (from cumulative CPU time), memory in MB \
          (10^6 bytes), 95% intervals. Sources: {} (docker = usage minus inactive file cache, as \
-         docker stats; proc = VmRSS).",
+         docker stats; proc = VmRSS of the service's process and those under it).",
         sources.join(", ")
     ));
     s.table = Some(Table {

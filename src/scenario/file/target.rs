@@ -218,6 +218,13 @@ impl ServiceFile {
     }
 
     fn external(self, key: &str) -> Checked<ExternalService> {
+        if self.pids.is_some() && self.container.is_some() {
+            return Err(issue(
+                format!("{key}.container"),
+                "expected `pids` (local processes) or `container`, not both: a service's CPU and \
+                 memory come from one source",
+            ));
+        }
         Ok(ExternalService {
             ready: self.ready(key)?,
             name: self.name,
