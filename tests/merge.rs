@@ -11,6 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use testkit::compose::build_offline_images;
 use testkit::demo::{DemoStack, release_bin};
+use testkit::run::{tracebench, tracebench_json};
 use testkit::target::{Cleanup, docker_or_skip, unique};
 use tracebench::load::merge::MergedSummary;
 
@@ -129,22 +130,13 @@ fn drive_shards(
         .collect()
 }
 
+/// `tracebench merge INPUTS... --hlog DIR/merged.hlog`, its merged summary.
 fn merge(inputs: &[PathBuf], dir: &Path) -> MergedSummary {
-    let out = Command::new(env!("CARGO_BIN_EXE_tracebench"))
-        .arg("merge")
-        .args(inputs)
-        .arg("--json")
-        .arg(dir.join("merged.json"))
-        .arg("--hlog")
-        .arg(dir.join("merged.hlog"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&std::fs::read(dir.join("merged.json")).unwrap()).unwrap()
+    let hlog = dir.join("merged.hlog");
+    let mut args = vec!["merge"];
+    args.extend(inputs.iter().map(|p| p.to_str().unwrap()));
+    args.extend(["--hlog", hlog.to_str().unwrap()]);
+    tracebench_json(&args).1
 }
 
 /// Python's `hdrh` sums every interval of the inputs and of the merged log and compares the two
@@ -280,11 +272,7 @@ fn outputs_whose_windows_do_not_overlap_are_refused() {
     std::fs::rename(&first, &moved).unwrap();
     std::fs::rename(first.with_extension("hlog"), moved.with_extension("hlog")).unwrap();
     let second = drive_shards(&mut Drivers::Processes, &stack, dir.path(), 100, 1, 1).remove(0);
-    let out = Command::new(env!("CARGO_BIN_EXE_tracebench"))
-        .arg("merge")
-        .args([&moved, &second])
-        .output()
-        .unwrap();
+    let out = tracebench(&["merge".as_ref(), moved.as_os_str(), second.as_os_str()]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
@@ -293,11 +281,7 @@ fn outputs_whose_windows_do_not_overlap_are_refused() {
     );
     // A summary without its interval log beside it is named.
     std::fs::remove_file(second.with_extension("hlog")).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_tracebench"))
-        .args(["merge"])
-        .arg(&second)
-        .output()
-        .unwrap();
+    let out = tracebench(&["merge".as_ref(), second.as_os_str()]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(

@@ -116,13 +116,7 @@ fn spec_from(args: &DriveArgs) -> Result<LoadSpec> {
         _ => return Err(usage("give exactly one of --url and --grpc")),
     };
     let (rate, phase) = match (args.total_rate, args.shard) {
-        (Some(total_rate), Some(shard)) => {
-            let shard = load::Shard {
-                total_rate,
-                ..shard
-            };
-            (shard.rate(), shard.phase(args.arrivals))
-        }
+        (Some(total), Some(shard)) => (shard.rate(total), shard.phase(total, args.arrivals)),
         _ => (args.rate, Duration::ZERO),
     };
     Ok(LoadSpec {

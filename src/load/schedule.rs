@@ -107,27 +107,26 @@ impl Schedule {
     }
 }
 
-/// One of `count` drivers sharing a total rate: shard `index` (0-based) of a schedule at
-/// `total_rate` sends every `count`-th request of it, so together the shards send exactly the
-/// one schedule (uniform arrivals interleave; Poisson ones add up to a Poisson process).
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// One of `count` drivers sharing a total rate: shard `index` (0-based) of a schedule at the
+/// total rate sends every `count`-th request of it, so together the shards send exactly the one
+/// schedule (uniform arrivals interleave; Poisson ones add up to a Poisson process).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shard {
     pub index: u32,
     pub count: u32,
-    pub total_rate: f64,
 }
 
 impl Shard {
-    /// This shard's own rate.
-    pub fn rate(&self) -> f64 {
-        self.total_rate / f64::from(self.count)
+    /// This shard's own rate, of `total_rate` for all shards.
+    pub fn rate(&self, total_rate: f64) -> f64 {
+        total_rate / f64::from(self.count)
     }
 
     /// How much later than the shared start this shard's first request is due: its place among
     /// the shards (uniform arrivals only; Poisson shards start together).
-    pub fn phase(&self, arrivals: Arrivals) -> Duration {
+    pub fn phase(&self, total_rate: f64, arrivals: Arrivals) -> Duration {
         match arrivals {
-            Arrivals::Uniform => Duration::from_secs_f64(f64::from(self.index) / self.total_rate),
+            Arrivals::Uniform => Duration::from_secs_f64(f64::from(self.index) / total_rate),
             Arrivals::Poisson => Duration::ZERO,
         }
     }
@@ -136,7 +135,7 @@ impl Shard {
 impl FromStr for Shard {
     type Err = String;
 
-    /// `i/N` (the total rate is set apart).
+    /// `i/N`.
     fn from_str(s: &str) -> Result<Shard, String> {
         let expected = || {
             format!(
@@ -149,11 +148,7 @@ impl FromStr for Shard {
         if index >= count {
             return Err(expected());
         }
-        Ok(Shard {
-            index,
-            count,
-            total_rate: 0.0,
-        })
+        Ok(Shard { index, count })
     }
 }
 
@@ -345,12 +340,9 @@ mod tests {
         let total = 3000.0;
         let mut all: Vec<Duration> = (0..3)
             .flat_map(|i| {
-                let shard = Shard {
-                    total_rate: total,
-                    ..format!("{i}/3").parse::<Shard>().unwrap()
-                };
-                let schedule = Schedule::new(shard.rate(), Arrivals::Uniform, 1)
-                    .with_phase(shard.phase(Arrivals::Uniform));
+                let shard: Shard = format!("{i}/3").parse().unwrap();
+                let schedule = Schedule::new(shard.rate(total), Arrivals::Uniform, 1)
+                    .with_phase(shard.phase(total, Arrivals::Uniform));
                 schedule.take(1000).map(|(_, at)| at).collect::<Vec<_>>()
             })
             .collect();

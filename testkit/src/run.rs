@@ -69,15 +69,6 @@ pub fn modes(modes: &[(&str, &str)]) -> String {
         .collect()
 }
 
-/// `text` as a TOML basic string.
-fn toml_string(text: &str) -> String {
-    let escaped = text
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n");
-    format!("\"{escaped}\"")
-}
-
 /// A scenario file in a temporary directory, with the ports it uses.
 pub struct TestScenario {
     pub dir: tempfile::TempDir,
@@ -109,7 +100,8 @@ impl TestScenario {
             let script = format!("{}\nexec \"$0\" \"$@\"", spec.auth_launcher);
             format!(
                 r#""sh", "-c", {}, "{}""#,
-                toml_string(&script),
+                // A JSON string is a TOML basic string (the same escapes).
+                serde_json::to_string(&script).unwrap(),
                 auth_bin.display()
             )
         };
@@ -197,6 +189,24 @@ pub fn tracebench(args: &[&std::ffi::OsStr]) -> Output {
         .args(args)
         .output()
         .unwrap()
+}
+
+/// `tracebench ARGS... --json FILE`, which must succeed: its output, and what it wrote to FILE.
+pub fn tracebench_json<T: serde::de::DeserializeOwned>(args: &[&str]) -> (Output, T) {
+    let json = tempfile::NamedTempFile::new().unwrap();
+    let out = Command::new(crate::demo::workspace_bin("tracebench", "tracebench"))
+        .args(args)
+        .arg("--json")
+        .arg(json.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "tracebench {args:?}: {}",
+        describe(&out)
+    );
+    let written = serde_json::from_slice(&std::fs::read(json.path()).unwrap()).unwrap();
+    (out, written)
 }
 
 /// `tracebench run --quiet SCENARIO --out OUT`, its output piped, to adjust or spawn. Its state

@@ -7,6 +7,7 @@ use std::process::{Child, ChildStderr, Command, Stdio};
 
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 
+use testkit::run::tracebench_json;
 use testkit::sink::root_spans;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tracebench");
@@ -51,36 +52,21 @@ async fn sink_command_serves_counts_and_reports_evictions() {
         .collect();
     client.export(root_spans("gw", &traces)).await.unwrap();
 
-    let json = tempfile::NamedTempFile::new().unwrap();
-    let count = Command::new(BIN)
-        .args([
-            "traces",
-            "count",
-            "--tempo",
-            &format!("http://{api}"),
-            "--service",
-            "gw",
-        ])
-        .args([
-            "--start",
-            "2025-11-25T16:00:00Z",
-            "--end",
-            &(t0 + 120).to_string(),
-        ])
-        .arg("--json")
-        .arg(json.path())
-        .output()
-        .unwrap();
+    let (count, counts): (_, serde_json::Value) = tracebench_json(&[
+        "traces",
+        "count",
+        "--tempo",
+        &format!("http://{api}"),
+        "--service",
+        "gw",
+        "--start",
+        "2025-11-25T16:00:00Z",
+        "--end",
+        &(t0 + 120).to_string(),
+    ]);
     let table = String::from_utf8_lossy(&count.stdout);
-    assert!(
-        count.status.success(),
-        "{table}{}",
-        String::from_utf8_lossy(&count.stderr)
-    );
     assert!(table.contains("2025-11-25T16:00:00Z"), "{table}");
     assert!(table.contains("counted by search"), "{table}");
-    let counts: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(json.path()).unwrap()).unwrap();
     assert_eq!(
         counts["services"][0]["per_step"],
         serde_json::json!([10, 0])
@@ -178,20 +164,9 @@ async fn traces_count_with_defaults_is_exact_at_5000_traces_a_second() {
             .collect();
         client.export(root_spans("gw", &traces)).await.unwrap();
     }
-    let json = tempfile::NamedTempFile::new().unwrap();
-    let count = Command::new(BIN)
-        .args(["traces", "count", "--tempo", &format!("http://{api}")])
-        .args(["--service", "gw", "--json"])
-        .arg(json.path())
-        .output()
-        .unwrap();
-    assert!(
-        count.status.success(),
-        "{}",
-        String::from_utf8_lossy(&count.stderr)
-    );
-    let counts: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(json.path()).unwrap()).unwrap();
+    let api_url = format!("http://{api}");
+    let (_, counts): (_, serde_json::Value) =
+        tracebench_json(&["traces", "count", "--tempo", &api_url, "--service", "gw"]);
     assert_eq!(
         counts["services"][0]["total"], 50_000,
         "{}",

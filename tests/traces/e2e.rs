@@ -14,6 +14,7 @@
 
 use std::process::Command;
 use testkit::net::now_s;
+use testkit::run::tracebench_json;
 
 use testkit::demo::DemoStack;
 use tracebench::sink::{Sink, SinkConfig};
@@ -73,27 +74,20 @@ async fn always_on_gives_one_trace_per_successful_request() {
     assert_eq!(sink.store().stats().traces as u64, ok, "no stray traces");
 
     // The CLI says the same, in its JSON.
-    let json = tempfile::NamedTempFile::new().unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_tracebench"))
-        .args(["traces", "count", "--tempo", &sink.addrs().api_url()])
-        .args(["--service", "api-gateway", "--start", &start_s.to_string()])
-        .args([
-            "--end",
-            &(now_s() + 2).to_string(),
-            "--search-limit",
-            "5000",
-            "--json",
-        ])
-        .arg(json.path())
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let counts: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(json.path()).unwrap()).unwrap();
+    let (_, counts): (_, serde_json::Value) = tracebench_json(&[
+        "traces",
+        "count",
+        "--tempo",
+        &sink.addrs().api_url(),
+        "--service",
+        "api-gateway",
+        "--start",
+        &start_s.to_string(),
+        "--end",
+        &(now_s() + 2).to_string(),
+        "--search-limit",
+        "5000",
+    ]);
     assert_eq!(counts["services"][0]["total"], ok);
     sink.stop().await;
 }
@@ -194,29 +188,10 @@ async fn traces_verify_passes_against_the_demo_and_fails_on_a_missing_service() 
 
 /// `tracebench drive --slowest` against the stack: the trace IDs in the slowest requests' JSON.
 fn slowest_trace_ids(target: &[&str]) -> (usize, Vec<tracebench::load::TraceId>) {
-    let json = tempfile::NamedTempFile::new().unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_tracebench"))
-        .arg("drive")
-        .args(target)
-        .args([
-            "--rate",
-            "50",
-            "--duration",
-            "1s",
-            "--slowest",
-            "10",
-            "--json",
-        ])
-        .arg(json.path())
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let summary: tracebench::load::LoadSummary =
-        serde_json::from_slice(&std::fs::read(json.path()).unwrap()).unwrap();
+    let mut args = vec!["drive"];
+    args.extend(target);
+    args.extend(["--rate", "50", "--duration", "1s", "--slowest", "10"]);
+    let (_, summary): (_, tracebench::load::LoadSummary) = tracebench_json(&args);
     assert_eq!(summary.errors, 0, "{summary:?}");
     let ids = summary.slowest.iter().filter_map(|r| r.trace_id).collect();
     (summary.slowest.len(), ids)
