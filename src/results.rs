@@ -45,6 +45,44 @@ pub struct RunResults {
     pub traces: Option<TraceResults>,
     /// Connectivity probes, once run.
     pub probes: Option<ProbeResults>,
+    /// The sequential design the run followed: where it looked and how far it could go. `None`
+    /// in runs written before runs became sequential (then one look, at the end).
+    #[serde(default)]
+    pub design: Option<Design>,
+}
+
+/// A sequential run: at least `min_rounds` rounds, then whole squares of the order's design
+/// (`square` rounds each) until every budget is decided or `max_rounds` is reached. The run
+/// looks at its results after `min_rounds` and after every square beyond it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Design {
+    pub min_rounds: u32,
+    pub max_rounds: u32,
+    pub square: u32,
+}
+
+impl Design {
+    /// A run of exactly `rounds` rounds: one look, at its end.
+    pub fn fixed(rounds: u32) -> Design {
+        Design {
+            min_rounds: rounds,
+            max_rounds: rounds,
+            square: rounds.max(1),
+        }
+    }
+
+    /// The round counts at which the run looks: `min_rounds`, then every `square` more, and
+    /// `max_rounds` last (also when it is not a whole square beyond the previous look).
+    pub fn looks(&self) -> Vec<u32> {
+        let mut looks = Vec::new();
+        let mut r = self.min_rounds.max(1);
+        while r < self.max_rounds {
+            looks.push(r);
+            r += self.square.max(1);
+        }
+        looks.push(self.max_rounds.max(self.min_rounds).max(1));
+        looks
+    }
 }
 
 /// A tracing mode as applied to the services.

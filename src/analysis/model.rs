@@ -62,6 +62,22 @@ impl Analysis {
         self.outcome.exit()
     }
 
+    /// How many of the budgets judged while the run goes on (every budget but trace volume and
+    /// completeness, which are judged once counted, at the end) are decided (pass or fail), and
+    /// how many there are: the run stops adding rounds when the two are equal.
+    pub fn decided(&self) -> (usize, usize) {
+        let judged: Vec<&BudgetResult> = self
+            .budgets
+            .iter()
+            .filter(|b| b.budget.judged_while_running())
+            .collect();
+        let decided = judged
+            .iter()
+            .filter(|b| b.verdict != Verdict::Inconclusive)
+            .count();
+        (decided, judged.len())
+    }
+
     /// The rates measured, ascending.
     pub fn rates(&self) -> Vec<f64> {
         let mut rates: Vec<f64> = self.groups.iter().map(|g| g.rate).collect();
@@ -298,6 +314,15 @@ impl BudgetKind {
             BudgetKind::Completeness { service } => format!("complete traces {service}"),
             BudgetKind::Errors => "errors".to_string(),
         }
+    }
+
+    /// Whether the budget is judged at every look of a sequential run; trace volume and
+    /// completeness are judged once the traces are counted, at the end.
+    pub fn judged_while_running(&self) -> bool {
+        !matches!(
+            self,
+            BudgetKind::TraceVolume { .. } | BudgetKind::Completeness { .. }
+        )
     }
 
     /// The unit of the overhead and the limit: `ms`, `pp`, `MB`, or `ratio` for trace volume.

@@ -55,6 +55,7 @@ pub fn new_results(scenario: &Scenario, seed: u64) -> RunResults {
         cells: Vec::new(),
         traces: None,
         probes: None,
+        design: None,
     }
 }
 

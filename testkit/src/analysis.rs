@@ -181,6 +181,7 @@ pub fn generate(spec: &RunSpec) -> RunResults {
             link: None,
         }),
         probes: None,
+        design: None,
     }
 }
 
