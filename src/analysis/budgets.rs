@@ -1,60 +1,30 @@
-//! Budget verdicts: each overhead (mode minus baseline at the same rate, paired by round) with its
-//! 95% interval against its limit. Pass when the whole interval is within the limit, fail when
-//! the whole interval is beyond it, inconclusive when it straddles the limit or there is no
-//! interval.
+//! Budget verdicts: each overhead (mode minus baseline at the same rate) against its limit, judged
+//! sequentially at every look of the run (see [`super::sequential`]): pass once the overhead is
+//! below the limit by more than the look's boundary in standard errors, fail once it is above it
+//! by as much, inconclusive while neither holds. The first look that decides a budget decides
+//! it; its estimate and interval (overhead +- boundary x standard error) are the ones reported.
 //!
-//! Two rules sit above the intervals. The noise floor (the baseline's two cells of each round
-//! against each other, judged the same way) gates every budget: when that A/A difference itself
-//! reaches beyond the limit, noise alone can be as large as the budget, so no mode passes it and
-//! a mode fails it only when its whole interval clears the limit by more than the A/A's reach (a
-//! +20 ms overhead is not hidden by a 1.5 ms noise floor); every other verdict on it is
-//! inconclusive, saying the run cannot decide it at this size. And a mode whose requests fail cannot pass:
-//! any of its cells with errors, drops or unfinished requests beyond the baseline's by more than
-//! the errors budget fails it.
+//! Latency, CPU and memory come from the crossover model ([`super::crossover`]): unbiased under
+//! first-order carry-over, with the carry-over reported. Errors are compared on pooled counts
+//! ([`super::errors`]). The baseline's A/A pair is a diagnostic: only an A/A whose own 99%
+//! interval excludes 0 (the machine or the method is broken) blocks a pass, with the reason; and
+//! a mode with a cell whose requests clearly fail fails at once.
 
-use std::collections::BTreeMap;
-
-use super::rounds::{Measure, cell_value, difference, per_round};
-use super::stats::wilson;
+use super::crossover::{Effect, Fit, Obs, fit};
+use super::errors;
+use super::rounds::{Measure, cell_value};
+use super::sequential::t_boundary;
+use super::stats::t_quantile;
 use super::{
-    BudgetKind, BudgetResult, Estimate, Group, GroupSummary, NoiseFloor, Verdict, services, traces,
+    BudgetKind, BudgetResult, Decision, Estimate, Group, GroupSummary, NoiseFloor, Verdict,
+    services, traces,
 };
-use crate::results::{Budgets, CellResult, RunResults};
+use crate::results::{Budgets, CellResult, Design, RunResults};
 
 /// What the noise floor compares.
-const SPLIT: &str = "the baseline's two cells (restarts) of each round";
-
-/// The verdict of an overhead against a limit, and a note when it is inconclusive for lack of
-/// data.
-fn verdict(overhead: Option<Estimate>, limit: f64) -> (Verdict, Option<String>) {
-    match overhead {
-        None => (
-            Verdict::Inconclusive,
-            Some("not measured in both modes".into()),
-        ),
-        Some(e) if !e.has_interval() => (
-            Verdict::Inconclusive,
-            Some("one round: no interval between restarts; run 2 or more rounds".into()),
-        ),
-        Some(e) if e.high <= limit => (Verdict::Pass, None),
-        Some(e) if e.low > limit => (Verdict::Fail, None),
-        Some(_) => (Verdict::Inconclusive, None),
-    }
-}
-
-/// The verdict of an A/A difference: it has no direction, so it passes only when the whole
-/// interval lies within +-limit and fails when it lies wholly outside.
-fn aa_verdict(e: &Estimate, limit: f64) -> Verdict {
-    if !e.has_interval() {
-        Verdict::Inconclusive
-    } else if -limit <= e.low && e.high <= limit {
-        Verdict::Pass
-    } else if e.low > limit || e.high < -limit {
-        Verdict::Fail
-    } else {
-        Verdict::Inconclusive
-    }
-}
+const SPLIT: &str = "the baseline's two cells (restarts) of each round, in the crossover model";
+/// The A/A's interval: 99%, so that chance alone blocks a budget's pass in 1 run of 100.
+const AA_LEVEL: f64 = 0.99;
 
 /// The budgets the scenario sets, for a group's services: kind, limit and the measure behind it.
 fn budget_list<'a>(
@@ -91,6 +61,57 @@ fn budget_list<'a>(
     out
 }
 
+/// The looks the results allow: the design's looks up to the rounds measured, and the rounds
+/// measured as a last look when they passed the last planned one (a run cut short mid-square,
+/// or written before runs were sequential); with their information fractions.
+fn looks(results: &RunResults) -> (Vec<u32>, Vec<f64>) {
+    let measured = results.cells.iter().map(|c| c.round + 1).max().unwrap_or(0);
+    let design = results.design.unwrap_or(Design::fixed(measured));
+    let mut looks: Vec<u32> = design
+        .looks()
+        .into_iter()
+        .filter(|&l| l <= measured)
+        .collect();
+    if looks.last().is_none_or(|&l| l < measured) {
+        looks.push(measured);
+    }
+    let max = f64::from(design.max_rounds.max(measured).max(1));
+    let fractions = looks.iter().map(|&l| f64::from(l) / max).collect();
+    (looks, fractions)
+}
+
+/// The treatments at one rate: the baseline's first cell (0), every other mode, the
+/// baseline's A/A cell (last); and carry-over classes by mode (the baseline 0).
+struct Layout<'a> {
+    baseline: &'a str,
+    modes: Vec<&'a str>,
+}
+
+impl Layout<'_> {
+    fn treatments(&self) -> usize {
+        self.modes.len() + 2
+    }
+
+    fn aa(&self) -> usize {
+        self.modes.len() + 1
+    }
+
+    /// The treatment of a mode's cells (replicate 0); the baseline's A/A cells are `aa()`.
+    fn treatment(&self, mode: &str, replicate: u32) -> Option<usize> {
+        if mode == self.baseline {
+            return Some(if replicate == 0 { 0 } else { self.aa() });
+        }
+        self.modes.iter().position(|&m| m == mode).map(|i| i + 1)
+    }
+
+    fn class(&self, mode: &str) -> usize {
+        self.modes
+            .iter()
+            .position(|&m| m == mode)
+            .map_or(0, |i| i + 1)
+    }
+}
+
 /// The budgets of every group, and the noise floor of every baseline group.
 pub(super) fn judge(
     results: &RunResults,
@@ -98,68 +119,364 @@ pub(super) fn judge(
     summaries: &[GroupSummary],
     warnings: &mut Vec<String>,
 ) -> (Vec<BudgetResult>, Vec<NoiseFloor>) {
-    let budgets = &results.budgets;
-    warn_unknown_statistics(budgets, warnings);
-    let noise: Vec<NoiseFloor> = groups
-        .iter()
-        .filter(|g| g.mode == results.baseline)
-        .flat_map(|g| noise_floor(results, g))
-        .collect();
-    for g in groups.iter().filter(|g| g.mode == results.baseline) {
-        if !g.cells.iter().any(|c| c.replicate == 1) {
+    warn_unknown_statistics(&results.budgets, warnings);
+    let (looks, fractions) = looks(results);
+    let layout = Layout {
+        baseline: &results.baseline,
+        modes: groups
+            .iter()
+            .map(|g| g.mode)
+            .filter(|&m| m != results.baseline)
+            .fold(Vec::new(), |mut v, m| {
+                if !v.contains(&m) {
+                    v.push(m);
+                }
+                v
+            }),
+    };
+    let mut out = Vec::new();
+    let mut noise = Vec::new();
+    for (g, summary) in groups.iter().zip(summaries) {
+        out.extend(trace_budgets(&results.budgets, g, summary));
+    }
+    for base in groups.iter().filter(|g| g.mode == results.baseline) {
+        let at_rate: Vec<&Group> = groups.iter().filter(|g| g.rate == base.rate).collect();
+        let cells: Vec<&CellResult> = at_rate.iter().flat_map(|g| g.cells.clone()).collect();
+        if !base.cells.iter().any(|c| c.replicate == 1) {
             warnings.push(format!(
-                "the baseline ({}) at {} rps has no second cell in any round: no A/A noise \
-                 floor, so no budget there is checked against it",
-                g.mode, g.rate
+                "the baseline ({}) at {} rps has no second cell in any round: no A/A \
+                 diagnostic there",
+                base.mode, base.rate
             ));
         }
-    }
-    let mut out = Vec::new();
-    for (g, summary) in groups.iter().zip(summaries) {
-        out.extend(trace_budgets(budgets, g, summary));
-        if g.mode == results.baseline {
-            continue;
+        let obs_of = |measure: Measure| observations(results, &layout, &cells, measure);
+        for (budget, limit, measure) in budget_list(results, &services(&cells)) {
+            let fits: Vec<Option<Fit>> = if budget == BudgetKind::Errors {
+                Vec::new()
+            } else {
+                let obs = obs_of(measure);
+                looks
+                    .iter()
+                    .map(|&look| {
+                        let seen: Vec<Obs> =
+                            obs.iter().copied().filter(|o| o.round < look).collect();
+                        fit(&seen, layout.treatments(), layout.modes.len() + 1)
+                    })
+                    .collect()
+            };
+            let aa_at = |k: usize| -> Option<Effect> {
+                fits.get(k)?.as_ref()?.contrast(&[(layout.aa(), 1.0)])
+            };
+            if let Some(e) = fits.len().checked_sub(1).and_then(aa_at) {
+                noise.push(noise_floor(base.rate, &budget, e));
+            }
+            if let Some(Some(f)) = fits.last()
+                && !f.carry_over_estimable
+                && !layout.modes.is_empty()
+            {
+                let warning = format!(
+                    "at {} rps the order of the cells does not make carry-over estimable (a run \
+                     cut short, or fewer rounds than a square): overheads there may carry the \
+                     effect of the cell before",
+                    base.rate
+                );
+                if !warnings.contains(&warning) {
+                    warnings.push(warning);
+                }
+            }
+            for g in at_rate.iter().filter(|g| g.mode != results.baseline) {
+                let Some(t) = layout.treatment(g.mode, 0) else {
+                    continue;
+                };
+                let has_aa = base.cells.iter().any(|c| c.replicate == 1);
+                let estimate_at = |k: usize| -> Option<Effect> {
+                    if budget == BudgetKind::Errors {
+                        return errors::overhead(&g.cells, &base.cells, looks[k]);
+                    }
+                    let weights: &[(usize, f64)] = if has_aa {
+                        &[(t, 1.0), (layout.aa(), -0.5)]
+                    } else {
+                        &[(t, 1.0)]
+                    };
+                    fits.get(k)?.as_ref()?.contrast(weights)
+                };
+                let mut result = sequential(&looks, &fractions, limit, estimate_at, aa_at);
+                if budget == BudgetKind::Errors
+                    && let Some(why) = errors::failing_cell(&g.cells, &base.cells)
+                {
+                    // Requests that fail outright are a fact, not an estimate.
+                    result.verdict = Verdict::Fail;
+                    result.note = Some(why);
+                }
+                let carry_over = fits
+                    .last()
+                    .and_then(|f| f.as_ref()?.carry_over(layout.class(g.mode)))
+                    .and_then(|e| interval(e, 0.975));
+                if let Some(c) = carry_over
+                    .filter(|c| (c.low > 0.0 || c.high < 0.0) && c.value.abs() > limit / 2.0)
+                {
+                    warnings.push(format!(
+                        "{} at {} rps, {}: the cell after it moves by {:+.3} [{:+.3}, {:+.3}] \
+                         {}, more than half the limit: the estimate accounts for it, but \
+                         the services may not be done (exporting, shutting down) when the \
+                         next cell starts; consider a longer load.settle",
+                        g.mode,
+                        g.rate,
+                        budget.label(),
+                        c.value,
+                        c.low,
+                        c.high,
+                        budget.unit()
+                    ));
+                }
+                let in_expected_range = match (&budget, results.budgets.memory_expected_mb) {
+                    (BudgetKind::Memory { .. }, Some((lo, hi))) => {
+                        result.overhead.map(|e| (lo..=hi).contains(&e.value))
+                    }
+                    _ => None,
+                };
+                out.push(BudgetResult {
+                    mode: g.mode.to_string(),
+                    rate: g.rate,
+                    budget: budget.clone(),
+                    limit,
+                    overhead: result.overhead,
+                    verdict: result.verdict,
+                    in_expected_range,
+                    traces: None,
+                    note: result.note,
+                    decision: result.decision,
+                    carry_over,
+                });
+            }
         }
-        let base = groups
+    }
+    for g in groups.iter().filter(|g| g.mode != results.baseline) {
+        if !groups
             .iter()
-            .find(|b| b.mode == results.baseline && b.rate == g.rate);
-        if base.is_none() {
+            .any(|b| b.mode == results.baseline && b.rate == g.rate)
+        {
             warnings.push(format!(
                 "no baseline ({}) cells at {} rps: {} cannot be judged there",
                 results.baseline, g.rate, g.mode
             ));
         }
-        for (budget, limit, measure) in budget_list(results, &services(&g.cells)) {
-            let overhead = base.and_then(|b| {
-                difference(
-                    &per_round(&g.cells, measure, None),
-                    &per_round(&b.cells, measure, None),
-                )
-            });
-            let floor = noise
-                .iter()
-                .find(|n| n.rate == g.rate && n.budget == budget);
-            let (verdict, note) = decide(g, base, &budget, limit, overhead, floor);
-            let in_expected_range = match (&budget, budgets.memory_expected_mb, overhead) {
-                (BudgetKind::Memory { .. }, Some((lo, hi)), Some(e)) => {
-                    Some((lo..=hi).contains(&e.value))
-                }
-                _ => None,
-            };
-            out.push(BudgetResult {
-                mode: g.mode.to_string(),
-                rate: g.rate,
-                budget,
-                limit,
-                overhead,
-                verdict,
-                in_expected_range,
-                traces: None,
-                note,
-            });
-        }
     }
+    order_like_groups(&mut out, groups);
     (out, noise)
+}
+
+/// Budgets group by group in the order of `groups` (the trace budgets of a group first).
+fn order_like_groups(out: &mut [BudgetResult], groups: &[Group]) {
+    let index = |b: &BudgetResult| {
+        groups
+            .iter()
+            .position(|g| g.mode == b.mode && g.rate == b.rate)
+            .unwrap_or(usize::MAX)
+    };
+    let trace_first = |b: &BudgetResult| usize::from(b.budget.judged_while_running());
+    out.sort_by_key(|b| (index(b), trace_first(b)));
+}
+
+/// The cells of one rate as the crossover model's observations of `measure`.
+fn observations(
+    results: &RunResults,
+    layout: &Layout,
+    cells: &[&CellResult],
+    measure: Measure,
+) -> Vec<Obs> {
+    let mut out = Vec::new();
+    for c in cells {
+        let (Some(treatment), Some(y)) = (
+            layout.treatment(&c.mode, c.replicate),
+            cell_value(c, measure),
+        ) else {
+            continue;
+        };
+        // Position within the round's cells at this rate; the previous cell at any rate (the
+        // run's discarded first cell is the baseline).
+        let position = cells
+            .iter()
+            .filter(|o| o.round == c.round && o.order < c.order)
+            .count();
+        let previous = results
+            .cells
+            .iter()
+            .find(|o| o.order + 1 == c.order)
+            .map_or(0, |o| layout.class(&o.mode));
+        out.push(Obs {
+            round: c.round,
+            position,
+            treatment,
+            previous,
+            y,
+        });
+    }
+    out
+}
+
+/// A two-sided interval at `level` (0.975 for 95%) around an effect with a positive standard
+/// error; `None` without one.
+fn interval(e: Effect, level: f64) -> Option<Estimate> {
+    let se = e.se.filter(|&se| se > 0.0)?;
+    let half = t_quantile(level, e.df) * se;
+    Some(Estimate {
+        value: e.value,
+        low: e.value - half,
+        high: e.value + half,
+        se: Some(se),
+        df: Some(e.df),
+    })
+}
+
+/// The A/A diagnostic at one rate: its 99% interval, pass when it holds 0, fail when not.
+fn noise_floor(rate: f64, budget: &BudgetKind, e: Effect) -> NoiseFloor {
+    let estimate = interval(e, 1.0 - (1.0 - AA_LEVEL) / 2.0).unwrap_or(Estimate::point(e.value));
+    let verdict = if !estimate.has_interval() {
+        Verdict::Inconclusive
+    } else if estimate.low <= 0.0 && 0.0 <= estimate.high {
+        Verdict::Pass
+    } else {
+        Verdict::Fail
+    };
+    NoiseFloor {
+        rate,
+        budget: budget.clone(),
+        estimate,
+        verdict,
+        split: SPLIT.to_string(),
+    }
+}
+
+/// One budget's sequential verdict.
+struct Judged {
+    overhead: Option<Estimate>,
+    verdict: Verdict,
+    note: Option<String>,
+    decision: Option<Decision>,
+}
+
+/// Judges one overhead at each look in turn: the first look whose estimate clears the limit by
+/// its boundary decides. A pass needs the A/A at that look to hold 0 (`aa_at`). Undecided at
+/// the last look: inconclusive, with how far from deciding it is.
+fn sequential(
+    looks: &[u32],
+    fractions: &[f64],
+    limit: f64,
+    estimate_at: impl Fn(usize) -> Option<Effect>,
+    aa_at: impl Fn(usize) -> Option<Effect>,
+) -> Judged {
+    let mut last = None;
+    let mut blocked = None;
+    let mut previous_df: Option<f64> = None;
+    for (k, &rounds) in looks.iter().enumerate() {
+        let Some(e) = estimate_at(k) else { continue };
+        let Some(se) = e.se.filter(|&se| se > 0.0 && e.df >= 1.0) else {
+            last = Some((k, e, None));
+            continue;
+        };
+        // The previous look's degrees of freedom: see the sequential module's doc.
+        let c = t_boundary(fractions, k, previous_df.unwrap_or(e.df).min(e.df));
+        previous_df = Some(e.df);
+        let overhead = Estimate {
+            value: e.value,
+            low: e.value - c * se,
+            high: e.value + c * se,
+            se: Some(se),
+            df: Some(e.df),
+        };
+        let decision = |decided| Decision {
+            rounds,
+            decided,
+            boundary: c,
+            resolution: c * se,
+            more_rounds: None,
+        };
+        if overhead.low > limit {
+            return Judged {
+                overhead: Some(overhead),
+                verdict: Verdict::Fail,
+                note: None,
+                decision: Some(decision(true)),
+            };
+        }
+        if overhead.high <= limit {
+            let aa = aa_at(k).and_then(|a| interval(a, 1.0 - (1.0 - AA_LEVEL) / 2.0));
+            match aa.filter(|a| a.low > 0.0 || a.high < 0.0) {
+                None => {
+                    return Judged {
+                        overhead: Some(overhead),
+                        verdict: Verdict::Pass,
+                        note: None,
+                        decision: Some(decision(true)),
+                    };
+                }
+                Some(a) => {
+                    blocked = Some(format!(
+                        "the baseline against itself measured {:+.3} [{:+.3}, {:+.3}] (99%), \
+                         which excludes 0: the machine or the method is not steady enough to \
+                         trust a pass",
+                        a.value, a.low, a.high
+                    ));
+                }
+            }
+        }
+        last = Some((k, e, Some((overhead, c))));
+    }
+    let Some((k, e, judged)) = last else {
+        return Judged {
+            overhead: None,
+            verdict: Verdict::Inconclusive,
+            note: Some("not measured in both modes".into()),
+            decision: None,
+        };
+    };
+    let Some((overhead, c)) = judged else {
+        let why = if e.df < 1.0 {
+            "too few rounds for an interval between restarts: run more rounds"
+        } else {
+            "every round measured the same difference (a zero spread is no interval): the \
+             figure is too coarse for this budget"
+        };
+        return Judged {
+            overhead: Some(Estimate::point(e.value)),
+            verdict: Verdict::Inconclusive,
+            note: Some(why.into()),
+            decision: None,
+        };
+    };
+    let rounds = looks[k];
+    let se = overhead.se.unwrap_or(0.0);
+    let distance = (e.value - limit).abs();
+    let needed = (c * se / distance).powi(2) * f64::from(rounds);
+    let more_rounds = (distance > 0.0 && needed.is_finite())
+        .then(|| (needed - f64::from(rounds)).ceil().max(1.0).min(1e6) as u32);
+    let mut note = format!(
+        "not decided after {rounds} rounds: the overhead is within {:.3} of the limit, closer \
+         than this run could tell",
+        c * se
+    );
+    match more_rounds {
+        Some(n) => note.push_str(&format!(
+            "; about {n} more rounds at this noise would decide it"
+        )),
+        None => note.push_str("; it sits on the limit"),
+    }
+    if let Some(b) = blocked {
+        note = format!("{b}; {note}");
+    }
+    Judged {
+        overhead: Some(overhead),
+        verdict: Verdict::Inconclusive,
+        note: Some(note),
+        decision: Some(Decision {
+            rounds,
+            decided: false,
+            boundary: c,
+            resolution: c * se,
+            more_rounds,
+        }),
+    }
 }
 
 /// A latency budget on a statistic the analysis does not compute is never judged: say so.
@@ -197,148 +514,69 @@ fn trace_budgets(budgets: &Budgets, g: &Group, summary: &GroupSummary) -> Vec<Bu
     out
 }
 
-/// The verdict on one overhead against its limit, and why when it is not plain: failing
-/// requests fail whatever the noise; a pass needs an A/A noise floor when the pair was measured;
-/// a noise floor reaching past the limit makes a pass inconclusive, and a fail stand only when
-/// the overhead clears the limit by more than that noise.
-fn decide(
-    g: &Group,
-    base: Option<&Group>,
-    budget: &BudgetKind,
-    limit: f64,
-    overhead: Option<Estimate>,
-    floor: Option<&NoiseFloor>,
-) -> (Verdict, Option<String>) {
-    let (verdict, note) = verdict(overhead, limit);
-    let failing = match (budget, base) {
-        (BudgetKind::Errors, Some(b)) => failing_cell(&g.cells, &b.cells, limit),
-        _ => None,
-    };
-    if let Some(failing) = failing {
-        // Requests that fail are a fact, not an estimate: no noise floor excuses them.
-        return (Verdict::Fail, Some(failing));
-    }
-    if verdict == Verdict::Pass
-        && floor.is_none_or(|n| !n.estimate.has_interval())
-        && base.is_some_and(|b| b.cells.iter().any(|c| c.replicate == 1))
-    {
-        // The A/A pair exists but in fewer than 2 rounds (a run cut short): no noise floor to
-        // check the pass against.
-        let why = "the baseline's A/A pair was measured in fewer than 2 rounds: no noise floor \
-                   to check this pass against";
-        return (Verdict::Inconclusive, Some(why.into()));
-    }
-    let Some(n) = floor.filter(|n| n.estimate.has_interval() && n.verdict != Verdict::Pass) else {
-        return (verdict, note);
-    };
-    // Noise alone reaches past the limit: no pass can be claimed, and a fail only when the
-    // overhead clears the limit by more than that noise.
-    let reach = n.estimate.low.abs().max(n.estimate.high.abs());
-    let clear = overhead.is_some_and(|e| e.low - reach > limit);
-    let aa = format!(
-        "the baseline against itself measured {:+.3} [{:+.3}, {:+.3}] {}",
-        n.estimate.value,
-        n.estimate.low,
-        n.estimate.high,
-        budget.unit()
-    );
-    if verdict == Verdict::Fail && clear {
-        let why = format!("{aa}; the overhead exceeds the limit by more than that");
-        (Verdict::Fail, Some(why))
-    } else {
-        let why = format!(
-            "{aa}, reaching beyond the limit of {limit} {}: this run cannot decide it at this \
-             size (more rounds or a quieter machine)",
-            budget.unit()
-        );
-        (Verdict::Inconclusive, Some(why))
-    }
-}
-
-/// The first cell of a mode whose error share clearly exceeds the baseline's mean by more than
-/// `limit` percentage points (the lower end of its 95% Wilson interval does), described; `None`
-/// when there is none. The Wilson bound keeps one stray timeout among 800 requests (0.125%) from
-/// failing a mode, while 5% or 100% of requests failing always does.
-fn failing_cell(mode: &[&CellResult], baseline: &[&CellResult], limit: f64) -> Option<String> {
-    let base: Vec<f64> = baseline
-        .iter()
-        .filter_map(|c| cell_value(c, Measure::ErrorPct))
-        .collect();
-    let base_pct = if base.is_empty() {
-        0.0
-    } else {
-        base.iter().sum::<f64>() / base.len() as f64
-    };
-    let clearly_beyond = |c: &CellResult| {
-        c.load.due > 0
-            && wilson(c.failed_requests().min(c.load.due), c.load.due).low * 100.0 - base_pct
-                > limit
-    };
-    let c = mode.iter().find(|c| clearly_beyond(c))?;
-    let mut kinds: Vec<String> = c
-        .load
-        .error_kinds
-        .iter()
-        .map(|(kind, n)| format!("{n} x {kind}"))
-        .collect();
-    if c.load.dropped > 0 {
-        kinds.push(format!("{} dropped at the in-flight cap", c.load.dropped));
-    }
-    let unexpected = c.load.errors - c.load.error_kinds.values().sum::<u64>().min(c.load.errors);
-    if unexpected > 0 {
-        kinds.push(format!("{unexpected} unexpected statuses"));
-    }
-    Some(format!(
-        "round {}: {:.1}% of {} requests due failed, timed out or were dropped (baseline \
-         {base_pct:.2}%): {}",
-        c.round + 1,
-        c.error_pct(),
-        c.load.due,
-        kinds.join(", ")
-    ))
-}
-
-/// The baseline group's two cells of each round against each other, per budget.
-fn noise_floor(results: &RunResults, g: &Group) -> Vec<NoiseFloor> {
-    let mut out = Vec::new();
-    for (budget, limit, measure) in budget_list(results, &services(&g.cells)) {
-        let first: BTreeMap<u32, f64> = per_round(&g.cells, measure, Some(0));
-        let second: BTreeMap<u32, f64> = per_round(&g.cells, measure, Some(1));
-        if let Some(estimate) = difference(&first, &second) {
-            out.push(NoiseFloor {
-                rate: g.rate,
-                budget,
-                verdict: aa_verdict(&estimate, limit),
-                estimate,
-                split: SPLIT.to_string(),
-            });
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn effect(value: f64, se: f64) -> Effect {
+        Effect {
+            value,
+            se: Some(se),
+            df: 20.0,
+        }
+    }
+
     #[test]
-    fn an_a_a_interval_passes_only_within_plus_or_minus_the_limit() {
-        let e = |low, high| Estimate {
-            se: Some(0.1),
-            df: Some(5.0),
-            ..Estimate::new(0.0, low, high)
-        };
-        assert_eq!(aa_verdict(&e(-0.5, 0.5), 1.0), Verdict::Pass);
-        assert_eq!(aa_verdict(&e(-1.5, 0.5), 1.0), Verdict::Inconclusive);
-        assert_eq!(aa_verdict(&e(-3.0, -1.5), 1.0), Verdict::Fail);
-        assert_eq!(
-            aa_verdict(&Estimate::point(0.0), 1.0),
-            Verdict::Inconclusive
+    fn a_look_decides_once_the_interval_clears_the_limit() {
+        let looks = [8, 12, 16];
+        let fractions = [0.5, 0.75, 1.0];
+        let none = |_| None;
+        // Far below: pass at the first look.
+        let j = sequential(&looks, &fractions, 1.0, |_| Some(effect(0.2, 0.1)), none);
+        assert_eq!(j.verdict, Verdict::Pass);
+        assert_eq!(j.decision.unwrap().rounds, 8);
+        // Near the limit with the standard error falling: decided at a later look.
+        let j = sequential(
+            &looks,
+            &fractions,
+            1.0,
+            |k| Some(effect(1.5, [0.3, 0.2, 0.1][k])),
+            none,
         );
-        assert_eq!(verdict(Some(e(-3.0, -1.5)), 1.0).0, Verdict::Pass);
-        assert_eq!(
-            verdict(Some(Estimate::point(0.0)), 1.0).0,
-            Verdict::Inconclusive
+        assert_eq!(j.verdict, Verdict::Fail);
+        assert!(j.decision.unwrap().rounds > 8);
+        // On the limit: undecided, saying so.
+        let j = sequential(&looks, &fractions, 1.0, |_| Some(effect(1.0, 0.1)), none);
+        assert_eq!(j.verdict, Verdict::Inconclusive);
+        assert!(j.note.unwrap().contains("sits on the limit"));
+        // Near it: how many more rounds.
+        let j = sequential(&looks, &fractions, 1.0, |_| Some(effect(0.9, 0.1)), none);
+        let d = j.decision.unwrap();
+        assert!(!d.decided && d.more_rounds.unwrap() > 16, "{d:?}");
+        // A zero standard error is no interval.
+        let j = sequential(&looks, &fractions, 1.0, |_| Some(effect(0.0, 0.0)), none);
+        assert_eq!(j.verdict, Verdict::Inconclusive);
+        assert!(j.note.unwrap().contains("zero spread"));
+    }
+
+    #[test]
+    fn only_an_a_a_that_excludes_zero_blocks_a_pass() {
+        let looks = [8];
+        let fractions = [1.0];
+        let pass = |_| Some(effect(0.2, 0.1));
+        let steady = sequential(&looks, &fractions, 1.0, pass, |_| Some(effect(0.1, 0.1)));
+        assert_eq!(steady.verdict, Verdict::Pass);
+        let broken = sequential(&looks, &fractions, 1.0, pass, |_| Some(effect(0.6, 0.1)));
+        assert_eq!(broken.verdict, Verdict::Inconclusive);
+        assert!(broken.note.unwrap().contains("excludes 0"));
+        // A fail is never blocked.
+        let fail = sequential(
+            &looks,
+            &fractions,
+            1.0,
+            |_| Some(effect(3.0, 0.1)),
+            |_| Some(effect(0.6, 0.1)),
         );
+        assert_eq!(fail.verdict, Verdict::Fail);
     }
 }

@@ -3,16 +3,20 @@
 //! exporter. Any `RunResults` is accepted, partial ones included: what cannot be judged is
 //! `inconclusive` with a note, never an error.
 //!
-//! - [`rounds`]: figures per cell, and means and differences over rounds (the replicates) with
-//!   t intervals: the method, and why, is in its doc.
+//! - [`rounds`]: figures per cell, and a group's levels over rounds (the replicates).
+//! - [`crossover`]: the model behind each overhead (round, position, treatment, carry-over).
+//! - [`sequential`]: the boundaries of the looks of a run that adds rounds until it decides.
+//! - [`errors`]: the errors budget on pooled counts, rounds as clusters, and the outright rule.
 //! - [`traces`]: trace volume against the binomial interval of the expectation.
-//! - [`budgets`]: overhead against the baseline per budget, the A/A noise floor that gates them,
-//!   verdicts.
+//! - [`budgets`]: the sequential verdict per budget, the carry-over, the A/A diagnostic.
 //! - [`slowest`]: the slowest requests per group, with their traces' breakdowns.
 
 mod budgets;
+mod crossover;
+mod errors;
 mod model;
 mod rounds;
+mod sequential;
 mod slowest;
 mod stats;
 mod traces;
@@ -97,26 +101,37 @@ fn methods() -> Methods {
     Methods {
         confidence: 0.95,
         intervals: "rounds are the replicates: every figure is computed once per cell (one \
-                    restart of every service, one whole window), an overhead is the per-round \
-                    difference mode minus baseline (the baseline's two cells of the round \
-                    averaged), and its 95% interval is the mean difference +- t(rounds - 1) x \
-                    its standard error, which holds both the variation between restarts and \
-                    the within-window spread of the cells compared; one round gives no interval"
+                    restart of every service, one whole window); an overhead is the mode's \
+                    effect against the baseline (the mean of its two cells a round) in a \
+                    least-squares crossover model of every cell at the rate, with rounds and \
+                    positions as blocks and the previous cell's mode as a carry-over term, so \
+                    the estimate is unbiased when a mode slows the cell after it; its interval \
+                    is the estimate +- the look's boundary x its standard error (residual \
+                    degrees of freedom). The run is sequential: it looks after its minimum \
+                    rounds and after every further square of the order, and each budget is two \
+                    one-sided tests against its limit whose 2.5% each are spent over the looks \
+                    (Hwang-Shih-DeCani, gamma -4), so the error at the limit stays at 2.5% \
+                    each side however many looks are taken; with one look the interval is the \
+                    ordinary 95% t interval. The first look that decides a budget decides it"
             .into(),
         latency: "per cell, the percentile of its corrected latency histogram (from each \
                   request's due time; timed-out and failed requests count with the time they \
                   took)"
             .into(),
-        cpu: "per cell, the window CPU of each service: cumulative CPU time over the window / \
-              its length, % of one core; the overhead in percentage points"
+        cpu: "per cell, the window CPU of each service: its CPU counter read at the window's \
+              start and end over the window's length, % of one core; the overhead in \
+              percentage points"
             .into(),
         memory: "per cell, the mean of each service's one-second memory samples over the \
                  window, MB (10^6 bytes)"
             .into(),
-        errors: "per cell, failed, timed-out, unexpected-status, dropped and unfinished requests \
-                 over requests due; the overhead in percentage points, and any cell of a mode \
-                 clearly beyond the baseline by more than the budget (the lower end of its 95% \
-                 Wilson interval) fails the mode"
+        errors: "failed, timed-out, unexpected-status, dropped and unfinished requests over \
+                 requests due, pooled per mode: the mode's share minus the baseline's, with a \
+                 cluster-robust standard error (rounds as clusters, so bursts of errors widen \
+                 it) floored by the binomial one with one error and one success added to each \
+                 side, judged sequentially against the budget in percentage points; and any \
+                 cell of a mode more than 5 points above the baseline's share fails the mode \
+                 at once"
             .into(),
         trace_volume: "expected = requests answered (any status: each roots a trace) x sampling \
                        ratio, requests without an answer widening the upper end only; pass when \
@@ -128,11 +143,10 @@ fn methods() -> Methods {
                 of a Williams design (each treatment follows every other equally often over a \
                 whole number of squares) drawn from the run's seed, after one discarded cell"
             .into(),
-        noise_floor: "the baseline against itself: its two cells of each round, compared by \
-                      the same method as every budget; where that A/A interval reaches beyond \
-                      +- the limit, no mode passes the budget, and one fails it only when its \
-                      interval clears the limit by more than the A/A reach: otherwise \
-                      inconclusive (the run cannot decide it at this size)"
+        noise_floor: "the baseline against itself: its two cells of each round, estimated in \
+                      the same model as every overhead, with a 99% interval; it is a \
+                      diagnostic, not a gate: only an A/A whose interval excludes 0 (the \
+                      machine or the method is not steady) blocks a pass of that budget"
             .into(),
     }
 }

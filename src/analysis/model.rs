@@ -162,9 +162,14 @@ impl Estimate {
         }
     }
 
-    /// True when there is an interval around the point (a t interval, or a non-degenerate one).
+    /// True when there is an interval around the point: a t interval with a positive standard
+    /// error, or a non-degenerate one. A zero standard error (every round measured the same, as
+    /// a counter too coarse for the effect does) is never an interval.
     pub fn has_interval(&self) -> bool {
-        self.se.is_some() || self.low < self.high
+        match self.se {
+            Some(se) => se > 0.0,
+            None => self.low < self.high,
+        }
     }
 }
 
@@ -358,6 +363,32 @@ pub struct BudgetResult {
     pub traces: Option<TraceCheck>,
     /// Why the verdict is what it is when that is not obvious from the figures.
     pub note: Option<String>,
+    /// Where the sequential verdict stands: the look that decided it, or how far from deciding
+    /// it is at the last look. `None` for trace budgets (judged once, on counts).
+    #[serde(default)]
+    pub decision: Option<Decision>,
+    /// The mode's first-order carry-over: how much a cell measured right after this mode moves
+    /// from one measured after the baseline, with its 95% interval. `None` where the order did
+    /// not make it estimable.
+    #[serde(default)]
+    pub carry_over: Option<Estimate>,
+}
+
+/// A budget's sequential verdict: when it was decided, or how far it is from deciding.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Decision {
+    /// Rounds measured at the look that decided the verdict; at the last look when undecided.
+    pub rounds: u32,
+    pub decided: bool,
+    /// The boundary at that look, in standard errors: the overhead's interval is +- this many.
+    pub boundary: f64,
+    /// The smallest distance from the limit the run could tell at that look (boundary x
+    /// standard error): an overhead closer to the limit than this stays undecided.
+    pub resolution: f64,
+    /// Undecided only: about how many more rounds, at the noise measured, would bring the
+    /// resolution down to the overhead's distance from its limit; `None` when decided or when
+    /// the overhead sits on the limit.
+    pub more_rounds: Option<u32>,
 }
 
 /// Trace volume's evidence: observed count against the acceptance interval of the expected count.

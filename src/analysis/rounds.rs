@@ -1,4 +1,5 @@
-//! Figures per cell, and their means and differences over rounds with a t interval.
+//! Figures per cell, and their means over rounds with a t interval (a group's levels; overheads
+//! come from the crossover model in [`super::crossover`]).
 //!
 //! Method: rounds are the replicates. Every service restarts for every cell, and on a shared
 //! machine most of the variation lives between restarts and between positions in the order, not
@@ -105,16 +106,6 @@ pub fn level(cells: &[&CellResult], m: Measure) -> Option<Estimate> {
     mean_interval(&values)
 }
 
-/// `a` minus `b` paired by round (rounds both measured), with the t interval of the mean
-/// difference; `None` when they share no round.
-pub fn difference(a: &BTreeMap<u32, f64>, b: &BTreeMap<u32, f64>) -> Option<Estimate> {
-    let diffs: Vec<f64> = a
-        .iter()
-        .filter_map(|(round, x)| b.get(round).map(|y| x - y))
-        .collect();
-    mean_interval(&diffs)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,7 +148,7 @@ mod tests {
     }
 
     #[test]
-    fn rounds_average_their_replicates_and_differences_pair_by_round() {
+    fn rounds_average_their_replicates() {
         let cells = [
             cell(0, 0, 1.0),
             cell(0, 1, 3.0),
@@ -168,11 +159,7 @@ mod tests {
         let all = per_round(&refs, Measure::Latency("p50"), None);
         assert_eq!(all, BTreeMap::from([(0, 2.0), (1, 2.0), (2, 5.0)]));
         let first = per_round(&refs, Measure::Latency("p50"), Some(0));
-        let second = per_round(&refs, Measure::Latency("p50"), Some(1));
-        // Only round 0 has both replicates: one difference, so no interval.
-        let d = difference(&first, &second).unwrap();
-        assert_eq!((d.value, d.se), (-2.0, None));
-        assert!(difference(&first, &BTreeMap::new()).is_none());
+        assert_eq!(first, BTreeMap::from([(0, 1.0), (1, 2.0)]));
         assert_eq!(cell_value(&cells[0], Measure::Throughput), Some(9.0));
         assert_eq!(cell_value(&cells[0], Measure::ErrorPct), Some(10.0));
         assert_eq!(cell_value(&cells[0], Measure::Cpu("gateway")), None);

@@ -113,6 +113,8 @@ pub fn check(mode: &str, rate: f64, summary: &TraceVolume, tolerance: f64) -> Bu
             "observed {observed} traces, expected {:.0} (accepted {:.0} to {:.0})",
             e.value, accept_low, accept_high
         )),
+        decision: None,
+        carry_over: None,
     }
 }
 
@@ -149,6 +151,8 @@ pub fn check_complete(
         note: Some(format!(
             "{incomplete} of {total} traces miss a service ({pct:.2}%)"
         )),
+        decision: None,
+        carry_over: None,
     })
 }
 
@@ -166,6 +170,8 @@ pub fn not_counted(mode: &str, rate: f64, tolerance: f64) -> BudgetResult {
         in_expected_range: None,
         traces: None,
         note: Some("traces were not counted for this mode and rate".into()),
+        decision: None,
+        carry_over: None,
     }
 }
 

@@ -3,7 +3,7 @@
 //! variation) plus an exponential tail plus the mode's added delay; CPU and memory are per-cell
 //! levels plus one-second noise; a mode may fail a share of its requests; trace counts follow the
 //! sampling ratio minus a chosen shortfall. Each round measures every mode once and the baseline
-//! (the first mode) twice, as a run does. Everything is drawn from one seeded generator.
+//! (the first mode) twice, in a row of the Williams square, as a run does. Everything is drawn from one seeded generator.
 
 use std::collections::BTreeMap;
 
@@ -121,9 +121,12 @@ pub fn generate(spec: &RunSpec) -> RunResults {
         .map(|m| (m, 0))
         .chain(spec.modes.first().map(|m| (m, 1)))
         .collect();
+    // Each round a row of the Williams square, as a run's plan orders its cells.
+    let rows = tracebench::scenario::williams(treatments.len());
     for round in 0..spec.rounds {
-        for &(mode, replicate) in &treatments {
-            for &rate in &spec.rates {
+        for &rate in &spec.rates {
+            for &t in &rows[round as usize % rows.len()] {
+                let (mode, replicate) = treatments[t];
                 let start = 1_700_000_000_000 + i64::from(order) * 100_000;
                 let mut cell = cell(spec, mode, rate, round, order, start, &mut rng);
                 cell.replicate = replicate;
