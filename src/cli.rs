@@ -27,7 +27,8 @@ pub enum Command {
     Traces(TracesCommand),
     /// Show CPU and memory of containers or processes, the way `docker stats` does.
     Stats(StatsArgs),
-    /// Run a scenario: every mode at every rate, then verdicts per budget and reports.
+    /// Run a scenario: every mode at every rate, in rounds until every budget is decided (at most
+    /// `load.max_rounds`, `load.max_duration`), then verdicts per budget and reports.
     Run(RunArgs),
     /// Compare a candidate run against a baseline run; exit 1 on regression.
     Compare(CompareArgs),

@@ -235,10 +235,16 @@ fn every_key_of_a_process_scenario_is_read() {
     assert_eq!(s.load.warmup, secs(60));
     assert_eq!(s.load.duration, secs(90));
     assert_eq!(s.load.rounds, 5);
+    assert_eq!(s.load.max_rounds, 9);
+    assert_eq!(s.load.max_duration, Some(secs(90 * 60)));
     assert_eq!(s.load.seed, Some(99));
     assert_eq!(s.load.settle, Duration::from_millis(250));
     assert_eq!(s.load.ingestion_wait, secs(20));
-    assert_eq!(s.plan(0).len(), 1 + (3 + 1) * 2 * 5);
+    assert_eq!(
+        s.plan(0).len(),
+        1 + (3 + 1) * 2 * 9,
+        "planned up to max_rounds"
+    );
 
     assert!(!s.traces.required);
     assert!(!s.traces.count);
@@ -388,8 +394,15 @@ fn every_key_of_an_external_scenario_is_read_and_defaults_apply() {
     );
     let l = &s.load;
     assert_eq!(
-        (l.warmup, l.duration, l.rounds, l.seed),
-        (secs(2), secs(5), 8, None)
+        (
+            l.warmup,
+            l.duration,
+            l.rounds,
+            l.max_rounds,
+            l.max_duration,
+            l.seed
+        ),
+        (secs(2), secs(5), 8, 8, None, None)
     );
     assert_eq!((l.settle, l.ingestion_wait), (secs(1), secs(5)));
     let t = &s.traces;
@@ -457,7 +470,7 @@ fn each_kind_of_mistake_names_file_line_key_and_expectation() {
             "unknown key",
             "duration = \"2s\"",
             "duraton = \"2s\"",
-            "m.toml:11: load.duraton: unknown field `duraton`, expected one of `rates`, `warmup`, `duration`, `rounds`, `seed`, `settle`, `ingestion_wait`",
+            "m.toml:11: load.duraton: unknown field `duraton`, expected one of `rates`, `warmup`, `duration`, `rounds`, `max_rounds`, `max_duration`, `seed`, `settle`, `ingestion_wait`",
         ),
         (
             "unknown service key",
@@ -548,6 +561,24 @@ fn each_kind_of_mistake_names_file_line_key_and_expectation() {
             "duration = \"2s\"",
             "duration = \"2s\"\nrounds = 0",
             "m.toml:12: load.rounds: expected at least 1 round",
+        ),
+        (
+            "fewer max_rounds than rounds",
+            "duration = \"2s\"",
+            "duration = \"2s\"\nrounds = 8\nmax_rounds = 4",
+            "m.toml:13: load.max_rounds: expected at least load.rounds (8), the rounds before the first look; got 4",
+        ),
+        (
+            "a zero time cap",
+            "duration = \"2s\"",
+            "duration = \"2s\"\nmax_duration = \"0s\"",
+            "m.toml:12: load.max_duration: expected a duration above zero",
+        ),
+        (
+            "unreadable time cap",
+            "duration = \"2s\"",
+            "duration = \"2s\"\nmax_duration = 600",
+            "m.toml:12: load.max_duration: invalid type: integer `600`, expected a duration such as \"10s\", \"500ms\" or \"1m 30s\"",
         ),
         (
             "baseline not among the modes",

@@ -14,6 +14,7 @@ pub mod lock;
 mod progress;
 pub mod recovery;
 mod rundir;
+mod sequential;
 mod spec;
 
 use std::path::{Path, PathBuf};
@@ -24,13 +25,14 @@ use tokio_util::sync::CancellationToken;
 use crate::control::journal::Journal;
 use crate::control::{Interrupted, ModeEnv, Shutdown, Target};
 use crate::exit::Exit;
-use crate::results::RunResults;
+use crate::results::{Design, RunResults};
 use crate::scenario::{Cell, Scenario, TraceStore};
 use backend::TraceBackend;
 use cell::Cursor;
 use counter::Counter;
 pub use progress::Progress;
 pub use rundir::default_dir;
+use sequential::{Clock, Look, Step};
 
 /// How a run reports.
 #[derive(Debug, Clone)]
@@ -116,16 +118,39 @@ pub async fn run(scenario: &Scenario, options: &Options) -> Result<Exit> {
     conclude(results, error.or(counted.err()), signal, options)
 }
 
-/// The run's opening notes: the order's seed, and whether the rounds balance the order.
+/// The run's opening notes: the order's seed, the looks, and whether the rounds balance the
+/// order.
 fn announce(scenario: &Scenario, seed: u64, cells: usize, progress: &Progress) {
+    let load = &scenario.load;
+    let square = scenario.balanced_rounds();
     progress.note(&format!(
-        "order seed {seed} (reproduce the order with --seed {seed}); {cells} cells, the first one \
-         discarded"
+        "order seed {seed} (reproduce the order with --seed {seed}); {cells} cells at most, the \
+         first one discarded"
     ));
-    if scenario.load.rounds % scenario.balanced_rounds() != 0 {
+    if load.max_rounds > load.rounds {
+        let looks = scenario.design().looks();
+        let looks: Vec<String> = looks.iter().map(u32::to_string).collect();
         progress.note(&format!(
-            "note: the order is fully balanced when load.rounds is a multiple of {}",
-            scenario.balanced_rounds()
+            "rounds {} to {}: the run looks after rounds {} and stops once every budget is \
+             decided{}",
+            load.rounds,
+            load.max_rounds,
+            looks.join(", "),
+            load.max_duration.map_or(String::new(), |d| format!(
+                " or the next square would end after {}",
+                humantime::format_duration(d)
+            ))
+        ));
+    }
+    if load.rounds % square != 0 {
+        progress.note(&format!(
+            "note: the order is fully balanced when load.rounds is a multiple of {square}"
+        ));
+    }
+    if (load.max_rounds - load.rounds) % square != 0 {
+        progress.note(&format!(
+            "note: load.max_rounds is not load.rounds plus whole squares of {square} rounds: the \
+             last look comes after a part of a square"
         ));
     }
 }
@@ -230,8 +255,9 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    /// Every cell of the plan, each persisted as soon as it is measured (the discarded first
-    /// cell is measured like the others, then dropped).
+    /// The cells of the plan, each persisted as soon as it is measured (the discarded first
+    /// cell is measured like the others, then dropped), until the run stops at a look
+    /// (`sequential`) or the plan ends.
     async fn measure(
         &mut self,
         plan: &[Cell],
@@ -239,9 +265,14 @@ impl Ctx<'_> {
         store: &TraceBackend,
         results: &mut RunResults,
     ) -> Result<()> {
-        for cell in plan {
+        let design = self.scenario.design();
+        let mut clock = Clock::start();
+        for (i, cell) in plan.iter().enumerate() {
             if self.cancel.is_cancelled() {
                 break;
+            }
+            if !cell.discard {
+                clock.measuring();
             }
             let measured = cell::run_cell(self, cell, target, store)
                 .await
@@ -263,8 +294,50 @@ impl Ctx<'_> {
             results.cells.push(result);
             self.counter.collect(store, results);
             rundir::persist(self.dir, results)?;
+            let round_done = plan.get(i + 1).is_none_or(|next| next.round != cell.round);
+            if round_done
+                && !self.cancel.is_cancelled()
+                && self.stops(&design, cell.round + 1, &clock, results)
+            {
+                self.progress.plan_ended();
+                break;
+            }
         }
         Ok(())
+    }
+
+    /// At a look (after `rounds` rounds), analyzes the results so far, says how many budgets
+    /// are decided, and whether and why the run stops.
+    fn stops(&self, design: &Design, rounds: u32, clock: &Clock, results: &RunResults) -> bool {
+        if !design.looks().contains(&rounds) {
+            return false;
+        }
+        let analysis = crate::analysis::analyze(results);
+        let (decided, total) = analysis.decided();
+        let look = Look {
+            rounds,
+            decided,
+            total,
+        };
+        self.progress.note(&sequential::look_note(look, &analysis));
+        let elapsed = clock.elapsed();
+        let step = sequential::next_step(
+            design,
+            look,
+            elapsed,
+            clock.per_round(rounds),
+            self.scenario.load.max_duration,
+        );
+        match step {
+            Step::Continue => false,
+            Step::Stop(stop) => {
+                self.progress.note(&format!(
+                    "the run stops: {}",
+                    stop.describe(rounds, elapsed)
+                ));
+                true
+            }
+        }
     }
 
     /// Counts the cells still waiting for their ingestion wait, and persists them.

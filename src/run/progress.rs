@@ -24,7 +24,8 @@ pub struct Bars {
 }
 
 impl Progress {
-    /// Bars when stderr is a terminal, plain lines otherwise, nothing when `quiet`.
+    /// Bars when stderr is a terminal, plain lines otherwise, nothing when `quiet`; `total` is
+    /// the plan's cells, the most a run measures.
     pub fn new(total: usize, cell_seconds: u64, quiet: bool) -> Progress {
         use std::io::IsTerminal;
         if quiet {
@@ -111,6 +112,13 @@ impl Progress {
             }
             Progress::Lines { total } => eprintln!("[{}/{total}] {line}", result.order + 1),
             Progress::Quiet => {}
+        }
+    }
+
+    /// The run stopped at a look before the plan's last cell: the bar ends where it is.
+    pub fn plan_ended(&self) {
+        if let Progress::Bars(b) = self {
+            b.plan.set_length(b.plan.position());
         }
     }
 

@@ -28,7 +28,7 @@ pub fn create(dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))
 }
 
-/// Results with no cell yet, for a run ordered by `seed`.
+/// Results with no cell yet, for a run ordered by `seed`, with the sequential design it follows.
 pub fn new_results(scenario: &Scenario, seed: u64) -> RunResults {
     RunResults {
         schema_version: SCHEMA_VERSION,
@@ -55,7 +55,7 @@ pub fn new_results(scenario: &Scenario, seed: u64) -> RunResults {
         cells: Vec::new(),
         traces: None,
         probes: None,
-        design: None,
+        design: Some(scenario.design()),
     }
 }
 

@@ -146,7 +146,14 @@ pub struct Load {
     pub warmup: Duration,
     /// The measured window of each cell.
     pub duration: Duration,
+    /// Rounds before the first look: the run measures at least this many.
     pub rounds: u32,
+    /// Rounds at most: after `rounds`, whole squares of the order are added until every budget
+    /// is decided or this is reached.
+    pub max_rounds: u32,
+    /// No square is started that would, at the pace so far, end the cells after this; `None`:
+    /// no time cap.
+    pub max_duration: Option<Duration>,
     /// Seeds the order of cells ([`plan`](Scenario::plan)); `None`: a new seed every run.
     pub seed: Option<u64>,
     /// Pause after a restart, once ready, before the warm-up.

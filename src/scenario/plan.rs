@@ -11,12 +11,15 @@
 //! label, the order of the rows and the order of the rates in each round are drawn from the
 //! run's seed, which changes per run unless given, so no mode owns a position across runs.
 //! The run starts with one discarded cell, so that the first measured cell too follows a cell.
+//! The plan goes to `load.max_rounds`; the run stops earlier, at a look, once every budget is
+//! decided (`run::sequential`), and the rows keep cycling, so every square it ends on is whole.
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
 use super::Scenario;
+use crate::results::Design;
 
 /// One cell of the plan: a mode at a rate in a round.
 #[derive(Debug, Clone, PartialEq)]
@@ -73,9 +76,20 @@ impl Scenario {
         williams(self.treatments().len()).len() as u32
     }
 
-    /// Every cell of the run in execution order, for the order seed `seed`: first one discarded
-    /// cell (the baseline at the first rate measured), then `rounds` rounds as the module doc
-    /// describes. The same scenario and seed always give the same plan.
+    /// The sequential design a run follows: `load.rounds` before the first look, then whole
+    /// squares of the order up to `load.max_rounds`.
+    pub fn design(&self) -> Design {
+        Design {
+            min_rounds: self.load.rounds,
+            max_rounds: self.load.max_rounds,
+            square: self.balanced_rounds(),
+        }
+    }
+
+    /// Every cell the run may measure, in execution order, for the order seed `seed`: first one
+    /// discarded cell (the baseline at the first rate measured), then `max_rounds` rounds as the
+    /// module doc describes (the run stops at a look once every budget is decided, so usually
+    /// earlier). The same scenario and seed always give the same plan.
     pub fn plan(&self, seed: u64) -> Vec<Cell> {
         let mut rng = StdRng::seed_from_u64(seed);
         let mut treatments = self.treatments();
@@ -95,7 +109,7 @@ impl Scenario {
             });
         };
         let mut rates_by_round = Vec::new();
-        for _ in 0..self.load.rounds {
+        for _ in 0..self.load.max_rounds {
             let mut rates = self.load.rates.clone();
             rates.shuffle(&mut rng);
             rates_by_round.push(rates);
@@ -163,10 +177,14 @@ mod tests {
     }
 
     fn scenario(rounds: u32, rates: &str) -> Scenario {
+        scenario_to(rounds, rounds, rates)
+    }
+
+    fn scenario_to(rounds: u32, max_rounds: u32, rates: &str) -> Scenario {
         let text = format!(
             "[target]\nkind = \"external\"\n[[target.services]]\nname = \"svc\"\n\
              [request]\nurl = \"http://127.0.0.1:8080/\"\n\
-             [load]\nrates = {rates}\nrounds = {rounds}\n"
+             [load]\nrates = {rates}\nrounds = {rounds}\nmax_rounds = {max_rounds}\n"
         );
         Scenario::from_str(&text, "t.toml").unwrap()
     }
@@ -231,5 +249,35 @@ mod tests {
             "the seed must change the order: {}",
             orders.len()
         );
+    }
+
+    #[test]
+    fn a_plan_goes_to_max_rounds_and_each_square_past_the_minimum_is_balanced() {
+        let s = scenario_to(4, 12, "[10]");
+        let plan = s.plan(5);
+        assert_eq!(plan.len(), 1 + 12 * 4);
+        assert_eq!(plan.last().map(|c| c.round), Some(11));
+        for square in [4..8, 8..12] {
+            let rows: Vec<Vec<usize>> = square
+                .map(|round| {
+                    plan[1..]
+                        .iter()
+                        .filter(|c| c.round == round)
+                        .map(|c| match (c.mode.as_str(), c.replicate) {
+                            ("off", 1) => 3,
+                            (mode, _) => ["off", "on", "sampled"]
+                                .iter()
+                                .position(|&m| m == mode)
+                                .unwrap(),
+                        })
+                        .collect()
+                })
+                .collect();
+            let counts = follows(&rows);
+            assert!(
+                counts.len() == 12 && counts.values().all(|&n| n == 1),
+                "{counts:?}"
+            );
+        }
     }
 }

@@ -130,6 +130,11 @@ struct LoadFile {
     duration: Duration,
     #[serde(default = "rounds")]
     rounds: u32,
+    /// Default: `rounds` (a fixed run).
+    #[serde(default)]
+    max_rounds: Option<u32>,
+    #[serde(default, deserialize_with = "some_duration")]
+    max_duration: Option<Duration>,
     #[serde(default)]
     seed: Option<u64>,
     #[serde(default = "secs::<1>", deserialize_with = "duration")]
@@ -175,11 +180,26 @@ impl LoadFile {
         if self.rounds == 0 {
             return Err(issue("load.rounds", "expected at least 1 round"));
         }
+        let max_rounds = self.max_rounds.unwrap_or(self.rounds);
+        if max_rounds < self.rounds {
+            return Err(issue(
+                "load.max_rounds",
+                format!(
+                    "expected at least load.rounds ({}), the rounds before the first look; got {max_rounds}",
+                    self.rounds
+                ),
+            ));
+        }
+        if let Some(d) = self.max_duration {
+            positive("load.max_duration", d)?;
+        }
         Ok(Load {
             rates: self.rates,
             warmup: self.warmup,
             duration: self.duration,
             rounds: self.rounds,
+            max_rounds,
+            max_duration: self.max_duration,
             seed: self.seed,
             settle: self.settle,
             ingestion_wait: self.ingestion_wait,
@@ -310,6 +330,11 @@ fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         }
     }
     d.deserialize_str(Humantime)
+}
+
+/// [`duration`] for a key whose absence means none.
+fn some_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    duration(d).map(Some)
 }
 
 /// Hosts the project may send traffic to.
