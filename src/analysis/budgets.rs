@@ -164,10 +164,15 @@ pub(super) fn judge(
                     })
                     .collect()
             };
+            let (first, second): (Vec<&CellResult>, Vec<&CellResult>) =
+                base.cells.iter().partition(|c| c.replicate == 0);
             let aa_at = |k: usize| -> Option<Effect> {
+                if budget == BudgetKind::Errors {
+                    return errors::overhead(&second, &first, looks[k]);
+                }
                 fits.get(k)?.as_ref()?.contrast(&[(layout.aa(), 1.0)])
             };
-            if let Some(e) = fits.len().checked_sub(1).and_then(aa_at) {
+            if let Some(e) = looks.len().checked_sub(1).and_then(aa_at) {
                 noise.push(noise_floor(base.rate, &budget, e));
             }
             if let Some(Some(f)) = fits.last()
@@ -260,6 +265,21 @@ pub(super) fn judge(
                 "no baseline ({}) cells at {} rps: {} cannot be judged there",
                 results.baseline, g.rate, g.mode
             ));
+            for (budget, limit, _) in budget_list(results, &services(&g.cells)) {
+                out.push(BudgetResult {
+                    mode: g.mode.to_string(),
+                    rate: g.rate,
+                    budget,
+                    limit,
+                    overhead: None,
+                    verdict: Verdict::Inconclusive,
+                    in_expected_range: None,
+                    traces: None,
+                    note: Some("not measured in both modes".into()),
+                    decision: None,
+                    carry_over: None,
+                });
+            }
         }
     }
     order_like_groups(&mut out, groups);

@@ -68,7 +68,7 @@ impl Default for RunSpec {
         RunSpec {
             modes: vec![ModeSpec::new("off", 0.0), ModeSpec::new("on", 1.0)],
             rates: vec![100.0],
-            rounds: 3,
+            rounds: 6,
             seconds: 30,
             latency_floor_ms: 2.0,
             latency_tail_ms: 0.5,
