@@ -151,7 +151,7 @@ pub struct CellResult {
     /// What the driver warned about (lag, drops, unfinished requests, error kinds).
     pub warnings: Vec<String>,
     /// CPU seconds tracebench itself spent while driving the window (the driver, its samplers,
-    /// and the built-in sink when it runs in-process), from /proc/self (10 ms ticks).
+    /// and the built-in sink when it runs in-process), from its own process CPU clock (ns).
     #[serde(default)]
     pub tracebench_cpu_s: Option<f64>,
     /// The whole window's corrected latency histogram (failed requests with the time they took).
@@ -295,11 +295,48 @@ pub struct ServiceResources {
     pub service: String,
     pub source: ResourceSource,
     pub samples: Vec<ResourceSample>,
-    /// CPU over the whole window from cumulative CPU time: (end - start) / length, in % of one
-    /// core. Exact where one-second samples are coarse.
+    /// CPU over the whole window from the service's cumulative CPU counter read at the window's
+    /// edges: (end - start) / the time between the two readings, in % of one core.
     pub window_cpu_pct: Option<f64>,
+    /// CPU seconds the service used between those two readings.
+    #[serde(default)]
+    pub window_cpu_seconds: Option<f64>,
+    /// The counter `window_cpu_pct` comes from.
+    #[serde(default)]
+    pub cpu_counter: CpuCounter,
     /// CPU seconds spent per 1,000 requests completed in the window.
     pub cpu_seconds_per_1k_requests: Option<f64>,
+}
+
+/// The cumulative CPU counter a service's window CPU was read from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CpuCounter {
+    /// The first and last one-second samples inside the window (results written before the
+    /// counters were read at the window's edges).
+    #[default]
+    Samples,
+    /// The CPU clocks (ns) of a process and every process under it, plus what they reaped.
+    ProcessClock,
+    /// The container's cgroup v2 `cpu.stat` `usage_usec`.
+    CgroupV2,
+    /// The container's cgroup v1 `cpuacct.usage` (ns).
+    CgroupV1,
+    /// The Docker daemon's stats (`cpu_stats.cpu_usage.total_usage`), when the container's
+    /// cgroup cannot be read.
+    DockerStats,
+}
+
+impl std::fmt::Display for CpuCounter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            CpuCounter::Samples => "1 s samples",
+            CpuCounter::ProcessClock => "process CPU clocks",
+            CpuCounter::CgroupV2 => "cgroup cpu.stat",
+            CpuCounter::CgroupV1 => "cgroup v1 cpuacct.usage",
+            CpuCounter::DockerStats => "docker stats (fallback)",
+        })
+    }
 }
 
 /// One sample; a missing figure is `None`, never zero.

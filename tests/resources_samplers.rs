@@ -1,11 +1,15 @@
 //! The samplers against the tools people trust: the docker sampler against `docker stats
 //! --no-stream` on the same container under load, and the /proc sampler against `ps`, on a
-//! process alone and on a service that a shell starts as its child.
+//! process alone and on a service that a shell starts as its child. And the window CPU read at a
+//! window's edges against a known load: the helper burning exactly 3.0% of a core, as a process
+//! and as a container.
 
 use std::process::Command;
 use std::time::Duration;
 
-use tracebench::resources::{Sampler, Source, WindowSummary, procfs};
+use tracebench::resources::{
+    CpuCounter, EdgeReader, Sampler, Source, WindowCpu, WindowSummary, docker_stats, procfs,
+};
 
 use testkit::net::*;
 use testkit::target::*;
@@ -35,7 +39,7 @@ async fn docker_sampler_agrees_with_docker_stats_under_load() {
     else {
         return;
     };
-    // 40 ms busy in every 100 ms: about 40% of one core, steady, plus 64 MiB held.
+    // 40% of one core, steady, plus 64 MiB held.
     let env = [("TB_HELPER_BURN_PCT", "40"), ("TB_HELPER_ALLOC_MB", "64")];
     let (name, _port, _cleanup) = one_service(&docker, IMAGE, "tb-stats", &env).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -271,5 +275,105 @@ async fn procfs_sampler_counts_a_service_that_runs_under_a_shell() {
     assert!(
         tree.rss_bytes as f64 >= child_rss as f64 * 0.99 + shell_alone.rss_bytes as f64 * 0.9,
         "tree {tree:?}, child {child_rss} (ps), shell {shell_alone:?}"
+    );
+}
+
+/// The burner's share of a core, and how far a window's CPU may be from it.
+const BURN_PCT: f64 = 3.0;
+const WITHIN_PP: f64 = 0.1;
+
+/// Windows about as long as cells, read through `reader` at their edges: each one's CPU.
+async fn windows(reader: &EdgeReader) -> Vec<WindowCpu> {
+    let mut windows = Vec::new();
+    for length in [3000, 4000] {
+        let start = reader.read().await.unwrap()[0];
+        tokio::time::sleep(Duration::from_millis(length)).await;
+        let end = reader.read().await.unwrap()[0];
+        windows.push(WindowCpu::between(&start, &end).unwrap());
+    }
+    windows
+}
+
+fn assert_burner(windows: &[WindowCpu], counters: &[CpuCounter]) {
+    for w in windows {
+        eprintln!("burner: {:.3}% of a core from {}", w.pct, w.counter);
+        assert!(counters.contains(&w.counter), "{w:?}");
+        assert!(
+            (w.pct - BURN_PCT).abs() <= WITHIN_PP,
+            "a burner at {BURN_PCT}% of a core read {:.3}% ({w:?})",
+            w.pct
+        );
+    }
+}
+
+/// A process using exactly 3.0% of a core (against its own CPU clock) reads 3.0 ± 0.1 pp over
+/// windows of 3 and 4 s, through its CPU clock read at the edges.
+#[tokio::test]
+async fn the_window_cpu_of_a_known_burner_process_is_exact() {
+    let port = free_port();
+    let (program, args, env) = testkit::helper::command(&format!("127.0.0.1:{port}"));
+    let mut child = Command::new(program)
+        .args(args)
+        .envs(env)
+        .env("TB_HELPER_BURN_PCT", BURN_PCT.to_string())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(wait_http(port, Duration::from_secs(30)));
+    let sources = [Source::Process {
+        service: "burner".into(),
+        pids: vec![child.id()],
+    }];
+    let reader = EdgeReader::resolve(&sources, None).await.unwrap();
+    let windows = windows(&reader).await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_burner(&windows, &[CpuCounter::ProcessClock]);
+}
+
+/// The same burner in a container reads 3.0 ± 0.1 pp from its cgroup's counter, and the
+/// daemon's stats (the fallback) read at the same edges agree within 0.1 pp.
+#[tokio::test]
+async fn the_window_cpu_of_a_known_burner_container_is_exact() {
+    let test = "the_window_cpu_of_a_known_burner_container_is_exact";
+    let Some(docker) = docker_or_skip(test).await else {
+        return;
+    };
+    // Not `one_service`: its health check runs bash in the container every 300 ms, CPU that
+    // the container's cgroup rightly counts (4-5% of a core here).
+    let name = unique("tb-burn");
+    let _cleanup = Cleanup {
+        containers: vec![name.clone()],
+        networks: Vec::new(),
+    };
+    let run = Command::new("docker")
+        .args(["run", "-d", "--no-healthcheck", "--name", &name])
+        .args(["-e", "TB_HELPER_LISTEN=127.0.0.1:8080", "-e"])
+        .arg(format!("TB_HELPER_BURN_PCT={BURN_PCT}"))
+        .arg(testkit::helper::image(IMAGE))
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{run:?}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let sources = [Source::Container {
+        service: name.clone(),
+        container: name.clone(),
+    }];
+    let reader = EdgeReader::resolve(&sources, Some(&docker)).await.unwrap();
+    let daemon = || docker_stats::total_usage_ns(&docker, &name);
+    let (start, daemon_start) = (reader.read().await.unwrap()[0], daemon().await.unwrap());
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let (end, daemon_end) = (reader.read().await.unwrap()[0], daemon().await.unwrap());
+    let cgroup = WindowCpu::between(&start, &end).unwrap();
+    assert_burner(&[cgroup], &[CpuCounter::CgroupV2, CpuCounter::CgroupV1]);
+    // The daemon reads the same counter, a few milliseconds after ours at each edge.
+    let daemon_pct =
+        (daemon_end - daemon_start) as f64 / 1e9 / end.at.duration_since(start.at).as_secs_f64()
+            * 100.0;
+    eprintln!("burner: {daemon_pct:.3}% of a core from docker stats");
+    assert!(
+        (daemon_pct - cgroup.pct).abs() <= WITHIN_PP,
+        "docker stats {daemon_pct:.3}% vs the cgroup's {:.3}%",
+        cgroup.pct
     );
 }

@@ -59,6 +59,9 @@ pub struct Config {
     pub auth_url: String,
     /// Fixed extra delay per register request, to inject a known latency regression.
     pub extra_delay: Duration,
+    /// Busy-wait per register request, to inject a known latency and CPU cost below the timer's
+    /// millisecond.
+    pub spin: Duration,
     /// Answer every n-th register request with 500 (0: never), to inject a known error rate.
     pub fail_every: u64,
 }
@@ -74,6 +77,7 @@ struct Gateway {
     users: UserServiceClient<Channel>,
     health: HealthClient<Channel>,
     extra_delay: Duration,
+    spin: Duration,
     fail_every: u64,
     /// Register requests seen, for `fail_every`.
     registers: AtomicU64,
@@ -102,6 +106,7 @@ pub async fn serve(
         users: UserServiceClient::new(channel.clone()),
         health: HealthClient::new(channel),
         extra_delay: config.extra_delay,
+        spin: config.spin,
         fail_every: config.fail_every,
         registers: AtomicU64::new(0),
         tracer: telemetry::tracer("demo-gateway"),
@@ -215,6 +220,7 @@ impl Gateway {
         if !self.extra_delay.is_zero() {
             tokio::time::sleep(self.extra_delay).await;
         }
+        spin(self.spin);
         let n = self.registers.fetch_add(1, Ordering::Relaxed) + 1;
         if self.fail_every > 0 && n % self.fail_every == 0 {
             return error(StatusCode::INTERNAL_SERVER_ERROR, "injected failure");
@@ -328,9 +334,34 @@ fn json(status: StatusCode, body: serde_json::Value) -> Response<Full<Bytes>> {
     response
 }
 
+/// Keeps this thread busy for `length` of the monotonic clock: a timer would sleep at least its
+/// millisecond, and a sleep costs no CPU.
+fn spin(length: Duration) {
+    let start = Instant::now();
+    while start.elapsed() < length {
+        std::hint::spin_loop();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every spin takes its length of wall time; of this thread's CPU time too, unless the
+    /// thread was preempted meanwhile, so at least one of 20 tries must show it all.
+    #[test]
+    fn a_spin_takes_its_length_of_wall_and_cpu_time() {
+        let length = Duration::from_micros(100);
+        let mut most_cpu = Duration::ZERO;
+        for _ in 0..20 {
+            let (wall, cpu) = (Instant::now(), testkit::helper::thread_cpu());
+            spin(length);
+            let (wall, cpu) = (wall.elapsed(), testkit::helper::thread_cpu() - cpu);
+            assert!(wall >= length, "{wall:?}");
+            most_cpu = most_cpu.max(cpu);
+        }
+        assert!(most_cpu >= length, "{most_cpu:?} of CPU at most");
+    }
 
     #[test]
     fn span_name_is_method_and_route() {

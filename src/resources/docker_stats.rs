@@ -94,6 +94,24 @@ pub async fn stream(
     Ok(())
 }
 
+/// The container's cumulative CPU time now (`cpu_stats.cpu_usage.total_usage`, ns), from one
+/// stats document taken without waiting for a second (`one_shot`).
+pub async fn total_usage_ns(docker: &Docker, container: &str) -> anyhow::Result<u64> {
+    let options = StatsOptionsBuilder::new()
+        .stream(false)
+        .one_shot(true)
+        .build();
+    let doc = docker
+        .stats(container, Some(options))
+        .next()
+        .await
+        .ok_or_else(|| anyhow::anyhow!("no stats of container '{container}'"))?
+        .map_err(|err| anyhow::anyhow!("stats of container '{container}': {err}"))?;
+    doc.cpu_stats
+        .and_then(|cpu| cpu.cpu_usage?.total_usage)
+        .ok_or_else(|| anyhow::anyhow!("the stats of container '{container}' hold no CPU usage"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

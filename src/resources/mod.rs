@@ -3,20 +3,24 @@
 //! Two sources, one data model: [`docker_stats`] reads the daemon's stats stream and computes the
 //! figures exactly as the `docker stats` CLI does; [`procfs`] reads `/proc` for local processes.
 //! Both yield [`Sample`]s into a timestamped [`Series`] per service; [`summary`] turns a window of a
-//! series into mean / p95 / max and an exact CPU figure from cumulative CPU time. The types are
-//! plain serde structs because run results and reports embed them.
+//! series into mean / p95 / max. The CPU a verdict rests on is not sampled: [`window_cpu`] reads
+//! each service's cumulative CPU counter (process CPU clocks, a container's [`cgroup`]) right at a
+//! window's edges. The types are plain serde structs because run results and reports embed them.
 
+pub mod cgroup;
 pub mod docker_stats;
 pub mod procfs;
 pub mod sampler;
 pub mod summary;
+pub mod window_cpu;
 
 use serde::{Deserialize, Serialize};
 
 pub use sampler::{Sampler, Source};
 pub use summary::{Stat, WindowSummary};
+pub use window_cpu::{CpuReading, EdgeReader, WindowCpu};
 
-pub use crate::results::{ResourceSample as Sample, ResourceSource};
+pub use crate::results::{CpuCounter, ResourceSample as Sample, ResourceSource};
 
 /// The readings of one service, in time order. Samples are the run results' own type, so a
 /// series goes into a result without conversion.

@@ -6,8 +6,9 @@
 //! CPU. CPU is `utime + stime` of `/proc/PID/stat` (every thread of the process) plus `cutime +
 //! cstime` (what it has reaped of its children), summed over the tree: when a child exits, its
 //! time moves into its parent's reaped count and the total carries on without a step. Ticks are
-//! `sysconf(_SC_CLK_TCK)`, so one reading is 10 ms coarse; a window's CPU is computed from
-//! cumulative seconds, which stays exact. Memory is `VmRSS` summed over the tree, what people
+//! `sysconf(_SC_CLK_TCK)`, so one reading is 10 ms coarse: good enough for the one-second samples
+//! of charts, not for a window's CPU, for which [`Tree`] reads each member's CPU clock (ns) at the
+//! window's edges (see [`super::window_cpu`]). Memory is `VmRSS` summed over the tree, what people
 //! compare with "MB per service" (pages that forked workers share count once per process, as
 //! they do in `ps` sums).
 
@@ -29,48 +30,17 @@ pub struct Reading {
 /// each has reaped, RSS summed. Fails when a root is gone; a descendant that exits while it is
 /// read is left out.
 pub fn read_tree(roots: &[u32]) -> anyhow::Result<Reading> {
-    let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
-    let mut ticks: HashMap<u32, u64> = HashMap::new();
-    for entry in std::fs::read_dir("/proc").context("listing /proc")? {
-        let Some(pid) = entry
-            .ok()
-            .and_then(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        if let (Ok(ppid), Ok(t)) = (stat_field(&stat, 4), tree_ticks(&stat)) {
-            children.entry(ppid as u32).or_default().push(pid);
-            ticks.insert(pid, t);
-        }
-    }
-    for &root in roots {
-        if !ticks.contains_key(&root) {
-            // Read alone for the error that says why; else its stat would not parse.
-            read(root)?;
-            anyhow::bail!("parsing /proc/{root}/stat: no parent or CPU fields");
-        }
-    }
-    let mut members: Vec<u32> = Vec::new();
-    let mut queue: Vec<u32> = roots.to_vec();
-    while let Some(pid) = queue.pop() {
-        if !members.contains(&pid) {
-            members.push(pid);
-            queue.extend(children.get(&pid).into_iter().flatten());
-        }
-    }
+    let table = ProcessTable::scan()?;
     let mut total_ticks = 0;
     let mut rss_bytes = 0;
-    for pid in members {
+    for pid in table.tree(roots)? {
         let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
             .map_err(anyhow::Error::from)
             .and_then(|s| vm_rss_bytes(&s));
         match status {
             Ok(rss) => {
                 rss_bytes += rss;
-                total_ticks += ticks.get(&pid).copied().unwrap_or(0);
+                total_ticks += table.ticks.get(&pid).map_or(0, |t| t.own + t.reaped);
             }
             Err(e) if roots.contains(&pid) => {
                 return Err(e.context(format!("reading /proc/{pid}/status")));
@@ -83,6 +53,140 @@ pub fn read_tree(roots: &[u32]) -> anyhow::Result<Reading> {
         cpu_seconds: total_ticks as f64 / clock_ticks_per_second(),
         rss_bytes,
     })
+}
+
+/// The processes of a tree, found in one scan of /proc, whose CPU clocks are read afterwards.
+#[derive(Debug)]
+pub struct Tree {
+    roots: Vec<u32>,
+    /// Every live member (each once) and what it had reaped of its children, in ns.
+    members: Vec<(u32, u64)>,
+}
+
+impl Tree {
+    /// The processes `roots` and every process under them now (zombies left out: their parent
+    /// will reap their time). Fails when a root is gone.
+    pub fn find(roots: &[u32]) -> anyhow::Result<Tree> {
+        let table = ProcessTable::scan()?;
+        let ns_per_tick = 1e9 / clock_ticks_per_second();
+        let members = table
+            .tree(roots)?
+            .into_iter()
+            .filter_map(|pid| {
+                let t = table.ticks.get(&pid)?;
+                (!t.zombie).then_some((pid, (t.reaped as f64 * ns_per_tick) as u64))
+            })
+            .collect();
+        Ok(Tree {
+            roots: roots.to_vec(),
+            members,
+        })
+    }
+
+    /// The tree's CPU time now, ns: each member's CPU clock (every thread, exited ones too) plus
+    /// what it had reaped when the tree was found. Fails when a root is gone; a descendant gone
+    /// since is left out.
+    pub fn cpu_ns(&self) -> anyhow::Result<u64> {
+        let mut total = 0;
+        for &(pid, reaped_ns) in &self.members {
+            match process_cpu_ns(pid) {
+                Ok(ns) => total += ns + reaped_ns,
+                Err(e) if self.roots.contains(&pid) => return Err(e),
+                Err(_) => {}
+            }
+        }
+        Ok(total)
+    }
+}
+
+/// Every process's parent and CPU ticks, from one pass over /proc.
+struct ProcessTable {
+    children: HashMap<u32, Vec<u32>>,
+    ticks: HashMap<u32, Ticks>,
+}
+
+/// utime + stime, cutime + cstime, and whether the process is a zombie.
+struct Ticks {
+    own: u64,
+    reaped: u64,
+    zombie: bool,
+}
+
+impl ProcessTable {
+    fn scan() -> anyhow::Result<ProcessTable> {
+        let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
+        let mut ticks = HashMap::new();
+        for entry in std::fs::read_dir("/proc").context("listing /proc")? {
+            let Some(pid) = entry
+                .ok()
+                .and_then(|e| e.file_name().to_str()?.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                continue;
+            };
+            if let (Ok(ppid), Ok(t)) = (stat_field(&stat, 4), stat_ticks(&stat)) {
+                children.entry(ppid as u32).or_default().push(pid);
+                ticks.insert(pid, t);
+            }
+        }
+        Ok(ProcessTable { children, ticks })
+    }
+
+    /// `roots` and every process under them, each once. Fails when a root is not in the table.
+    fn tree(&self, roots: &[u32]) -> anyhow::Result<Vec<u32>> {
+        for &root in roots {
+            if !self.ticks.contains_key(&root) {
+                // Read alone for the error that says why; else its stat would not parse.
+                read(root)?;
+                anyhow::bail!("parsing /proc/{root}/stat: no parent or CPU fields");
+            }
+        }
+        let mut members: Vec<u32> = Vec::new();
+        let mut queue: Vec<u32> = roots.to_vec();
+        while let Some(pid) = queue.pop() {
+            if !members.contains(&pid) {
+                members.push(pid);
+                queue.extend(self.children.get(&pid).into_iter().flatten());
+            }
+        }
+        Ok(members)
+    }
+}
+
+/// A process's CPU time now, ns: its CPU clock (`clock_getcpuclockid`), the kernel's run time of
+/// every thread of the process, those that have exited included. Linux lets any user read any
+/// process's clock.
+pub fn process_cpu_ns(pid: u32) -> anyhow::Result<u64> {
+    let pid_t =
+        libc::pid_t::try_from(pid).with_context(|| format!("no process {pid}: out of range"))?;
+    let mut clock: libc::clockid_t = 0;
+    // SAFETY: writes one clockid_t to a valid pointer.
+    let rc = unsafe { libc::clock_getcpuclockid(pid_t, &mut clock) };
+    if rc != 0 {
+        return Err(std::io::Error::from_raw_os_error(rc))
+            .with_context(|| format!("the CPU clock of process {pid} (is it running?)"));
+    }
+    clock_ns(clock).with_context(|| format!("reading the CPU clock of process {pid}"))
+}
+
+/// This process's CPU time now, ns (every thread; children not included).
+pub fn own_cpu_ns() -> anyhow::Result<u64> {
+    clock_ns(libc::CLOCK_PROCESS_CPUTIME_ID).context("reading tracebench's own CPU clock")
+}
+
+/// A clock's time now, ns (e.g. `CLOCK_THREAD_CPUTIME_ID`: the calling thread's CPU time).
+pub fn clock_ns(clock: libc::clockid_t) -> std::io::Result<u64> {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: writes one timespec to a valid pointer.
+    if unsafe { libc::clock_gettime(clock, &mut now) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(now.tv_sec as u64 * 1_000_000_000 + now.tv_nsec as u64)
 }
 
 /// Reads one process's `/proc/PID/stat` and `/proc/PID/status` (its children left out). Fails
@@ -120,9 +224,19 @@ fn cpu_ticks(stat: &str) -> anyhow::Result<u64> {
     Ok(stat_field(stat, 14)? + stat_field(stat, 15)?)
 }
 
-/// utime + stime + cutime + cstime (fields 14 to 17): the process's own time and what it reaped.
-fn tree_ticks(stat: &str) -> anyhow::Result<u64> {
-    Ok(cpu_ticks(stat)? + stat_field(stat, 16)? + stat_field(stat, 17)?)
+/// utime + stime (fields 14 and 15), cutime + cstime (16 and 17: what it reaped) and the state.
+fn stat_ticks(stat: &str) -> anyhow::Result<Ticks> {
+    Ok(Ticks {
+        own: cpu_ticks(stat)?,
+        reaped: stat_field(stat, 16)? + stat_field(stat, 17)?,
+        zombie: matches!(state(stat), Some("Z" | "X")),
+    })
+}
+
+/// Field 3, the state (`R`, `S`, `Z` for a zombie, ...).
+fn state(stat: &str) -> Option<&str> {
+    stat.rfind(')')
+        .and_then(|i| stat[i + 1..].split_whitespace().next())
 }
 
 /// Field `n` (numbered from 1 as in proc(5)) of `/proc/PID/stat`, from field 3 on. The command
@@ -145,10 +259,7 @@ fn stat_field(stat: &str, n: usize) -> anyhow::Result<u64> {
 /// from a later one that reuses its ID). `None` when it is gone (or dead, a zombie).
 pub fn group_and_start(pid: u32) -> Option<(u32, u64)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let state = stat
-        .rfind(')')
-        .and_then(|i| stat[i + 1..].split_whitespace().next());
-    if matches!(state, Some("Z" | "X")) {
+    if matches!(state(&stat), Some("Z" | "X")) {
         return None;
     }
     Some((
@@ -217,6 +328,18 @@ mod tests {
     }
 
     #[test]
+    fn a_process_clock_reads_what_the_process_reads_of_itself() {
+        let before = own_cpu_ns().unwrap();
+        let clock = process_cpu_ns(std::process::id()).unwrap();
+        let tree = Tree::find(&[std::process::id()]).unwrap().cpu_ns().unwrap();
+        let after = own_cpu_ns().unwrap();
+        // The tree adds what the test process reaped of its children, if anything.
+        assert!(before <= clock && clock <= after && clock <= tree);
+        let err = process_cpu_ns(u32::MAX - 1).unwrap_err();
+        assert!(format!("{err:#}").contains(&(u32::MAX - 1).to_string()));
+    }
+
+    #[test]
     fn a_missing_process_is_an_error_naming_it() {
         for err in [
             read(u32::MAX - 1).unwrap_err(),
@@ -229,7 +352,9 @@ mod tests {
     #[test]
     fn the_reaped_time_counts_too() {
         let stat = "42 (x) S 1 42 42 0 -1 4194560 100 0 0 0 250 50 7 3 20 0 4 0 1 2 3";
-        assert_eq!(tree_ticks(stat).unwrap(), 310);
+        let t = stat_ticks(stat).unwrap();
+        assert_eq!((t.own, t.reaped, t.zombie), (300, 10, false));
+        assert!(stat_ticks(&stat.replace(" S ", " Z ")).unwrap().zombie);
     }
 
     /// A shell whose child burns CPU: the tree holds the burn, the shell alone does not. Then the
@@ -241,14 +366,17 @@ mod tests {
             .spawn()
             .unwrap();
         let pid = shell.id();
-        let start = read_tree(&[pid]).unwrap();
+        let clocks = |roots: &[u32]| Tree::find(roots).unwrap().cpu_ns().unwrap();
+        let (start, start_ns) = (read_tree(&[pid]).unwrap(), clocks(&[pid]));
         std::thread::sleep(std::time::Duration::from_millis(600));
-        let burning = read_tree(&[pid]).unwrap();
+        let (burning, burning_ns) = (read_tree(&[pid]).unwrap(), clocks(&[pid]));
         // Listed twice, or with a process under it, the tree still counts each process once.
         let twice = read_tree(&[pid, pid]).unwrap();
+        let twice_ns = clocks(&[pid, pid]);
         std::thread::sleep(std::time::Duration::from_millis(900));
-        let reaped = read_tree(&[pid]).unwrap();
+        let (reaped, reaped_ns) = (read_tree(&[pid]).unwrap(), clocks(&[pid]));
         let alone = read(pid).unwrap();
+        let alone_ns = process_cpu_ns(pid).unwrap();
         shell.kill().unwrap();
         shell.wait().unwrap();
         // The burn gets a good share of a core even on a busy 2-core machine; the shell itself
@@ -269,6 +397,22 @@ mod tests {
         assert!(
             twice.rss_bytes < burning.rss_bytes * 3 / 2,
             "{twice:?} vs {burning:?}"
+        );
+        // The clocks the same: the burn in the tree, not in the shell; once counted when listed
+        // twice; kept once reaped, less what the kernel's reaped count rounds down to its 10 ms
+        // ticks (the burn and the `timeout` wrapping it).
+        assert!(
+            burning_ns - start_ns >= 50_000_000,
+            "{start_ns} -> {burning_ns}"
+        );
+        assert!(alone_ns < 50_000_000, "{alone_ns}");
+        assert!(
+            twice_ns < burning_ns + (burning_ns - start_ns),
+            "{twice_ns}"
+        );
+        assert!(
+            reaped_ns + 20_000_000 >= burning_ns,
+            "{burning_ns} -> {reaped_ns}"
         );
     }
 }

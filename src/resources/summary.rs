@@ -1,11 +1,12 @@
 //! A series summarised over one measured window (warm-up excluded): mean, p95 and max of the
-//! one-second samples, and CPU from cumulative CPU time, which is exact where one-second samples are
-//! coarse (a /proc tick is 10 ms, i.e. 1% of a core per second).
+//! one-second samples, and CPU between the first and last of them from cumulative CPU time (what
+//! `tracebench stats` shows live). A cell's result takes its window CPU from the counters read at
+//! the window's edges instead ([`super::window_cpu`]).
 
 use serde::{Deserialize, Serialize};
 
-use super::{ResourceSource, Series};
-use crate::results::ServiceResources;
+use super::{ResourceSource, Sample, Series, WindowCpu};
+use crate::results::{CpuCounter, ServiceResources};
 
 /// Mean, 95th percentile (nearest rank) and maximum of some readings.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -57,11 +58,7 @@ pub struct WindowSummary {
 impl WindowSummary {
     /// Summarises the samples whose timestamps fall in `[start_unix_ms, end_unix_ms]`.
     pub fn of(series: &Series, start_unix_ms: i64, end_unix_ms: i64) -> WindowSummary {
-        let inside: Vec<_> = series
-            .samples
-            .iter()
-            .filter(|s| (start_unix_ms..=end_unix_ms).contains(&s.unix_ms))
-            .collect();
+        let inside: Vec<_> = inside(series, start_unix_ms, end_unix_ms).collect();
         let cpu: Vec<f64> = inside.iter().filter_map(|s| s.cpu_pct).collect();
         let mem: Vec<f64> = inside
             .iter()
@@ -94,32 +91,44 @@ impl WindowSummary {
     /// CPU seconds per 1,000 requests: unlike "% of a core", it does not depend on the rate.
     /// `None` without CPU time or requests.
     pub fn cpu_seconds_per_1k_requests(&self, requests: u64) -> Option<f64> {
-        let seconds = self.cpu_seconds?;
-        (requests > 0).then(|| seconds / requests as f64 * 1000.0)
+        per_1k_requests(self.cpu_seconds?, requests)
     }
 }
 
-/// A series as a run result: the samples inside the window, the exact window CPU, and CPU per
-/// 1,000 of the `requests` completed in the window.
+/// A series as a run result: the samples inside the window, and the window's CPU read at its
+/// edges (`window_cpu`; without it, the analysis falls back on the samples) as % of a core and
+/// per 1,000 of the `requests` completed in the window.
 pub fn service_resources(
     series: &Series,
     start_unix_ms: i64,
     end_unix_ms: i64,
+    window_cpu: Option<WindowCpu>,
     requests: u64,
 ) -> ServiceResources {
-    let window = WindowSummary::of(series, start_unix_ms, end_unix_ms);
     ServiceResources {
         service: series.service.clone(),
         source: series.source,
-        samples: series
-            .samples
-            .iter()
-            .filter(|s| (start_unix_ms..=end_unix_ms).contains(&s.unix_ms))
+        samples: inside(series, start_unix_ms, end_unix_ms)
             .cloned()
             .collect(),
-        window_cpu_pct: window.cpu_pct_exact,
-        cpu_seconds_per_1k_requests: window.cpu_seconds_per_1k_requests(requests),
+        window_cpu_pct: window_cpu.map(|w| w.pct),
+        window_cpu_seconds: window_cpu.map(|w| w.seconds),
+        cpu_counter: window_cpu.map_or(CpuCounter::Samples, |w| w.counter),
+        cpu_seconds_per_1k_requests: window_cpu.and_then(|w| per_1k_requests(w.seconds, requests)),
     }
+}
+
+/// The samples whose timestamps fall in `[start_unix_ms, end_unix_ms]`.
+fn inside(series: &Series, start_unix_ms: i64, end_unix_ms: i64) -> impl Iterator<Item = &Sample> {
+    series
+        .samples
+        .iter()
+        .filter(move |s| (start_unix_ms..=end_unix_ms).contains(&s.unix_ms))
+}
+
+/// CPU seconds per 1,000 requests; `None` without requests.
+fn per_1k_requests(cpu_seconds: f64, requests: u64) -> Option<f64> {
+    (requests > 0).then(|| cpu_seconds / requests as f64 * 1000.0)
 }
 
 #[cfg(test)]
@@ -169,10 +178,37 @@ mod tests {
         assert_eq!(w.mem_mib.unwrap().n, 3);
         assert_eq!(w.cpu_seconds_per_1k_requests(3000), Some(0.5));
         assert_eq!(w.cpu_seconds_per_1k_requests(0), None);
-        let r = service_resources(&s, 1000, 4000, 3000);
-        assert_eq!(r.samples.len(), 3);
-        assert_eq!(r.window_cpu_pct, Some(50.0));
-        assert_eq!(r.cpu_seconds_per_1k_requests, Some(0.5));
+    }
+
+    #[test]
+    fn a_results_cpu_is_the_edges_not_the_samples() {
+        let s = series(&[(0, 0.0, 100), (1000, 5.0, 100), (4000, 6.5, 30)]);
+        let edges = WindowCpu {
+            counter: CpuCounter::CgroupV2,
+            seconds: 0.09,
+            pct: 3.0,
+        };
+        let r = service_resources(&s, 1000, 4000, Some(edges), 3000);
+        assert_eq!(r.samples.len(), 2);
+        assert_eq!(r.window_cpu_pct, Some(3.0));
+        assert_eq!(r.window_cpu_seconds, Some(0.09));
+        assert_eq!(r.cpu_counter, CpuCounter::CgroupV2);
+        assert_eq!(r.cpu_seconds_per_1k_requests, Some(0.03));
+        let r = service_resources(&s, 1000, 4000, None, 3000);
+        assert_eq!(r.window_cpu_pct, None);
+        assert_eq!(r.cpu_seconds_per_1k_requests, None);
+        assert_eq!(r.cpu_counter, CpuCounter::Samples);
+    }
+
+    #[test]
+    fn results_written_before_the_edges_still_load() {
+        let old = r#"{"service":"auth","source":"proc","samples":[],"window_cpu_pct":2.5,
+            "cpu_seconds_per_1k_requests":0.1}"#;
+        let r: ServiceResources = serde_json::from_str(old).unwrap();
+        assert_eq!(r.cpu_counter, CpuCounter::Samples);
+        assert_eq!((r.window_cpu_pct, r.window_cpu_seconds), (Some(2.5), None));
+        let json = serde_json::to_value(CpuCounter::ProcessClock).unwrap();
+        assert_eq!(json, "process_clock");
     }
 
     #[test]

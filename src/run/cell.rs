@@ -20,7 +20,9 @@ use super::progress::Progress;
 use super::spec::load_spec;
 use crate::control::{ModeEnv, Target};
 use crate::load::{self, Interval, LoadOutcome, TraceId};
-use crate::resources::{Sampler, Series, Source, procfs, summary::service_resources};
+use crate::resources::{
+    EdgeReader, Sampler, Series, Source, WindowCpu, procfs, summary::service_resources,
+};
 use crate::results::{CellResult, EncodedHistogram, SecondRecord};
 use crate::scenario::Cell;
 
@@ -124,6 +126,16 @@ async fn measure(
     let sources = target.sources();
     let docker = docker_for(&sources, target).await?;
     target.mark(&format!("measure {} at {} rps", cell.mode, cell.rate))?;
+    let edges = EdgeReader::resolve(&sources, docker.as_ref())
+        .await
+        .context("finding the services' CPU counters")?;
+    ctx.progress.cell_started(cell, "measuring");
+    // The window's start edge: nothing slow (no sampling yet, no load) between it and the load.
+    let own_before = procfs::own_cpu_ns().ok();
+    let cpu_before = edges
+        .read()
+        .await
+        .context("reading the services' CPU at the window's start")?;
     let sampler = Sampler::start(&sources, SAMPLE_INTERVAL, docker.as_ref())?;
     let spec = load_spec(
         scenario,
@@ -135,30 +147,41 @@ async fn measure(
     let (tx, rx) = mpsc::unbounded_channel::<Interval>();
     let (slowest_tx, slowest) = watch::channel(Vec::new());
     let collector = tokio::spawn(collect_seconds(rx, ctx.progress.clone(), slowest_tx));
-    ctx.progress.cell_started(cell, "measuring");
-    let own_cpu = || procfs::read(std::process::id()).ok().map(|r| r.cpu_seconds);
-    let cpu_before = own_cpu();
     // The load starts just after this whole second began: it is its counted window's first.
     let start_s = unix_s();
     let load = load::run(spec, Some(tx), ctx.cancel.clone());
-    let outcome = ctx
+    // The window's end edge is read as soon as the load ends, in a task of its own: counting
+    // traces meanwhile must not delay it.
+    let load = tokio::spawn(async move {
+        let outcome = load.await;
+        let cpu_after = edges.read().await;
+        (outcome, cpu_after, procfs::own_cpu_ns().ok())
+    });
+    let loaded = ctx
         .counter
         .while_loading(store, scenario, cell, start_s, &slowest, load)
         .await;
-    let tracebench_cpu_s = own_cpu()
-        .zip(cpu_before)
-        .map(|(after, before)| after - before);
     let series = sampler.stop().await;
     let (window_start, seconds) = collector.await.context("the progress task failed")?;
+    let (outcome, cpu_after, own_after) = loaded.context("the load task failed")?;
+    let tracebench_cpu_s = own_after
+        .zip(own_before)
+        .map(|(after, before)| after.saturating_sub(before) as f64 / 1e9);
     let outcome = outcome.context("driving the load")?;
     ctx.cursor.next_seq = outcome.next_seq;
     let series = series.context("sampling CPU and memory")?;
+    let cpu_after = cpu_after.context("reading the services' CPU at the window's end")?;
+    let window_cpu: Vec<_> = cpu_before
+        .iter()
+        .zip(&cpu_after)
+        .map(|(start, end)| WindowCpu::between(start, end))
+        .collect();
     let result = cell_result(
         cell,
         &outcome,
         window_start,
         seconds,
-        &series,
+        (&series, &window_cpu),
         tracebench_cpu_s,
     );
     // Nothing loads the services again before the whole second after the window (the end of
@@ -240,13 +263,14 @@ fn unix_ms(t: SystemTime) -> i64 {
 }
 
 /// The cell's record: the driver's summary and histograms, the seconds of the measured window
-/// (which began at `window_start`), and each service's resources cut to that window.
+/// (which began at `window_start`), and each service's resources: its series cut to that window,
+/// beside its CPU read at the window's edges (`window_cpu`, in the same order).
 fn cell_result(
     cell: &Cell,
     outcome: &LoadOutcome,
     window_start: Option<SystemTime>,
     seconds: Vec<SecondRecord>,
-    series: &[Series],
+    (series, window_cpu): (&[Series], &[Option<WindowCpu>]),
     tracebench_cpu_s: Option<f64>,
 ) -> CellResult {
     let s = &outcome.summary;
@@ -274,7 +298,11 @@ fn cell_result(
         seconds,
         resources: series
             .iter()
-            .map(|series| service_resources(series, start_ms, end_ms, s.completed))
+            .enumerate()
+            .map(|(i, series)| {
+                let cpu = window_cpu.get(i).copied().flatten();
+                service_resources(series, start_ms, end_ms, cpu, s.completed)
+            })
             .collect(),
     }
 }

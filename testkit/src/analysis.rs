@@ -243,6 +243,8 @@ fn cell(
                 source: ResourceSource::Proc,
                 samples,
                 window_cpu_pct: Some(window_cpu),
+                window_cpu_seconds: Some(window_cpu / 100.0 * f64::from(spec.seconds)),
+                cpu_counter: CpuCounter::ProcessClock,
                 cpu_seconds_per_1k_requests: Some(
                     window_cpu / 100.0 * f64::from(spec.seconds) / n as f64 * 1000.0,
                 ),

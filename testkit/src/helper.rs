@@ -2,8 +2,8 @@
 //! built from it on the real Docker Engine.
 //!
 //! It answers `GET /health` and `GET /env/NAME` (the value of variable NAME, so a test sees which
-//! mode the service started in), and on request burns CPU (`TB_HELPER_BURN_PCT`, % of one core),
-//! holds memory (`TB_HELPER_ALLOC_MB`) or fails at start (`TB_HELPER_EXIT`, after printing a
+//! mode the service started in), and on request burns CPU (`TB_HELPER_BURN_PCT`, % of one core,
+//! exactly: see [`burn`]), holds memory (`TB_HELPER_ALLOC_MB`) or fails at start (`TB_HELPER_EXIT`, after printing a
 //! line).
 
 use std::io::{BufRead, BufReader, Write};
@@ -36,22 +36,40 @@ pub fn serve() {
         std::mem::forget(block);
     }
     if let Ok(pct) = std::env::var("TB_HELPER_BURN_PCT") {
-        let busy = Duration::from_millis(pct.parse::<u64>().expect("TB_HELPER_BURN_PCT"));
-        std::thread::spawn(move || {
-            loop {
-                let start = Instant::now();
-                while start.elapsed() < busy {
-                    std::hint::black_box(start.elapsed());
-                }
-                std::thread::sleep(Duration::from_millis(100).saturating_sub(busy));
-            }
-        });
+        let share = pct.parse::<f64>().expect("TB_HELPER_BURN_PCT: a number") / 100.0;
+        std::thread::spawn(move || burn(share));
     }
     let listener = TcpListener::bind(&listen).expect("helper: bind");
     println!("helper: listening on {listen}");
     for stream in listener.incoming().flatten() {
         std::thread::spawn(move || answer(stream));
     }
+}
+
+/// Uses `share` of one core, a known figure to check CPU readings against: every 10 ms of wall
+/// time it spins until this thread's own CPU clock reaches `share` of the time since it began,
+/// so its CPU time stays within one period's spin (0.3 ms at 3%) of `share` x elapsed whatever
+/// the scheduler does (time lost to other processes is made up), and a window's edges cut
+/// little. Never returns.
+pub fn burn(share: f64) {
+    const PERIOD: Duration = Duration::from_millis(10);
+    let start = Instant::now();
+    let cpu_start = thread_cpu();
+    for period in 1.. {
+        let due = start.elapsed().mul_f64(share);
+        while thread_cpu() - cpu_start < due {
+            std::hint::spin_loop();
+        }
+        let next = start + PERIOD * period;
+        std::thread::sleep(next.saturating_duration_since(Instant::now()));
+    }
+}
+
+/// This thread's CPU time.
+pub fn thread_cpu() -> Duration {
+    let ns = tracebench::resources::procfs::clock_ns(libc::CLOCK_THREAD_CPUTIME_ID)
+        .expect("clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
+    Duration::from_nanos(ns)
 }
 
 fn answer(mut stream: TcpStream) {

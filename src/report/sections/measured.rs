@@ -129,14 +129,18 @@ pub(super) fn resources(summary: &Summary) -> Option<Section> {
     }
     let mut s = Section::new(Topic::Resources, "CPU and memory per service");
     let sources = unique(summary.results.cells.iter().flat_map(|c| {
-        c.resources
-            .iter()
-            .map(|r| format!("{}: {:?}", r.service, r.source).to_lowercase())
+        c.resources.iter().map(|r| {
+            let source = format!("{:?}", r.source).to_lowercase();
+            format!("{}: {source}, CPU from {}", r.service, r.cpu_counter)
+        })
     }));
     s.paragraphs.push(format!(
-        "CPU in % of one core over each measured window (from cumulative CPU time), memory in MB \
-         (10^6 bytes), 95% intervals. Sources: {} (docker = usage minus inactive file cache, as \
-         docker stats; proc = VmRSS of the service's process and those under it).",
+        "CPU in % of one core over each measured window, from the service's CPU counter read at \
+         the window's start and end; memory in MB (10^6 bytes), 95% intervals. Sources: {} \
+         (docker = usage minus inactive file cache, as docker stats; proc = VmRSS of the \
+         service's process and those under it; process CPU clocks and cgroup counters are exact \
+         to the microsecond, docker stats is the fallback when the container's cgroup cannot be \
+         read, 1 s samples are results written before the edges were read).",
         sources.join(", ")
     ));
     s.table = Some(Table {
