@@ -40,7 +40,11 @@ fn two_ms_added_latency_fails_and_none_passes() {
         );
         assert!((e.value - 2.0).abs() < 0.3, "{e:?}");
         // 18 cells less 6 rounds, 2 treatment, 2 position and 1 carry-over terms.
-        assert_eq!(e.df, Some(7.0), "the crossover model's residual degrees of freedom");
+        assert_eq!(
+            e.df,
+            Some(7.0),
+            "the crossover model's residual degrees of freedom"
+        );
     }
     assert_eq!(slow.outcome, Verdict::Fail);
     assert_eq!(slow.exit(), Exit::Fail);
@@ -103,7 +107,10 @@ fn restart_to_restart_variation_widens_the_interval_to_inconclusive() {
     }));
     let b = find(&one, "on", "cpu auth");
     assert_eq!(b.verdict, Verdict::Inconclusive, "{b:#?}");
-    assert!(b.note.as_deref().unwrap().contains("too few rounds"), "{b:#?}");
+    assert!(
+        b.note.as_deref().unwrap().contains("too few rounds"),
+        "{b:#?}"
+    );
     assert!(
         one.warnings.iter().any(|w| w.contains("1 round(s)")),
         "{:?}",
@@ -183,7 +190,12 @@ fn only_an_a_a_that_excludes_zero_blocks_a_pass() {
         c.load.latency_ms.p50 += 2.0;
     }
     let broken = analyze(&results);
-    assert_eq!(floor(&broken).verdict, Verdict::Fail, "{:#?}", floor(&broken));
+    assert_eq!(
+        floor(&broken).verdict,
+        Verdict::Fail,
+        "{:#?}",
+        floor(&broken)
+    );
     let b = find(&broken, "on", "latency p50");
     assert_eq!(b.verdict, Verdict::Inconclusive, "{b:#?}");
     assert!(b.note.as_deref().unwrap().contains("excludes 0"), "{b:#?}");

@@ -41,7 +41,7 @@ fn synthetic_summary() -> Summary {
     let mut results = generate(&RunSpec {
         modes: vec![ModeSpec::new("off", 0.0), on, sampled],
         rates: RATES.to_vec(),
-        rounds: 3,
+        rounds: 4,
         seconds: 10,
         ..RunSpec::default()
     });
