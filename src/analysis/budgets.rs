@@ -470,7 +470,7 @@ fn sequential(
     let distance = (e.value - limit).abs();
     let needed = (c * se / distance).powi(2) * f64::from(rounds);
     let more_rounds = (distance > 0.0 && needed.is_finite())
-        .then(|| (needed - f64::from(rounds)).ceil().max(1.0).min(1e6) as u32);
+        .then(|| (needed - f64::from(rounds)).ceil().clamp(1.0, 1e6) as u32);
     let mut note = format!(
         "not decided after {rounds} rounds: the overhead is within {:.3} of the limit, closer \
          than this run could tell",

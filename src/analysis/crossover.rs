@@ -229,14 +229,16 @@ fn invert(a: &[Vec<f64>]) -> Option<Vec<Vec<f64>>> {
             }
         }
     }
-    // Invert L, then A^-1 = L^-T L^-1.
-    let mut li = vec![vec![0.0; n]; n];
+    // Invert L row by row (forward substitution), then A^-1 = L^-T L^-1.
+    let mut li: Vec<Vec<f64>> = Vec::with_capacity(n);
     for i in 0..n {
-        li[i][i] = 1.0 / l[i][i];
-        for j in 0..i {
+        let mut row = vec![0.0; n];
+        row[i] = 1.0 / l[i][i];
+        for (j, slot) in row.iter_mut().enumerate().take(i) {
             let sum: f64 = (j..i).map(|k| l[i][k] * li[k][j]).sum();
-            li[i][j] = -sum / l[i][i];
+            *slot = -sum / l[i][i];
         }
+        li.push(row);
     }
     Some(
         (0..n)
