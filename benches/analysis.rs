@@ -8,6 +8,7 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use tracebench::analysis::analyze;
+use tracebench::results::Design;
 
 use testkit::analysis::{ModeSpec, RunSpec, generate};
 
@@ -35,6 +36,30 @@ fn bench(c: &mut Criterion) {
     group.sample_size(10);
     group.bench_function("3 modes x 2 rates x 3 rounds x 60 s", |b| {
         b.iter(|| black_box(analyze(black_box(&results))))
+    });
+    // A look of a large sequential run: 8 modes x 4 rates x 64 rounds (2,304 cells), looks
+    // after 16, 32, 48 and 64 rounds, every look's crossover fit redone.
+    let mut modes = vec![ModeSpec::new("off", 0.0)];
+    modes.extend(
+        ["m1", "m2", "m3", "m4", "m5", "m6", "m7"]
+            .into_iter()
+            .map(|name| ModeSpec::new(name, 1.0)),
+    );
+    let mut large = generate(&RunSpec {
+        modes,
+        rates: vec![100.0, 200.0, 300.0, 400.0],
+        rounds: 64,
+        seconds: 1,
+        count_traces: false,
+        ..RunSpec::default()
+    });
+    large.design = Some(Design {
+        min_rounds: 16,
+        max_rounds: 64,
+        square: 16,
+    });
+    group.bench_function("8 modes x 4 rates x 64 rounds, 4 looks", |b| {
+        b.iter(|| black_box(analyze(black_box(&large))))
     });
     group.finish();
 }

@@ -333,6 +333,11 @@ pub struct RunArgs {
     /// scenario, else a new one per run; printed and stored in summary.json].
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
+    /// Where earlier runs of the scenario are, for the variation between runs that widens each
+    /// verdict (finished runs of the same scenario on this host; the newest 20) [default: the
+    /// run directory's parent].
+    #[arg(long, value_name = "DIR")]
+    pub history: Option<PathBuf>,
 }
 
 // ---- compare (src/commands/compare.rs) ----

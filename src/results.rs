@@ -49,6 +49,29 @@ pub struct RunResults {
     /// in runs written before runs became sequential (then one look, at the end).
     #[serde(default)]
     pub design: Option<Design>,
+    /// Earlier runs of the same scenario on this machine, read when the run started: each
+    /// budget's overhead there, for the variation between runs. Empty when there were none.
+    #[serde(default)]
+    pub history: Vec<PastRun>,
+}
+
+/// An earlier run's overheads, as its analysis gave them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PastRun {
+    /// Its run directory.
+    pub dir: String,
+    pub started_unix_ms: i64,
+    pub overheads: Vec<PastOverhead>,
+}
+
+/// One budget's overhead in an earlier run, with its standard error.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PastOverhead {
+    pub mode: String,
+    pub rate: f64,
+    pub budget: crate::analysis::BudgetKind,
+    pub value: f64,
+    pub se: f64,
 }
 
 /// A sequential run: at least `min_rounds` rounds, then whole squares of the order's design

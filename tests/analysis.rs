@@ -481,3 +481,63 @@ fn a_late_or_costly_driver_is_shown_and_warned_about() {
     assert!(warned("tracebench used", "off"), "{:?}", a.warnings);
     assert!(!warned("tracebench used", "on"), "{:?}", a.warnings);
 }
+
+#[test]
+fn the_variation_between_earlier_runs_widens_the_verdicts() {
+    use tracebench::results::{PastOverhead, PastRun};
+    let mut results = generate(&with_on(ModeSpec::new("on", 1.0)));
+    let alone = analyze(&results);
+    assert_eq!(find(&alone, "on", "latency p50").verdict, Verdict::Pass);
+    assert!(
+        alone
+            .warnings
+            .iter()
+            .any(|w| w.contains("hold for this run's conditions only")),
+        "{:?}",
+        alone.warnings
+    );
+    // Four earlier runs whose p50 overhead moved from 0 to 1.5 ms, each with a tight interval:
+    // the run-to-run sd (about 0.65 ms) dwarfs this run's standard error, so no pass is claimed.
+    let past = |values: [f64; 4]| -> Vec<PastRun> {
+        values
+            .iter()
+            .enumerate()
+            .map(|(i, &value)| PastRun {
+                dir: format!("reports/run-{i}"),
+                started_unix_ms: i as i64,
+                overheads: vec![PastOverhead {
+                    mode: "on".into(),
+                    rate: 100.0,
+                    budget: BudgetKind::Latency {
+                        percentile: "p50".into(),
+                    },
+                    value,
+                    se: 0.01,
+                }],
+            })
+            .collect()
+    };
+    results.history = past([0.0, 0.5, 1.0, 1.5]);
+    let widened = analyze(&results);
+    let b = find(&widened, "on", "latency p50");
+    assert_eq!(b.verdict, Verdict::Inconclusive, "{b:#?}");
+    assert!(
+        b.note
+            .as_deref()
+            .unwrap()
+            .contains("between 4 earlier runs"),
+        "{b:#?}"
+    );
+    assert!(
+        !widened
+            .warnings
+            .iter()
+            .any(|w| w.contains("conditions only"))
+    );
+    // Earlier runs that agree within their own intervals widen nothing.
+    results.history = past([0.0, 0.01, -0.01, 0.0]);
+    let steady = analyze(&results);
+    let b = find(&steady, "on", "latency p50");
+    assert_eq!(b.verdict, Verdict::Pass, "{b:#?}");
+    assert_eq!(b.overhead, find(&alone, "on", "latency p50").overhead);
+}

@@ -14,7 +14,7 @@ use super::crossover::{Effect, Fit, Obs, fit};
 use super::errors;
 use super::rounds::{Measure, cell_value};
 use super::sequential::t_boundary;
-use super::stats::t_quantile;
+use super::stats::{std_dev, t_quantile};
 use super::{
     BudgetKind, BudgetResult, Decision, Estimate, Group, GroupSummary, NoiseFloor, Verdict,
     services, traces,
@@ -121,6 +121,14 @@ pub(super) fn judge(
 ) -> (Vec<BudgetResult>, Vec<NoiseFloor>) {
     warn_unknown_statistics(&results.budgets, warnings);
     let (looks, fractions) = looks(results);
+    if results.history.len() < HISTORY_RUNS {
+        warnings.push(format!(
+            "{} earlier run(s) of this scenario on this machine ({HISTORY_RUNS} needed to \
+             estimate the variation between runs): the verdicts hold for this run's conditions \
+             only",
+            results.history.len()
+        ));
+    }
     let layout = Layout {
         baseline: &results.baseline,
         modes: groups
@@ -149,12 +157,12 @@ pub(super) fn judge(
                 base.mode, base.rate
             ));
         }
-        let obs_of = |measure: Measure| observations(results, &layout, &cells, measure);
+        let placed = placed(results, &layout, &cells);
         for (budget, limit, measure) in budget_list(results, &services(&cells)) {
             let fits: Vec<Option<Fit>> = if budget == BudgetKind::Errors {
                 Vec::new()
             } else {
-                let obs = obs_of(measure);
+                let obs = observations(&placed, measure);
                 looks
                     .iter()
                     .map(|&look| {
@@ -194,18 +202,37 @@ pub(super) fn judge(
                     continue;
                 };
                 let has_aa = base.cells.iter().any(|c| c.replicate == 1);
+                let between = between_runs(results, g.mode, g.rate, &budget);
                 let estimate_at = |k: usize| -> Option<Effect> {
-                    if budget == BudgetKind::Errors {
-                        return errors::overhead(&g.cells, &base.cells, looks[k]);
-                    }
-                    let weights: &[(usize, f64)] = if has_aa {
-                        &[(t, 1.0), (layout.aa(), -0.5)]
+                    let e = if budget == BudgetKind::Errors {
+                        errors::overhead(&g.cells, &base.cells, looks[k])
                     } else {
-                        &[(t, 1.0)]
-                    };
-                    fits.get(k)?.as_ref()?.contrast(weights)
+                        let weights: &[(usize, f64)] = if has_aa {
+                            &[(t, 1.0), (layout.aa(), -0.5)]
+                        } else {
+                            &[(t, 1.0)]
+                        };
+                        fits.get(k)?.as_ref()?.contrast(weights)
+                    }?;
+                    // Widened by the variance between runs, where earlier runs measured it.
+                    let tau2 = between.map_or(0.0, |(tau2, _)| tau2);
+                    Some(Effect {
+                        se: e.se.map(|se| (se * se + tau2).sqrt()),
+                        ..e
+                    })
                 };
                 let mut result = sequential(&looks, &fractions, limit, estimate_at, aa_at);
+                if let Some((tau2, runs)) = between.filter(|(tau2, _)| *tau2 > 0.0) {
+                    let widened = format!(
+                        "widened by the variation between {runs} earlier runs (sd {:.3} {})",
+                        tau2.sqrt(),
+                        budget.unit()
+                    );
+                    result.note = Some(match result.note {
+                        Some(n) => format!("{widened}; {n}"),
+                        None => widened,
+                    });
+                }
                 if budget == BudgetKind::Errors
                     && let Some(why) = errors::failing_cell(&g.cells, &base.cells)
                 {
@@ -286,6 +313,36 @@ pub(super) fn judge(
     (out, noise)
 }
 
+/// The fewest earlier runs of a budget that give its variance between runs.
+const HISTORY_RUNS: usize = 3;
+
+/// The variance between runs of one overhead, from the earlier runs that judged it (at least
+/// [`HISTORY_RUNS`]): the variance of their estimates beyond what their own standard errors
+/// explain (DerSimonian and Laird's moment estimate), and how many there were.
+fn between_runs(
+    results: &RunResults,
+    mode: &str,
+    rate: f64,
+    budget: &BudgetKind,
+) -> Option<(f64, usize)> {
+    let past: Vec<(f64, f64)> = results
+        .history
+        .iter()
+        .filter_map(|r| {
+            r.overheads
+                .iter()
+                .find(|o| o.mode == mode && o.rate == rate && &o.budget == budget)
+        })
+        .map(|o| (o.value, o.se))
+        .collect();
+    if past.len() < HISTORY_RUNS {
+        return None;
+    }
+    let values: Vec<f64> = past.iter().map(|p| p.0).collect();
+    let within = past.iter().map(|p| p.1 * p.1).sum::<f64>() / past.len() as f64;
+    Some(((std_dev(&values).powi(2) - within).max(0.0), past.len()))
+}
+
 /// Budgets group by group in the order of `groups` (the trace budgets of a group first).
 fn order_like_groups(out: &mut [BudgetResult], groups: &[Group]) {
     let index = |b: &BudgetResult| {
@@ -298,41 +355,53 @@ fn order_like_groups(out: &mut [BudgetResult], groups: &[Group]) {
     out.sort_by_key(|b| (index(b), trace_first(b)));
 }
 
-/// The cells of one rate as the crossover model's observations of `measure`.
-fn observations(
+/// The cells of one rate with their place in the model: round, position within the round's
+/// cells at this rate, treatment, and the mode of the cell measured just before at any rate
+/// (the run's discarded first cell is the baseline). Computed once per rate; each measure then
+/// only reads its figure.
+fn placed<'c>(
     results: &RunResults,
     layout: &Layout,
-    cells: &[&CellResult],
-    measure: Measure,
-) -> Vec<Obs> {
-    let mut out = Vec::new();
-    for c in cells {
-        let (Some(treatment), Some(y)) = (
-            layout.treatment(&c.mode, c.replicate),
-            cell_value(c, measure),
-        ) else {
-            continue;
-        };
-        // Position within the round's cells at this rate; the previous cell at any rate (the
-        // run's discarded first cell is the baseline).
-        let position = cells
-            .iter()
-            .filter(|o| o.round == c.round && o.order < c.order)
-            .count();
-        let previous = results
-            .cells
-            .iter()
-            .find(|o| o.order + 1 == c.order)
-            .map_or(0, |o| layout.class(&o.mode));
-        out.push(Obs {
-            round: c.round,
-            position,
-            treatment,
-            previous,
-            y,
-        });
+    cells: &[&'c CellResult],
+) -> Vec<(&'c CellResult, Obs)> {
+    let previous: std::collections::HashMap<u32, usize> = results
+        .cells
+        .iter()
+        .map(|o| (o.order + 1, layout.class(&o.mode)))
+        .collect();
+    let mut sorted: Vec<&CellResult> = cells.to_vec();
+    sorted.sort_by_key(|c| (c.round, c.order));
+    let mut out = Vec::with_capacity(sorted.len());
+    for same_round in sorted.chunk_by(|a, b| a.round == b.round) {
+        for (position, c) in same_round.iter().enumerate() {
+            let Some(treatment) = layout.treatment(&c.mode, c.replicate) else {
+                continue;
+            };
+            let obs = Obs {
+                round: c.round,
+                position,
+                treatment,
+                previous: previous.get(&c.order).copied().unwrap_or(0),
+                y: 0.0,
+            };
+            out.push((*c, obs));
+        }
     }
     out
+}
+
+/// The placed cells as the crossover model's observations of `measure` (cells that did not
+/// measure it left out).
+fn observations(placed: &[(&CellResult, Obs)], measure: Measure) -> Vec<Obs> {
+    placed
+        .iter()
+        .filter_map(|(c, o)| {
+            Some(Obs {
+                y: cell_value(c, measure)?,
+                ..*o
+            })
+        })
+        .collect()
 }
 
 /// A two-sided interval at `level` (0.975 for 95%) around an effect with a positive standard

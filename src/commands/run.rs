@@ -19,6 +19,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Exit> {
         out: args.out.unwrap_or_else(|| run::default_dir(&scenario)),
         quiet: args.quiet,
         seed: args.seed,
+        history: args.history,
     };
     run::run(&scenario, &options).await
 }

@@ -10,6 +10,7 @@
 mod backend;
 mod cell;
 mod counter;
+mod history;
 pub mod lock;
 mod progress;
 pub mod recovery;
@@ -43,6 +44,8 @@ pub struct Options {
     pub quiet: bool,
     /// The order's seed; `None`: the scenario's `load.seed`, else a new one.
     pub seed: Option<u64>,
+    /// Where earlier runs of the scenario are; `None`: the run directory's parent.
+    pub history: Option<PathBuf>,
 }
 
 /// Runs the scenario; returns the exit code once every report is written. An `Err` means the
@@ -72,6 +75,23 @@ pub async fn run(scenario: &Scenario, options: &Options) -> Result<Exit> {
     }
     let dir = options.out.as_path();
     let mut results = rundir::new_results(scenario, seed);
+    let history_dir = options
+        .history
+        .clone()
+        .or_else(|| dir.parent().map(Path::to_path_buf))
+        .unwrap_or_default();
+    results.history = history::earlier_runs(
+        &history_dir,
+        &results.scenario_name,
+        &results.environment.hostname,
+        dir,
+    );
+    progress.note(&format!(
+        "{} earlier run(s) of {} on this machine in {} for the variation between runs",
+        results.history.len(),
+        results.scenario_name,
+        history_dir.display()
+    ));
     let mut target = match prepare(scenario, options, &results, &lock).await {
         Ok(target) => target,
         Err(err) => {

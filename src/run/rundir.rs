@@ -56,6 +56,7 @@ pub fn new_results(scenario: &Scenario, seed: u64) -> RunResults {
         traces: None,
         probes: None,
         design: Some(scenario.design()),
+        history: Vec::new(),
     }
 }
 

@@ -185,6 +185,7 @@ pub fn generate(spec: &RunSpec) -> RunResults {
         }),
         probes: None,
         design: None,
+        history: Vec::new(),
     }
 }
 
