@@ -106,9 +106,9 @@ enum Terms {
 }
 
 /// Fits the model to `obs`, with `treatments` treatments and `classes` carry-over classes.
-/// Falls back to fewer terms when the order does not make them estimable (carry-over first,
-/// then positions); `None` when even treatments within rounds are not (no treatment shares a
-/// round with the reference).
+/// Falls back to fewer terms when the order does not make them estimable, or leaves no residual
+/// degree of freedom (carry-over first, then positions); `None` when even treatments within
+/// rounds are not (no treatment shares a round with the reference).
 pub fn fit(obs: &[Obs], treatments: usize, classes: usize) -> Option<Fit> {
     let positions = obs.iter().map(|o| o.position + 1).max().unwrap_or(0);
     [Terms::All, Terms::NoCarryOver, Terms::TreatmentsOnly]
@@ -187,6 +187,11 @@ fn fit_with(
             }
         }
     }
+    let df = obs.len() as f64 - blocks.len() as f64 - cols as f64;
+    if df < 1.0 && terms != Terms::TreatmentsOnly {
+        // No residual left to estimate the noise: fewer terms, so there is (a run of 2 rounds).
+        return None;
+    }
     let inverse = invert(&xtx)?;
     let beta: Vec<f64> = (0..cols)
         .map(|i| (0..cols).map(|j| inverse[i][j] * xty[j]).sum())
@@ -198,7 +203,6 @@ fn fit_with(
             (y - fitted).powi(2)
         })
         .sum();
-    let df = obs.len() as f64 - blocks.len() as f64 - cols as f64;
     Some(Fit {
         treatment_col,
         carry_col,

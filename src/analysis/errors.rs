@@ -24,6 +24,9 @@ use crate::results::CellResult;
 /// A cell this far (percentage points) beyond the baseline's pooled share fails its mode.
 pub const OUTRIGHT_PP: f64 = 5.0;
 
+/// Degrees of freedom of the binomial floor: as good as the normal.
+const BINOMIAL_DF: f64 = 1e6;
+
 /// Failed and due requests per round, over the cells of rounds before `look`.
 fn per_round(cells: &[&CellResult], look: u32) -> BTreeMap<u32, (f64, f64)> {
     let mut out: BTreeMap<u32, (f64, f64)> = BTreeMap::new();
@@ -72,10 +75,17 @@ fn compare(m: &BTreeMap<u32, (f64, f64)>, b: &BTreeMap<u32, (f64, f64)>) -> Opti
         p * (1.0 - p) / (n + 2.0)
     };
     let floor = plus(em, nm) + plus(eb, nb);
+    // The robust variance rests on the rounds (rounds - 1 degrees of freedom); the binomial floor
+    // on the counts, whose variance is no estimate from rounds (the normal's quantiles).
+    let (variance, df) = if robust >= floor {
+        (robust, r - 1.0)
+    } else {
+        (floor, BINOMIAL_DF)
+    };
     Some(Effect {
         value: 100.0 * (pm - pb),
-        se: (r > 1.0).then(|| 100.0 * robust.max(floor).sqrt()),
-        df: r - 1.0,
+        se: (r > 1.0).then(|| 100.0 * variance.sqrt()),
+        df,
     })
 }
 
