@@ -338,10 +338,9 @@ async fn the_window_cpu_of_a_known_burner_process_is_exact() {
         tokio::time::sleep(Duration::from_millis(length)).await;
         let (end, sched_end) = (reader.read().await.unwrap()[0], schedstat_ns(pid));
         let w = WindowCpu::between(&start, &end).unwrap();
-        let sched_pct = (sched_end - sched_start) as f64
-            / 1e9
-            / end.at.duration_since(start.at).as_secs_f64()
-            * 100.0;
+        let sched_pct =
+            (sched_end - sched_start) as f64 / 1e9 / end.at.duration_since(start.at).as_secs_f64()
+                * 100.0;
         assert_window(&w, &[CpuCounter::ProcessClock], sched_pct, "schedstat");
     }
     child.kill().unwrap();

@@ -83,9 +83,9 @@ fn the_embedded_default_runs_the_demo_binaries_it_builds() {
     );
     assert_eq!(builds[0].cwd, repo("scenarios/.."));
     // The plan the file's header comment budgets for: one discarded cell, then at least 4 and
-    // at most 12 rounds of the 3 modes and the baseline's A/A pair at one rate, whole balanced
+    // at most 16 rounds of the 3 modes and the baseline's A/A pair at one rate, whole balanced
     // squares, within 6 minutes of cells.
-    assert_eq!(s.plan(1).len(), 1 + 12 * 4);
+    assert_eq!(s.plan(1).len(), 1 + 16 * 4);
     assert_eq!(s.load.rounds % s.balanced_rounds(), 0);
     assert_eq!(s.load.max_rounds % s.balanced_rounds(), 0);
     assert_eq!(s.load.max_duration, Some(secs(360)));

@@ -233,12 +233,14 @@ pub(super) fn judge(
                         None => widened,
                     });
                 }
-                if budget == BudgetKind::Errors
-                    && let Some(why) = errors::failing_cell(&g.cells, &base.cells)
-                {
-                    // Requests that fail outright are a fact, not an estimate.
-                    result.verdict = Verdict::Fail;
-                    result.note = Some(why);
+                if budget == BudgetKind::Errors {
+                    if let Some(why) = errors::failing_cell(&g.cells, &base.cells) {
+                        // Requests that fail outright are a fact, not an estimate.
+                        result.verdict = Verdict::Fail;
+                        result.note = Some(why);
+                    } else if result.verdict == Verdict::Fail {
+                        result.note = Some(errors::describe(&g.cells));
+                    }
                 }
                 let carry_over = fits
                     .last()

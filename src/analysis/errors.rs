@@ -103,27 +103,48 @@ pub fn failing_cell(mode: &[&CellResult], baseline: &[&CellResult]) -> Option<St
     let c = mode
         .iter()
         .find(|c| c.load.due > 0 && c.error_pct() - base_pct > OUTRIGHT_PP)?;
-    let mut kinds: Vec<String> = c
-        .load
-        .error_kinds
-        .iter()
-        .map(|(kind, n)| format!("{n} x {kind}"))
-        .collect();
-    if c.load.dropped > 0 {
-        kinds.push(format!("{} dropped at the in-flight cap", c.load.dropped));
-    }
-    let unexpected = c.load.errors - c.load.error_kinds.values().sum::<u64>().min(c.load.errors);
-    if unexpected > 0 {
-        kinds.push(format!("{unexpected} unexpected statuses"));
-    }
+    let kinds = kinds(&[c]);
     Some(format!(
         "round {}: {:.1}% of {} requests due failed, timed out or were dropped (baseline \
          {base_pct:.2}%, more than {OUTRIGHT_PP} points above fails outright): {}",
         c.round + 1,
         c.error_pct(),
         c.load.due,
-        kinds.join(", ")
+        kinds
     ))
+}
+
+/// What failed in `cells`, by kind: `8 x timeout, 3 dropped at the in-flight cap, 2 unexpected
+/// statuses`.
+fn kinds(cells: &[&CellResult]) -> String {
+    let mut by_kind: BTreeMap<&str, u64> = BTreeMap::new();
+    let (mut dropped, mut unexpected) = (0, 0);
+    for c in cells {
+        for (kind, n) in &c.load.error_kinds {
+            *by_kind.entry(kind).or_default() += n;
+        }
+        dropped += c.load.dropped;
+        unexpected += c.load.errors - c.load.error_kinds.values().sum::<u64>().min(c.load.errors);
+    }
+    let mut out: Vec<String> = by_kind
+        .iter()
+        .map(|(kind, n)| format!("{n} x {kind}"))
+        .collect();
+    if dropped > 0 {
+        out.push(format!("{dropped} dropped at the in-flight cap"));
+    }
+    if unexpected > 0 {
+        out.push(format!("{unexpected} unexpected statuses"));
+    }
+    out.join(", ")
+}
+
+/// A mode's failed requests over all its cells, described for a failing verdict.
+pub fn describe(mode: &[&CellResult]) -> String {
+    let (failed, due) = mode.iter().fold((0, 0), |(f, d), c| {
+        (f + c.failed_requests().min(c.load.due), d + c.load.due)
+    });
+    format!("{failed} of {due} requests due failed: {}", kinds(mode))
 }
 
 #[cfg(test)]

@@ -113,13 +113,19 @@ impl Overhead {
 
     fn y_desc(&self) -> String {
         match self.budget {
-            BudgetKind::Latency { .. } => "added latency (ms), 95% interval".to_string(),
-            BudgetKind::Cpu { .. } => {
-                "added CPU (percentage points of one core), 95% interval".to_string()
+            BudgetKind::Latency { .. } => {
+                "added latency (ms), interval at the deciding look".to_string()
             }
-            BudgetKind::Memory { .. } => "added memory (MB), 95% interval".to_string(),
+            BudgetKind::Cpu { .. } => {
+                "added CPU (percentage points of one core), interval at the deciding look"
+                    .to_string()
+            }
+            BudgetKind::Memory { .. } => {
+                "added memory (MB), interval at the deciding look".to_string()
+            }
             BudgetKind::Errors => {
-                "added errors (percentage points of requests due), 95% interval".to_string()
+                "added errors (percentage points of requests due), interval at the deciding look"
+                    .to_string()
             }
             BudgetKind::TraceVolume { .. } => {
                 "observed / expected traces, 99% interval".to_string()
