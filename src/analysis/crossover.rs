@@ -147,45 +147,46 @@ fn fit_with(
     } else {
         vec![None; classes]
     };
-    let row = |o: &Obs| {
-        let mut x = vec![0.0; cols];
-        for (index, col) in [
-            (o.treatment, &treatment_col),
-            (o.position, &position_col),
-            (o.previous, &carry_col),
-        ] {
-            if let Some(Some(c)) = col.get(index) {
-                x[*c] = 1.0;
-            }
-        }
-        x
+    // The columns where a cell's row holds a 1: one each for its treatment, position and
+    // previous mode (distinct column ranges), when they have a column.
+    let ones = |o: &Obs| {
+        [
+            treatment_col.get(o.treatment).copied().flatten(),
+            position_col.get(o.position).copied().flatten(),
+            carry_col.get(o.previous).copied().flatten(),
+        ]
     };
-    // Centre every column and y within its round.
+    // The normal equations of the columns and y centred within their round, accumulated from the
+    // sparse rows: sum(x x') - n m m' per round, so a fit costs cells + rounds x columns^2.
     let mut sorted: Vec<&Obs> = obs.iter().collect();
     sorted.sort_by_key(|o| o.round);
     let blocks: Vec<&[&Obs]> = sorted.chunk_by(|a, b| a.round == b.round).collect();
     let mut xtx = vec![vec![0.0; cols]; cols];
     let mut xty = vec![0.0; cols];
-    let mut centred: Vec<(Vec<f64>, f64)> = Vec::with_capacity(obs.len());
+    let mut yy = 0.0;
     for members in &blocks {
         let n = members.len() as f64;
-        let rows: Vec<Vec<f64>> = members.iter().map(|o| row(o)).collect();
-        let mean_y = members.iter().map(|o| o.y).sum::<f64>() / n;
-        let mean_x: Vec<f64> = (0..cols)
-            .map(|j| rows.iter().map(|r| r[j]).sum::<f64>() / n)
-            .collect();
-        for (o, r) in members.iter().zip(rows) {
-            let x: Vec<f64> = r.iter().zip(&mean_x).map(|(a, m)| a - m).collect();
-            centred.push((x, o.y - mean_y));
+        let mut sum_x = vec![0.0; cols];
+        let mut sum_y = 0.0;
+        for o in members.iter() {
+            let at = ones(o);
+            for a in at.iter().flatten() {
+                sum_x[*a] += 1.0;
+                xty[*a] += o.y;
+                for b in at.iter().flatten() {
+                    xtx[*a][*b] += 1.0;
+                }
+            }
+            sum_y += o.y;
+            yy += o.y * o.y;
         }
-    }
-    for (x, y) in &centred {
-        for i in 0..cols {
-            xty[i] += x[i] * y;
+        for i in (0..cols).filter(|&i| sum_x[i] != 0.0) {
+            xty[i] -= sum_x[i] * sum_y / n;
             for j in 0..cols {
-                xtx[i][j] += x[i] * x[j];
+                xtx[i][j] -= sum_x[i] * sum_x[j] / n;
             }
         }
+        yy -= sum_y * sum_y / n;
     }
     let df = obs.len() as f64 - blocks.len() as f64 - cols as f64;
     if df < 1.0 && terms != Terms::TreatmentsOnly {
@@ -196,13 +197,8 @@ fn fit_with(
     let beta: Vec<f64> = (0..cols)
         .map(|i| (0..cols).map(|j| inverse[i][j] * xty[j]).sum())
         .collect();
-    let rss: f64 = centred
-        .iter()
-        .map(|(x, y)| {
-            let fitted: f64 = x.iter().zip(&beta).map(|(a, b)| a * b).sum();
-            (y - fitted).powi(2)
-        })
-        .sum();
+    // Residual sum of squares: y'y - b'X'y of the centred data.
+    let rss = (yy - beta.iter().zip(&xty).map(|(b, v)| b * v).sum::<f64>()).max(0.0);
     Some(Fit {
         treatment_col,
         carry_col,

@@ -149,12 +149,30 @@ fn simpson(grid: &[f64]) -> Vec<f64> {
 
 /// The boundary in standard errors at look `k` of `fractions`, for an estimate with `df`
 /// residual degrees of freedom: the t quantile with the z boundary's tail probability.
+/// Memoized: every budget at a look asks for the same few (looks, degrees of freedom).
 pub fn t_boundary(fractions: &[f64], k: usize, df: f64) -> f64 {
-    let z = z_boundaries(&fractions[..=k])[k];
-    if z.is_infinite() {
-        return f64::INFINITY;
+    type Key = (Vec<u64>, usize, u64);
+    static MEMO: Mutex<Vec<(Key, f64)>> = Mutex::new(Vec::new());
+    let key: Key = (
+        fractions[..=k].iter().map(|f| f.to_bits()).collect(),
+        k,
+        df.to_bits(),
+    );
+    let mut memo = MEMO.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((_, c)) = memo.iter().rev().find(|(m, _)| *m == key) {
+        return *c;
     }
-    t_quantile(normal_cdf(z), df.max(1.0))
+    let z = z_boundaries(&fractions[..=k])[k];
+    let c = if z.is_infinite() {
+        f64::INFINITY
+    } else {
+        t_quantile(normal_cdf(z), df.max(1.0))
+    };
+    if memo.len() >= 256 {
+        memo.clear();
+    }
+    memo.push((key, c));
+    c
 }
 
 #[cfg(test)]
