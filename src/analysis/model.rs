@@ -32,9 +32,8 @@ pub struct Analysis {
     /// non-baseline mode.
     pub budgets: Vec<BudgetResult>,
     /// The baseline against itself (its two cells of each round), per rate and budget (trace
-    /// volume excluded), judged like the budgets: how large an overhead the method reports when
-    /// there is none. Where it is not a pass, no mode passes the budget, and a mode fails it only
-    /// when its overhead clears the limit by more than the A/A's reach.
+    /// volume excluded), in the same model as the overheads, with a 99% interval: a diagnostic.
+    /// Where that interval excludes 0, no mode passes the budget at that rate.
     pub noise_floor: Vec<NoiseFloor>,
     /// The worst verdict over `budgets` (pass when there are no budgets to judge).
     pub outcome: Verdict,
@@ -91,12 +90,13 @@ impl Analysis {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
-    /// The whole confidence interval lies within the budget.
+    /// At some look, the whole interval lies within the budget.
     Pass,
-    /// The interval straddles the limit, the figure could not be measured or has no interval
-    /// (one round), or the baseline's A/A noise floor reaches beyond the limit.
+    /// No look decided it (the interval straddles the limit at the last look), the figure could
+    /// not be measured or has no interval (too few rounds, zero spread), or a pass was blocked by
+    /// an A/A whose interval excludes 0.
     Inconclusive,
-    /// The whole confidence interval lies beyond the budget.
+    /// At some look, the whole interval lies beyond the budget.
     Fail,
 }
 
@@ -351,7 +351,8 @@ pub struct BudgetResult {
     /// The most the overhead may be, in [`BudgetKind::unit`]; for trace volume, the allowed
     /// relative shortfall or excess (0 = exact).
     pub limit: f64,
-    /// Mode minus baseline at the same rate, with its 95% interval; for trace volume,
+    /// Mode minus baseline at the same rate, with its interval at the deciding look (estimate
+    /// +- the look's boundary x standard error; with one look the 95% t interval); for trace volume,
     /// observed / expected with the 99% binomial interval divided by expected. `None` when it
     /// could not be measured (then the verdict is inconclusive and `note` says why).
     pub overhead: Option<Estimate>,
@@ -410,8 +411,8 @@ pub struct NoiseFloor {
     /// The same statistic as the budget's overhead, between the baseline's two cells of each
     /// round.
     pub estimate: Estimate,
-    /// The verdict this A/A difference gets against +-the budget's limit: pass when the whole
-    /// interval lies within it; anything else gates the budget (see [`Analysis::noise_floor`]).
+    /// Pass when the A/A's 99% interval holds 0, fail when it excludes 0 (then it blocks the
+    /// budget's passes at this rate; see [`Analysis::noise_floor`]), inconclusive without one.
     pub verdict: Verdict,
     /// What was compared with what (`the baseline's two cells (restarts) of each round`).
     pub split: String,
