@@ -150,7 +150,8 @@ pub(super) fn judge(
     for base in groups.iter().filter(|g| g.mode == results.baseline) {
         let at_rate: Vec<&Group> = groups.iter().filter(|g| g.rate == base.rate).collect();
         let cells: Vec<&CellResult> = at_rate.iter().flat_map(|g| g.cells.clone()).collect();
-        if !base.cells.iter().any(|c| c.replicate == 1) {
+        let has_aa = base.cells.iter().any(|c| c.replicate == 1);
+        if !has_aa {
             warnings.push(format!(
                 "the baseline ({}) at {} rps has no second cell in any round: no A/A \
                  diagnostic there",
@@ -201,7 +202,6 @@ pub(super) fn judge(
                 let Some(t) = layout.treatment(g.mode, 0) else {
                     continue;
                 };
-                let has_aa = base.cells.iter().any(|c| c.replicate == 1);
                 let between = between_runs(results, g.mode, g.rate, &budget);
                 let estimate_at = |k: usize| -> Option<Effect> {
                     let e = if budget == BudgetKind::Errors {
@@ -420,9 +420,14 @@ fn interval(e: Effect, level: f64) -> Option<Estimate> {
     })
 }
 
+/// An A/A effect's two-sided interval at [`AA_LEVEL`].
+fn aa_interval(e: Effect) -> Option<Estimate> {
+    interval(e, 1.0 - (1.0 - AA_LEVEL) / 2.0)
+}
+
 /// The A/A diagnostic at one rate: its 99% interval, pass when it holds 0, fail when not.
 fn noise_floor(rate: f64, budget: &BudgetKind, e: Effect) -> NoiseFloor {
-    let estimate = interval(e, 1.0 - (1.0 - AA_LEVEL) / 2.0).unwrap_or(Estimate::point(e.value));
+    let estimate = aa_interval(e).unwrap_or(Estimate::point(e.value));
     let verdict = if !estimate.has_interval() {
         Verdict::Inconclusive
     } else if estimate.low <= 0.0 && 0.0 <= estimate.high {
@@ -492,7 +497,7 @@ fn sequential(
             };
         }
         if overhead.high <= limit {
-            let aa = aa_at(k).and_then(|a| interval(a, 1.0 - (1.0 - AA_LEVEL) / 2.0));
+            let aa = aa_at(k).and_then(aa_interval);
             match aa.filter(|a| a.low > 0.0 || a.high < 0.0) {
                 None => {
                     return Judged {
