@@ -10,7 +10,7 @@
 //! interval excludes 0 (the machine or the method is broken) blocks a pass, with the reason; and
 //! a mode with a cell whose requests clearly fail fails at once.
 
-use super::crossover::{Effect, Fit, Obs, fit};
+use super::crossover::{Effect, Fit, Model, Obs};
 use super::errors;
 use super::rounds::{Measure, cell_value};
 use super::sequential::t_boundary;
@@ -159,17 +159,32 @@ pub(super) fn judge(
             ));
         }
         let placed = placed(results, &layout, &cells);
+        check_speed(&placed, &layout, base.rate, warnings);
+        // Per look, the models built so far: measures taken in the same cells share one.
+        let mut models: Vec<Vec<Model>> = vec![Vec::new(); looks.len()];
         for (budget, limit, measure) in budget_list(results, &services(&cells)) {
             let fits: Vec<Option<Fit>> = if budget == BudgetKind::Errors {
                 Vec::new()
             } else {
                 let obs = observations(&placed, measure);
-                looks
+                let seen: Vec<Vec<Obs>> = looks
                     .iter()
-                    .map(|&look| {
-                        let seen: Vec<Obs> =
-                            obs.iter().copied().filter(|o| o.round < look).collect();
-                        fit(&seen, layout.treatments(), layout.modes.len() + 1)
+                    .map(|&look| obs.iter().copied().filter(|o| o.round < look).collect())
+                    .collect();
+                for (at_look, seen) in models.iter_mut().zip(&seen) {
+                    if !at_look.iter().any(|m| m.holds(seen))
+                        && let Some(m) =
+                            Model::new(seen, layout.treatments(), layout.modes.len() + 1)
+                    {
+                        at_look.push(m);
+                    }
+                }
+                models
+                    .iter()
+                    .zip(&seen)
+                    .map(|(at_look, seen)| {
+                        let m = at_look.iter().find(|m| m.holds(seen))?;
+                        Some(m.fit(seen.iter().map(|o| o.y)))
                     })
                     .collect()
             };
@@ -185,7 +200,7 @@ pub(super) fn judge(
                 noise.push(noise_floor(base.rate, &budget, e));
             }
             if let Some(Some(f)) = fits.last()
-                && !f.carry_over_estimable
+                && !f.carry_over_estimable()
                 && !layout.modes.is_empty()
             {
                 let warning = format!(
@@ -384,6 +399,7 @@ fn placed<'c>(
                 position,
                 treatment,
                 previous: previous.get(&c.order).copied().unwrap_or(0),
+                speed: machine_speed(c),
                 y: 0.0,
             };
             out.push((*c, obs));
@@ -392,14 +408,73 @@ fn placed<'c>(
     out
 }
 
+/// How slowly the machine ran a cell: the driver's CPU per request sent, µs. The driver does
+/// the same work in every mode, so this moves with the machine (frequency, neighbours, caches),
+/// not with the mode; `None` when not measured.
+fn machine_speed(c: &CellResult) -> Option<f64> {
+    let cpu = c.load.driver_cpu_s?;
+    (c.load.sent > 0 && cpu > 0.0).then(|| cpu * 1e6 / c.load.sent as f64)
+}
+
+/// The driver's CPU per request should not move with the mode (the driver does the same work in
+/// each); where it does, adjusting latency and CPU for it would take part of the mode's effect,
+/// so the run says so.
+fn check_speed(
+    placed: &[(&CellResult, Obs)],
+    layout: &Layout,
+    rate: f64,
+    warnings: &mut Vec<String>,
+) {
+    let obs: Vec<Obs> = placed
+        .iter()
+        .filter_map(|(_, o)| {
+            Some(Obs {
+                y: o.speed?,
+                speed: None,
+                ..*o
+            })
+        })
+        .collect();
+    if obs.is_empty() || obs.len() < placed.len() {
+        return;
+    }
+    let Some(model) = Model::new(&obs, layout.treatments(), layout.modes.len() + 1) else {
+        return;
+    };
+    let fit = model.fit(obs.iter().map(|o| o.y));
+    let mean = obs.iter().map(|o| o.y).sum::<f64>() / obs.len() as f64;
+    for mode in &layout.modes {
+        let Some(e) = layout
+            .treatment(mode, 0)
+            .and_then(|t| fit.contrast(&[(t, 1.0), (layout.aa(), -0.5)]))
+            .and_then(aa_interval)
+            .filter(|e| e.low > 0.0 || e.high < 0.0)
+        else {
+            continue;
+        };
+        let pct = |v: f64| v / mean * 100.0;
+        warnings.push(format!(
+            "{mode} at {rate} rps: the driver's CPU per request moves with the mode ({:+.1}% \
+             [{:+.1}%, {:+.1}%]), though it does the same work in every mode: adjusting latency \
+             and CPU for the machine's speed may take part of {mode}'s effect",
+            pct(e.value),
+            pct(e.low),
+            pct(e.high)
+        ));
+    }
+}
+
 /// The placed cells as the crossover model's observations of `measure` (cells that did not
-/// measure it left out).
+/// measure it left out). Latency and CPU move with the machine's speed and are adjusted for it;
+/// memory and errors do not.
 fn observations(placed: &[(&CellResult, Obs)], measure: Measure) -> Vec<Obs> {
+    let by_speed = matches!(measure, Measure::Latency(_) | Measure::Cpu(_));
     placed
         .iter()
         .filter_map(|(c, o)| {
             Some(Obs {
                 y: cell_value(c, measure)?,
+                speed: o.speed.filter(|_| by_speed),
                 ..*o
             })
         })

@@ -178,7 +178,7 @@ pub fn t_boundary(fractions: &[f64], k: usize, df: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::crossover::{Obs, fit};
+    use crate::analysis::crossover::{Model, Obs};
     use crate::scenario::williams;
     use rand::rngs::StdRng;
     use rand::{Rng, SeedableRng};
@@ -245,6 +245,7 @@ mod tests {
                         position,
                         treatment: t,
                         previous: if previous == 3 { 0 } else { previous },
+                        speed: None,
                         y: 5.0 + shift + effect + 0.5 * normal(rng),
                     });
                     previous = t;
@@ -253,8 +254,9 @@ mod tests {
             let mut previous_df: Option<f64> = None;
             for (k, &look) in looks.iter().enumerate() {
                 let seen: Vec<Obs> = obs.iter().copied().filter(|o| o.round < look).collect();
-                let e = fit(&seen, 4, 3)
+                let e = Model::new(&seen, 4, 3)
                     .unwrap()
+                    .fit(seen.iter().map(|o| o.y))
                     .contrast(&[(1, 1.0), (3, -0.5)])
                     .unwrap();
                 let df = previous_df.unwrap_or(e.df).min(e.df);

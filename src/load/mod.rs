@@ -24,7 +24,7 @@ mod template;
 mod timer;
 mod trace_id;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -321,9 +321,23 @@ async fn drive(
         recorder: recorder.clone(),
         shutdown,
     };
+    // The driver thread's CPU clock at the measured window's start, read on this thread.
+    let cpu_at_window_start = Rc::new(Cell::new(None));
+    let mark = tokio::task::spawn_local({
+        let at = cpu_at_window_start.clone();
+        async move {
+            tokio::time::sleep_until(measure_start.into()).await;
+            at.set(thread_cpu_ns());
+        }
+    });
     let report = scheduler.run().await.context("the driver's timer failed")?;
 
     drain(workers, spec.drain_timeout).await?;
+    mark.abort();
+    let driver_cpu_s = cpu_at_window_start
+        .get()
+        .zip(thread_cpu_ns())
+        .map(|(start, end)| end.saturating_sub(start) as f64 / 1e9);
     closed.cancel();
     closer.await.context("the interval task failed")?;
     let recorder = Rc::into_inner(recorder)
@@ -335,13 +349,16 @@ async fn drive(
     } else {
         spec.duration
     };
-    let summary = summarize(
-        &spec,
-        &recorder,
-        report.sent_measured,
-        measured,
-        report.cancelled,
-    );
+    let summary = LoadSummary {
+        driver_cpu_s,
+        ..summarize(
+            &spec,
+            &recorder,
+            report.sent_measured,
+            measured,
+            report.cancelled,
+        )
+    };
     Ok(LoadOutcome {
         latency: recorder.latency,
         service_time: recorder.service_time,
@@ -392,5 +409,11 @@ fn summarize(
         driver_lag_ms: Percentiles::from_hdr_us(&recorder.driver_lag),
         slowest: recorder.slowest.sorted(),
         partial,
+        driver_cpu_s: None,
     }
+}
+
+/// The calling thread's CPU time, ns; `None` where the clock cannot be read.
+fn thread_cpu_ns() -> Option<u64> {
+    crate::resources::procfs::clock_ns(libc::CLOCK_THREAD_CPUTIME_ID).ok()
 }

@@ -86,6 +86,11 @@ pub struct LoadSummary {
     pub slowest: Vec<SlowRequest>,
     /// True when the run was stopped early (Ctrl-C or shutdown).
     pub partial: bool,
+    /// CPU seconds the driver's own thread spent from the measured window's start until its
+    /// last response (its thread CPU clock, ns resolution). The driver does the same work in
+    /// every mode, so this tells how fast the machine ran the window; the analysis adjusts for it.
+    #[serde(default)]
+    pub driver_cpu_s: Option<f64>,
 }
 
 /// Driver lag p99 beyond this and the driver's own delay is no longer small next to a 1 ms budget.
