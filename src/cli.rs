@@ -34,6 +34,9 @@ pub enum Command {
     Compare(CompareArgs),
     /// Re-render the reports of a run directory from its results.
     Report(ReportArgs),
+    /// Each budget's overhead across runs, for release reviews: charts, change points, and
+    /// exports for Bencher (BMF JSON) and Apache Otava (CSV).
+    Trend(TrendArgs),
     /// Merge several drivers' outputs (`drive --json X.json --hlog X.hlog`) into one summary
     /// and one interval log: exact combined percentiles, summed rates and counts.
     Merge(MergeArgs),
@@ -338,6 +341,10 @@ pub struct RunArgs {
     /// run directory's parent].
     #[arg(long, value_name = "DIR")]
     pub history: Option<PathBuf>,
+    /// The version or commit this run measures, stored in summary.json for `trend` [default:
+    /// the first 12 characters of $GITHUB_SHA when set].
+    #[arg(long, value_name = "TEXT")]
+    pub label: Option<String>,
 }
 
 // ---- compare (src/commands/compare.rs) ----
@@ -350,7 +357,8 @@ or a number in the figure's unit):
 A figure is beyond its threshold when the 95% interval of its change (candidate minus baseline,
 Welch, from the variation between rounds of both runs) lies entirely beyond the threshold (an
 error rate: its interval beyond the baseline's widened by the threshold; a one-round figure,
-without an interval, never is).
+without an interval, never is). From 3 baseline runs on, the variation between runs is
+estimated per figure and widens the interval; overheads take absolute thresholds only.
 Overheads (mode minus baseline mode, measured in the same run: machine drift cancels) and the
 error rate decide the exit code; absolute p50, p99, throughput, CPU and memory carry the drift
 between the two runs too, so they are shown and flagged but decide only with --gate-absolute.
@@ -358,9 +366,13 @@ The Markdown table goes to stdout and is appended to $GITHUB_STEP_SUMMARY when s
 Exit 1 on regression, 2 on an unreadable or foreign file."
 )]
 pub struct CompareArgs {
-    /// The baseline run: a summary.json, or a run directory holding one.
-    pub baseline: std::path::PathBuf,
+    /// The baseline run or runs: summary.json files, run directories holding one, or directories
+    /// of run directories. From 3 runs on, the variation between runs is estimated per figure
+    /// and widens each interval; with fewer it is unknown, and only the thresholds allow for it.
+    #[arg(required = true, num_args = 1.., value_name = "BASELINE")]
+    pub baselines: Vec<std::path::PathBuf>,
     /// The candidate run: a summary.json, or a run directory holding one.
+    #[arg(required = true, value_name = "CANDIDATE")]
     pub candidate: std::path::PathBuf,
     /// Override a regression threshold, e.g. `p99=10%`, `cpu=0.5pp`, `memory=5MB` (repeatable).
     #[arg(long = "threshold", value_name = "KEY=LIMIT")]
@@ -369,6 +381,23 @@ pub struct CompareArgs {
     /// for two runs on the same quiet, dedicated machine.
     #[arg(long)]
     pub gate_absolute: bool,
+}
+
+// ---- trend (src/commands/trend.rs) ----
+#[derive(Debug, Args)]
+pub struct TrendArgs {
+    /// The runs: summary.json files, run directories, or directories of run directories; put in
+    /// time order by when each started.
+    #[arg(required = true, value_name = "RUN")]
+    pub runs: Vec<PathBuf>,
+    /// Where the trend goes: trend.md, trend.html, charts/, bmf.json (the newest run),
+    /// otava.csv and otava.yaml.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// The runs' labels (a version or commit), oldest first, one per run [default: each run's
+    /// `run --label` or $GITHUB_SHA, else its directory's name].
+    #[arg(long = "label", value_name = "TEXT")]
+    pub labels: Vec<String>,
 }
 
 // ---- report (src/commands/report.rs) ----

@@ -15,7 +15,8 @@
 //! - [`results`]: what a run measured, as plain serde data (the contract of analysis and reports).
 //! - [`analysis`]: overheads, confidence intervals and verdicts derived from the results.
 //! - [`run`]: `tracebench run`, the whole data flow: cells, trace checks, restore, reports.
-//! - [`compare`]: a candidate run against a baseline run, for CI.
+//! - [`compare`]: a candidate run against one or more baseline runs, for CI.
+//! - [`trend`]: each budget's overhead across runs with its change points, for release reviews.
 //! - [`report`]: one exporter per format (JSON, CSV, HdrHistogram logs, Markdown, HTML, charts),
 //!   all rendering the same computed summary.
 //! - [`error`]: the usage error (exit 2) any module may raise; [`exit`]: exit codes, and the
@@ -41,3 +42,4 @@ pub mod run;
 pub mod scenario;
 pub mod sink;
 pub mod traces;
+pub mod trend;

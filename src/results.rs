@@ -53,6 +53,9 @@ pub struct RunResults {
     /// budget's overhead there, for the variation between runs. Empty when there were none.
     #[serde(default)]
     pub history: Vec<PastRun>,
+    /// The version or commit the run measured (`run --label`, or $GITHUB_SHA), for `trend`.
+    #[serde(default)]
+    pub label: Option<String>,
 }
 
 /// An earlier run's overheads, as its analysis gave them.
@@ -150,6 +153,82 @@ pub struct Environment {
     pub os: String,
     pub cpus: usize,
     pub target_kind: String,
+    /// The CPU model (`/proc/cpuinfo`).
+    #[serde(default)]
+    pub cpu_model: Option<String>,
+    /// The kernel release.
+    #[serde(default)]
+    pub kernel: Option<String>,
+    /// The CPU limit of tracebench's own cgroup, cores; `None` when unlimited.
+    #[serde(default)]
+    pub cpu_limit_cores: Option<f64>,
+    /// The memory limit of tracebench's own cgroup, bytes; `None` when unlimited.
+    #[serde(default)]
+    pub memory_limit_bytes: Option<u64>,
+    /// What each service runs: a process service's program and its digest (the build), a
+    /// container's image.
+    #[serde(default)]
+    pub programs: Vec<Program>,
+}
+
+/// What one service ran.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Program {
+    pub service: String,
+    /// The program's path, or the container's image.
+    pub name: String,
+    /// The program file's digest; `None` for a container or an unreadable program.
+    pub digest: Option<String>,
+}
+
+impl Environment {
+    /// What differs between two runs' machines and programs, one line each ("kernel 6.1 / 6.8");
+    /// empty when nothing recorded differs. Fields one run did not record are not compared.
+    pub fn differences(&self, other: &Environment) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut differ = |what: &str, a: Option<String>, b: Option<String>| {
+            if let (Some(a), Some(b)) = (a, b)
+                && a != b
+            {
+                out.push(format!("{what}: {a} / {b}"));
+            }
+        };
+        differ(
+            "host",
+            Some(self.hostname.clone()),
+            Some(other.hostname.clone()),
+        );
+        differ(
+            "cpus",
+            Some(self.cpus.to_string()),
+            Some(other.cpus.to_string()),
+        );
+        differ("cpu model", self.cpu_model.clone(), other.cpu_model.clone());
+        differ("kernel", self.kernel.clone(), other.kernel.clone());
+        let cores =
+            |e: &Environment| Some(e.cpu_limit_cores.map_or("none".into(), |c| c.to_string()));
+        differ("cgroup cpu limit (cores)", cores(self), cores(other));
+        let memory = |e: &Environment| {
+            Some(
+                e.memory_limit_bytes
+                    .map_or("none".into(), |m| m.to_string()),
+            )
+        };
+        differ("cgroup memory limit (bytes)", memory(self), memory(other));
+        for p in &self.programs {
+            if let Some(q) = other.programs.iter().find(|q| q.service == p.service) {
+                let id = |p: &Program| {
+                    Some(
+                        format!("{} {}", p.name, p.digest.as_deref().unwrap_or(""))
+                            .trim()
+                            .to_string(),
+                    )
+                };
+                differ(&format!("{} runs", p.service), id(p), id(q));
+            }
+        }
+        out
+    }
 }
 
 /// One measurement: one mode at one rate in one round.
@@ -177,12 +256,24 @@ pub struct CellResult {
     /// and the built-in sink when it runs in-process), from its own process CPU clock (ns).
     #[serde(default)]
     pub tracebench_cpu_s: Option<f64>,
+    /// The share of the machine's CPU time the hypervisor stole during the window, %
+    /// (`/proc/stat`); `None` where not read.
+    #[serde(default)]
+    pub steal_pct: Option<f64>,
     /// The whole window's corrected latency histogram (failed requests with the time they took).
     pub latency: EncodedHistogram,
     /// One record per second of the window, for timelines and interval logs.
     pub seconds: Vec<SecondRecord>,
     /// One series per service.
     pub resources: Vec<ServiceResources>,
+}
+
+impl RunResults {
+    /// The mean share of CPU time stolen by the hypervisor over the cells' windows, %.
+    pub fn steal_pct(&self) -> Option<f64> {
+        let steals: Vec<f64> = self.cells.iter().filter_map(|c| c.steal_pct).collect();
+        (!steals.is_empty()).then(|| steals.iter().sum::<f64>() / steals.len() as f64)
+    }
 }
 
 impl CellResult {

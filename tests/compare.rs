@@ -3,27 +3,12 @@
 //! 5 ms more latency in every mode (the machine, not tracing) is flagged but not gated unless
 //! `--gate-absolute`; 2 ms more overhead in the traced mode is a regression (exit 1, the table
 //! names the figure); the table is appended to $GITHUB_STEP_SUMMARY; bad files are usage errors
-//! naming the file.
+//! naming the file; a directory of baseline runs gives the variation between runs.
 
 use std::path::Path;
 use std::process::{Command, Output};
 
-use testkit::analysis::{ModeSpec, RunSpec, generate};
-use tracebench::analysis::{Summary, analyze};
-
-fn write_summary(dir: &Path, name: &str, spec: &RunSpec) -> std::path::PathBuf {
-    let results = generate(spec);
-    let summary = Summary {
-        schema_version: tracebench::results::SCHEMA_VERSION,
-        analysis: analyze(&results),
-        results,
-    };
-    let run_dir = dir.join(name);
-    std::fs::create_dir_all(&run_dir).unwrap();
-    let path = run_dir.join("summary.json");
-    std::fs::write(&path, serde_json::to_vec(&summary).unwrap()).unwrap();
-    path
-}
+use testkit::analysis::{ModeSpec, RunSpec, write_summary};
 
 fn compare(args: &[&Path], step_summary: Option<&Path>) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tracebench"));
@@ -52,6 +37,21 @@ fn row<'a>(out: &'a str, prefix: &str) -> &'a str {
     out.lines()
         .find(|l| l.starts_with(prefix))
         .unwrap_or_else(|| panic!("no row {prefix} in\n{out}"))
+}
+
+/// The default run with 2 ms more latency in `on`, drawn from `seed`.
+fn two_ms_more_in_on(seed: u64) -> RunSpec {
+    RunSpec {
+        seed,
+        modes: vec![
+            ModeSpec::new("off", 0.0),
+            ModeSpec {
+                added_latency_ms: 2.0,
+                ..ModeSpec::new("on", 1.0)
+            },
+        ],
+        ..RunSpec::default()
+    }
 }
 
 /// A temporary directory holding the default run as `base`.
@@ -121,21 +121,7 @@ fn a_slower_machine_is_flagged_and_gated_only_when_asked() {
 #[test]
 fn two_ms_more_tracing_overhead_is_a_regression_naming_the_figure() {
     let (dir, base) = with_base();
-    let slow = write_summary(
-        dir.path(),
-        "slow",
-        &RunSpec {
-            seed: 9,
-            modes: vec![
-                ModeSpec::new("off", 0.0),
-                ModeSpec {
-                    added_latency_ms: 2.0,
-                    ..ModeSpec::new("on", 1.0)
-                },
-            ],
-            ..RunSpec::default()
-        },
-    );
+    let slow = write_summary(dir.path(), "slow", &two_ms_more_in_on(9));
     let out = compared(&[&base, &slow], None, 1);
     let p50 = row(&out, "| on | 100 | overhead latency p50 (ms) |");
     assert!(p50.ends_with("| **regression** |"), "{p50}");
@@ -181,4 +167,47 @@ fn a_summary_left_without_its_analysis_is_analyzed_when_read() {
     let summary = tracebench::compare::load_summary(&cut).unwrap();
     assert_eq!(serde_json::to_value(&summary.analysis).unwrap(), analysis);
     assert!(compared(&[&base, &cut], None, 0).contains("**No regression**"));
+}
+
+#[test]
+fn several_baseline_runs_in_a_directory_estimate_the_variation_between_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let runs = dir.path().join("main");
+    for seed in [11, 12, 13] {
+        let spec = RunSpec {
+            seed,
+            ..RunSpec::default()
+        };
+        write_summary(&runs, &format!("run-{seed}"), &spec);
+    }
+    let unchanged = write_summary(
+        dir.path(),
+        "pr",
+        &RunSpec {
+            seed: 14,
+            ..RunSpec::default()
+        },
+    );
+    let out = compared(&[&runs, &unchanged], None, 0);
+    assert!(
+        out.contains("3 baseline runs: each figure's variation"),
+        "{out}"
+    );
+    assert!(out.contains("**No regression**"), "{out}");
+    assert!(out.contains("run-11"), "the runs read are named: {out}");
+    let slower = write_summary(dir.path(), "slower-pr", &two_ms_more_in_on(15));
+    let out = compared(&[&runs, &slower], None, 1);
+    let p50 = row(&out, "| on | 100 | overhead latency p50 (ms) |");
+    assert!(p50.ends_with("| **regression** |"), "{p50}");
+    // One baseline run: the comparison says what it cannot know.
+    let out = compared(&[&runs.join("run-11"), &unchanged], None, 0);
+    assert!(
+        out.contains("1 baseline run(s): the variation between runs is unknown"),
+        "{out}"
+    );
+    // A relative threshold on an overhead is refused, naming why.
+    let threshold = [Path::new("--threshold"), Path::new("latency-overhead=10%")];
+    let o = compare(&[&runs, &unchanged, threshold[0], threshold[1]], None);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("an overhead's threshold is absolute"));
 }

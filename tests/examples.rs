@@ -65,7 +65,7 @@ fn the_github_workflow_passes_actionlint() {
     let broken = std::env::temp_dir().join(format!("tb-workflow-{}.yml", std::process::id()));
     for (good, bad, rule) in [
         ("runs-on:", "runs_on:", "[syntax-check]"),
-        ("[ -z \"$run_id\" ]", "[ -z $run_id ]", "[shellcheck]"),
+        ("[ -z \"$run_ids\" ]", "[ -z $run_ids ]", "[shellcheck]"),
         ("github.token", "github.tokn", "[expression]"),
         (
             "echo \"tracebench run exited $status\"",

@@ -14,7 +14,7 @@ use super::crossover::{Effect, Fit, Model, Obs};
 use super::errors;
 use super::rounds::{Measure, cell_value};
 use super::sequential::t_boundary;
-use super::stats::{std_dev, t_quantile};
+use super::stats::{between_run_variance, t_quantile};
 use super::{
     BudgetKind, BudgetResult, Decision, Estimate, Group, GroupSummary, NoiseFloor, Verdict,
     services, traces,
@@ -121,6 +121,13 @@ pub(super) fn judge(
 ) -> (Vec<BudgetResult>, Vec<NoiseFloor>) {
     warn_unknown_statistics(&results.budgets, warnings);
     let (looks, fractions) = looks(results);
+    // A finished run's last look is its final analysis, whenever it came: it spends what is
+    // left of each side's error (Lan and DeMets). A stop at `max_duration` is set by the clock,
+    // not by the estimates, so the error at the limit holds; without it a run the time cap ends
+    // after 8 of 32 planned rounds would judge at the first look's strict boundary and leave
+    // most of its error, and its power, unspent. A run that stopped because every budget was
+    // decided has nothing left to decide there.
+    let finished = results.finished_unix_ms.is_some();
     if results.history.len() < HISTORY_RUNS {
         warnings.push(format!(
             "{} earlier run(s) of this scenario on this machine ({HISTORY_RUNS} needed to \
@@ -236,7 +243,8 @@ pub(super) fn judge(
                         ..e
                     })
                 };
-                let mut result = sequential(&looks, &fractions, limit, estimate_at, aa_at);
+                let mut result =
+                    sequential((&looks, &fractions, finished), limit, estimate_at, aa_at);
                 if let Some((tau2, runs)) = between.filter(|(tau2, _)| *tau2 > 0.0) {
                     let widened = format!(
                         "widened by the variation between {runs} earlier runs (sd {:.3} {})",
@@ -352,12 +360,7 @@ fn between_runs(
         })
         .map(|o| (o.value, o.se))
         .collect();
-    if past.len() < HISTORY_RUNS {
-        return None;
-    }
-    let values: Vec<f64> = past.iter().map(|p| p.0).collect();
-    let within = past.iter().map(|p| p.1 * p.1).sum::<f64>() / past.len() as f64;
-    Some(((std_dev(&values).powi(2) - within).max(0.0), past.len()))
+    (past.len() >= HISTORY_RUNS).then(|| (between_run_variance(&past), past.len()))
 }
 
 /// Budgets group by group in the order of `groups` (the trace budgets of a group first).
@@ -531,8 +534,7 @@ struct Judged {
 /// its boundary decides. A pass needs the A/A at that look to hold 0 (`aa_at`). Undecided at
 /// the last look: inconclusive, with how far from deciding it is.
 fn sequential(
-    looks: &[u32],
-    fractions: &[f64],
+    (looks, fractions, finished): (&[u32], &[f64], bool),
     limit: f64,
     estimate_at: impl Fn(usize) -> Option<Effect>,
     aa_at: impl Fn(usize) -> Option<Effect>,
@@ -547,7 +549,13 @@ fn sequential(
             continue;
         };
         // The previous look's degrees of freedom: see the sequential module's doc.
-        let c = t_boundary(fractions, k, previous_df.unwrap_or(e.df).min(e.df));
+        let final_look = finished && k + 1 == looks.len();
+        let c = t_boundary(
+            fractions,
+            k,
+            previous_df.unwrap_or(e.df).min(e.df),
+            final_look,
+        );
         previous_df = Some(e.df);
         let overhead = Estimate {
             value: e.value,
@@ -703,13 +711,17 @@ mod tests {
         let fractions = [0.5, 0.75, 1.0];
         let none = |_| None;
         // Far below: pass at the first look.
-        let j = sequential(&looks, &fractions, 1.0, |_| Some(effect(0.2, 0.1)), none);
+        let j = sequential(
+            (&looks, &fractions, false),
+            1.0,
+            |_| Some(effect(0.2, 0.1)),
+            none,
+        );
         assert_eq!(j.verdict, Verdict::Pass);
         assert_eq!(j.decision.unwrap().rounds, 8);
         // Near the limit with the standard error falling: decided at a later look.
         let j = sequential(
-            &looks,
-            &fractions,
+            (&looks, &fractions, false),
             1.0,
             |k| Some(effect(1.5, [0.3, 0.2, 0.1][k])),
             none,
@@ -717,15 +729,30 @@ mod tests {
         assert_eq!(j.verdict, Verdict::Fail);
         assert!(j.decision.unwrap().rounds > 8);
         // On the limit: undecided, saying so.
-        let j = sequential(&looks, &fractions, 1.0, |_| Some(effect(1.0, 0.1)), none);
+        let j = sequential(
+            (&looks, &fractions, false),
+            1.0,
+            |_| Some(effect(1.0, 0.1)),
+            none,
+        );
         assert_eq!(j.verdict, Verdict::Inconclusive);
         assert!(j.note.unwrap().contains("sits on the limit"));
         // Near it: how many more rounds.
-        let j = sequential(&looks, &fractions, 1.0, |_| Some(effect(0.9, 0.1)), none);
+        let j = sequential(
+            (&looks, &fractions, false),
+            1.0,
+            |_| Some(effect(0.9, 0.1)),
+            none,
+        );
         let d = j.decision.unwrap();
         assert!(!d.decided && d.more_rounds.unwrap() > 16, "{d:?}");
         // A zero standard error is no interval.
-        let j = sequential(&looks, &fractions, 1.0, |_| Some(effect(0.0, 0.0)), none);
+        let j = sequential(
+            (&looks, &fractions, false),
+            1.0,
+            |_| Some(effect(0.0, 0.0)),
+            none,
+        );
         assert_eq!(j.verdict, Verdict::Inconclusive);
         assert!(j.note.unwrap().contains("zero spread"));
     }
@@ -735,15 +762,18 @@ mod tests {
         let looks = [8];
         let fractions = [1.0];
         let pass = |_| Some(effect(0.2, 0.1));
-        let steady = sequential(&looks, &fractions, 1.0, pass, |_| Some(effect(0.1, 0.1)));
+        let steady = sequential((&looks, &fractions, false), 1.0, pass, |_| {
+            Some(effect(0.1, 0.1))
+        });
         assert_eq!(steady.verdict, Verdict::Pass);
-        let broken = sequential(&looks, &fractions, 1.0, pass, |_| Some(effect(0.6, 0.1)));
+        let broken = sequential((&looks, &fractions, false), 1.0, pass, |_| {
+            Some(effect(0.6, 0.1))
+        });
         assert_eq!(broken.verdict, Verdict::Inconclusive);
         assert!(broken.note.unwrap().contains("excludes 0"));
         // A fail is never blocked.
         let fail = sequential(
-            &looks,
-            &fractions,
+            (&looks, &fractions, false),
             1.0,
             |_| Some(effect(3.0, 0.1)),
             |_| Some(effect(0.6, 0.1)),

@@ -362,9 +362,10 @@ fn invert(a: &[Vec<f64>]) -> Option<Vec<Vec<f64>>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::analysis::stats::standard_normal as normal;
     use crate::scenario::williams;
+    use rand::SeedableRng;
     use rand::rngs::StdRng;
-    use rand::{Rng, SeedableRng};
 
     /// A run at one rate: `rounds` rows of the Williams square for `n` treatments (the last one
     /// the baseline's A/A pair, carry-over class 0 like treatment 0), the cell before the first
@@ -393,11 +394,6 @@ mod tests {
             }
         }
         obs
-    }
-
-    fn normal(rng: &mut StdRng) -> f64 {
-        let (u1, u2): (f64, f64) = (rng.random_range(f64::EPSILON..1.0), rng.random());
-        (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
     }
 
     #[test]

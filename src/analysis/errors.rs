@@ -201,7 +201,7 @@ mod tests {
                     c.range(..look).map(|(r, v)| (*r, *v)).collect()
                 };
                 let e = compare(&cut(&m), &cut(&b)).unwrap();
-                let c = t_boundary(&fractions, k, e.df);
+                let c = t_boundary(&fractions, k, e.df, false);
                 e.value - c * e.se.unwrap() > 0.1
             });
             failed += usize::from(fails);
@@ -216,7 +216,7 @@ mod tests {
         let m = counts(&mut rng, 8, 1.0, 800.0, 0.01, 1.0);
         let b = counts(&mut rng, 8, 2.0, 800.0, 0.0, 1.0);
         let e = compare(&m, &b).unwrap();
-        let c = t_boundary(&[1.0], 0, e.df);
+        let c = t_boundary(&[1.0], 0, e.df, false);
         assert!(e.value - c * e.se.unwrap() > 0.1, "{e:?}");
         // No errors anywhere: a positive standard error, and the budget passes.
         let none = counts(&mut rng, 8, 1.0, 800.0, 0.0, 1.0);

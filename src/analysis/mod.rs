@@ -23,7 +23,9 @@ mod traces;
 
 pub use model::*;
 pub use rounds::LATENCY_STATS;
-pub use stats::welch_difference;
+#[cfg(test)]
+pub(crate) use stats::standard_normal;
+pub use stats::{between_run_variance, t_cdf, welch_difference};
 
 use crate::results::{CellResult, RunResults};
 use rounds::{Measure, level};

@@ -137,6 +137,7 @@ mod tests {
             ok: 18,
             warnings: vec![],
             tracebench_cpu_s: None,
+            steal_pct: None,
             latency: EncodedHistogram::from_hdr(&{
                 let mut h = crate::load::new_histogram();
                 h.record_n(1000, 19).unwrap();

@@ -41,30 +41,41 @@ fn spent(t: f64) -> f64 {
 
 /// The z boundaries of looks at the information fractions `fractions` (increasing, in (0, 1]):
 /// a statistic at look k beyond `z[k]`, not having crossed at an earlier look, has probability
-/// alpha(t_k) - alpha(t_(k-1)) when the overhead sits on the limit. Infinite where a look spends
-/// nothing. Cached: a run asks for the same looks again and again.
-pub fn z_boundaries(fractions: &[f64]) -> Vec<f64> {
-    static CACHE: Mutex<Vec<(Vec<f64>, Vec<f64>)>> = Mutex::new(Vec::new());
+/// alpha(t_k) - alpha(t_(k-1)) when the overhead sits on the limit. With `final_look` the last
+/// look is the run's final analysis and spends all that is left, alpha - alpha(t_(k-1)),
+/// whatever its fraction (Lan and DeMets): a run that a cap on time ends before its planned
+/// last round keeps its full error, and its power. Infinite where a look spends nothing.
+/// Cached: a run asks for the same looks again and again.
+pub fn z_boundaries(fractions: &[f64], final_look: bool) -> Vec<f64> {
+    type Key = (Vec<f64>, bool);
+    static CACHE: Mutex<Vec<(Key, Vec<f64>)>> = Mutex::new(Vec::new());
     let mut cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some((_, z)) = cache.iter().find(|(f, _)| f == fractions) {
+    if let Some((_, z)) = cache
+        .iter()
+        .find(|((f, last), _)| f == fractions && *last == final_look)
+    {
         return z.clone();
     }
-    let z = compute(fractions);
+    let z = compute(fractions, final_look);
     if cache.len() > 64 {
         cache.clear();
     }
-    cache.push((fractions.to_vec(), z.clone()));
+    cache.push(((fractions.to_vec(), final_look), z.clone()));
     z
 }
 
-fn compute(fractions: &[f64]) -> Vec<f64> {
+fn compute(fractions: &[f64], final_look: bool) -> Vec<f64> {
     let mut out = Vec::with_capacity(fractions.len());
     // The sub-density of Z at the previous look over the region where it did not stop.
     let mut grid: Vec<f64> = Vec::new();
     let mut density: Vec<f64> = Vec::new();
     let mut previous_t = 0.0;
-    for &t in fractions {
-        let spend = spent(t) - spent(previous_t);
+    for (k, &t) in fractions.iter().enumerate() {
+        let spend = if final_look && k + 1 == fractions.len() {
+            ALPHA - spent(previous_t)
+        } else {
+            spent(t) - spent(previous_t)
+        };
         if t <= previous_t || spend <= 0.0 {
             out.push(f64::INFINITY);
             continue;
@@ -148,21 +159,23 @@ fn simpson(grid: &[f64]) -> Vec<f64> {
 }
 
 /// The boundary in standard errors at look `k` of `fractions`, for an estimate with `df`
-/// residual degrees of freedom: the t quantile with the z boundary's tail probability.
+/// residual degrees of freedom: the t quantile with the z boundary's tail probability. With
+/// `final_look`, look `k` is the run's final analysis (see [`z_boundaries`]).
 /// Memoized: every budget at a look asks for the same few (looks, degrees of freedom).
-pub fn t_boundary(fractions: &[f64], k: usize, df: f64) -> f64 {
-    type Key = (Vec<u64>, usize, u64);
+pub fn t_boundary(fractions: &[f64], k: usize, df: f64, final_look: bool) -> f64 {
+    type Key = (Vec<u64>, usize, u64, bool);
     static MEMO: Mutex<Vec<(Key, f64)>> = Mutex::new(Vec::new());
     let key: Key = (
         fractions[..=k].iter().map(|f| f.to_bits()).collect(),
         k,
         df.to_bits(),
+        final_look,
     );
     let mut memo = MEMO.lock().unwrap_or_else(|p| p.into_inner());
     if let Some((_, c)) = memo.iter().rev().find(|(m, _)| *m == key) {
         return *c;
     }
-    let z = z_boundaries(&fractions[..=k])[k];
+    let z = z_boundaries(&fractions[..=k], final_look)[k];
     let c = if z.is_infinite() {
         f64::INFINITY
     } else {
@@ -179,26 +192,21 @@ pub fn t_boundary(fractions: &[f64], k: usize, df: f64) -> f64 {
 mod tests {
     use super::*;
     use crate::analysis::crossover::{Model, Obs};
+    use crate::analysis::stats::standard_normal as normal;
     use crate::scenario::williams;
+    use rand::SeedableRng;
     use rand::rngs::StdRng;
-    use rand::{Rng, SeedableRng};
 
     #[test]
     fn one_look_at_the_end_is_the_fixed_design() {
-        let z = z_boundaries(&[1.0]);
+        let z = z_boundaries(&[1.0], false);
         assert!((z[0] - 1.959_964).abs() < 1e-4, "{z:?}");
-        assert!((t_boundary(&[1.0], 0, 7.0) - 2.365).abs() < 2e-3);
+        assert!((t_boundary(&[1.0], 0, 7.0, false) - 2.365).abs() < 2e-3);
     }
 
-    #[test]
-    fn boundaries_fall_towards_the_fixed_designs_and_spend_exactly_alpha() {
-        // Looks at 8, 12, ..., 32 rounds of 32.
-        let fractions: Vec<f64> = (2..=8).map(|k| f64::from(k) / 8.0).collect();
-        let z = z_boundaries(&fractions);
-        assert!(z.windows(2).all(|w| w[0] > w[1]), "{z:?}");
-        assert!(z[0] > 2.8 && z[6] < 2.1 && z[6] > 1.96, "{z:?}");
-        // The probability of crossing at some look, by simulating the statistics' joint law.
-        let mut rng = StdRng::seed_from_u64(11);
+    /// The share of simulated runs (the statistics' joint law at `fractions`) that cross `z`.
+    fn crossing_share(fractions: &[f64], z: &[f64], seed: u64) -> f64 {
+        let mut rng = StdRng::seed_from_u64(seed);
         let runs = 200_000;
         let mut crossed = 0;
         for _ in 0..runs {
@@ -213,14 +221,30 @@ mod tests {
                 }
             }
         }
-        let share = f64::from(crossed) / f64::from(runs);
+        f64::from(crossed) / f64::from(runs)
+    }
+
+    #[test]
+    fn boundaries_fall_towards_the_fixed_designs_and_spend_exactly_alpha() {
+        // Looks at 8, 12, ..., 32 rounds of 32.
+        let fractions: Vec<f64> = (2..=8).map(|k| f64::from(k) / 8.0).collect();
+        let z = z_boundaries(&fractions, false);
+        assert!(z.windows(2).all(|w| w[0] > w[1]), "{z:?}");
+        assert!(z[0] > 2.8 && z[6] < 2.1 && z[6] > 1.96, "{z:?}");
+        let share = crossing_share(&fractions, &z, 11);
         eprintln!("crossed {share}, z {z:?}");
         assert!((share - ALPHA).abs() < 0.0015, "crossed {share}");
     }
 
-    fn normal(rng: &mut StdRng) -> f64 {
-        let (u1, u2): (f64, f64) = (rng.random_range(f64::EPSILON..1.0), rng.random());
-        (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+    /// A run the time cap ends early: looks at 8 and 12 of 32 planned rounds, the second its
+    /// final analysis, which spends what the first left.
+    #[test]
+    fn a_final_look_before_the_plan_ends_spends_the_rest() {
+        let fractions = [0.25, 0.375];
+        let z = z_boundaries(&fractions, true);
+        assert!(z[1] < 2.0 && z[0] > 3.0, "{z:?}");
+        let share = crossing_share(&fractions, &z, 12);
+        assert!((share - ALPHA).abs() < 0.0015, "crossed {share}");
     }
 
     /// The must-hold: with the overhead on the limit, the sequential run (looks at 8,
@@ -261,7 +285,7 @@ mod tests {
                     .unwrap();
                 let df = previous_df.unwrap_or(e.df).min(e.df);
                 previous_df = Some(e.df);
-                let (se, c) = (e.se.unwrap(), t_boundary(&fractions, k, df));
+                let (se, c) = (e.se.unwrap(), t_boundary(&fractions, k, df, false));
                 if (limit - e.value) / se >= c {
                     return (Some(true), look);
                 }

@@ -228,6 +228,14 @@ pub fn t_quantile(p: f64, df: f64) -> f64 {
     t
 }
 
+/// A standard normal draw (Box-Muller), for the seeded simulations of the unit tests.
+#[cfg(test)]
+pub(crate) fn standard_normal(rng: &mut rand::rngs::StdRng) -> f64 {
+    use rand::Rng;
+    let (u1, u2): (f64, f64) = (rng.random_range(f64::EPSILON..1.0), rng.random());
+    (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+}
+
 /// Standard deviation (n - 1 denominator); 0 for fewer than two values.
 pub fn std_dev(values: &[f64]) -> f64 {
     if values.len() < 2 {
@@ -236,6 +244,18 @@ pub fn std_dev(values: &[f64]) -> f64 {
     let n = values.len() as f64;
     let mean = values.iter().sum::<f64>() / n;
     (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
+}
+
+/// The variance between runs of one figure, from its estimates in several runs as (value,
+/// standard error): the variance of the values beyond what their own standard errors explain
+/// (a moment estimate in the manner of DerSimonian and Laird), never below 0.
+pub fn between_run_variance(runs: &[(f64, f64)]) -> f64 {
+    if runs.len() < 2 {
+        return 0.0;
+    }
+    let values: Vec<f64> = runs.iter().map(|r| r.0).collect();
+    let within = runs.iter().map(|r| r.1 * r.1).sum::<f64>() / runs.len() as f64;
+    (std_dev(&values).powi(2) - within).max(0.0)
 }
 
 /// The mean of `values` with its 95% t interval (mean +- t(n - 1) x sd / sqrt(n)), carrying its

@@ -9,6 +9,7 @@ mod run;
 mod sink;
 mod stats;
 mod traces;
+mod trend;
 
 use crate::cli::{Cli, Command};
 use crate::exit::Exit;
@@ -22,6 +23,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Run(args) => run::run(args).await,
         Command::Compare(args) => compare::run(args).await,
         Command::Report(args) => report::run(args).await,
+        Command::Trend(args) => trend::run(args).await,
         Command::Merge(args) => merge::run(args),
         Command::Restore(args) => restore::run(args).await,
     }

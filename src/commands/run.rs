@@ -20,6 +20,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Exit> {
         quiet: args.quiet,
         seed: args.seed,
         history: args.history,
+        label: args.label.or_else(|| {
+            let sha = std::env::var("GITHUB_SHA").ok()?;
+            Some(sha.chars().take(12).collect::<String>()).filter(|s| !s.is_empty())
+        }),
     };
     run::run(&scenario, &options).await
 }

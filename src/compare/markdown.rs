@@ -11,10 +11,32 @@ impl Comparison {
     }
 
     /// The comparison as Markdown: a verdict line, then one table row per figure.
-    pub fn to_markdown(&self, baseline: &str, candidate: &str) -> String {
+    pub fn to_markdown(&self, baselines: &[String], candidate: &str) -> String {
         let mut md = String::new();
         let _ = writeln!(md, "## tracebench compare\n");
-        let _ = writeln!(md, "Baseline `{baseline}`, candidate `{candidate}`.\n");
+        let quoted: Vec<String> = baselines.iter().map(|b| format!("`{b}`")).collect();
+        let _ = writeln!(
+            md,
+            "Baseline {}, candidate `{candidate}`.\n",
+            quoted.join(", ")
+        );
+        if self.baseline_runs >= BETWEEN_RUNS_FROM {
+            let _ = writeln!(
+                md,
+                "{} baseline runs: each figure's variation between runs is estimated from them \
+                 and widens its interval (sd between runs in the threshold column).\n",
+                self.baseline_runs
+            );
+        } else {
+            let _ = writeln!(
+                md,
+                "{} baseline run(s): the variation between runs is unknown (it takes \
+                 {BETWEEN_RUNS_FROM}), so the intervals hold each run's rounds only and the \
+                 thresholds are the only allowance for a slower or busier day. Give \
+                 {BETWEEN_RUNS_FROM} or more baseline runs, or compare two builds in one run.\n",
+                self.baseline_runs
+            );
+        }
         let regressions: Vec<&Row> = self.rows.iter().filter(|r| r.regression).collect();
         if regressions.is_empty() {
             let _ = writeln!(md, "**No regression** in {} figures.\n", self.rows.len());
@@ -59,11 +81,20 @@ impl Comparison {
                 interval(r.baseline),
                 interval(r.candidate),
                 round(change),
-                r.limit.describe(r.figure.unit()),
+                threshold(r),
             );
         }
         for u in &self.unmatched {
             let _ = writeln!(md, "\nNot compared: {u}.");
+        }
+        if !self.differences.is_empty() {
+            let _ = writeln!(
+                md,
+                "\nThe runs' machines or programs differ (absolute figures carry it):\n"
+            );
+            for d in &self.differences {
+                let _ = writeln!(md, "- {d}");
+            }
         }
         md.push_str(
             "\nA figure is beyond its threshold when the 95% interval of its change (Welch, from \
@@ -72,8 +103,19 @@ impl Comparison {
              the baseline's widened by it; a figure without an interval (one round) never is. \
              Overheads (mode minus baseline mode in the same run) and the error rate decide the \
              result; absolute latency, throughput, CPU and memory also carry the drift of the \
-             machine between the two runs, so they decide it only with --gate-absolute.\n",
+             machine between the runs, so they decide it only with --gate-absolute. With several \
+             baseline runs the baseline is their weighted mean and the change counts the \
+             variation between runs twice: in that mean and in the candidate, one more run.\n",
         );
         md
+    }
+}
+
+/// A row's threshold, and the standard deviation between runs when it was estimated.
+fn threshold(r: &Row) -> String {
+    let limit = r.limit.describe(r.figure.unit());
+    match r.between_runs_sd {
+        Some(sd) => format!("{limit} (sd between runs {})", round(sd)),
+        None => limit,
     }
 }

@@ -4,6 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
+use anyhow::Context as _;
+
 use crate::analysis::Summary;
 use crate::error::UsageError;
 use crate::results::SCHEMA_VERSION;
@@ -46,11 +48,40 @@ pub fn load_summary(path: &Path) -> anyhow::Result<Summary> {
     Ok(serde_json::from_value(value).map_err(|e| usage(format!("not a valid summary ({e})")))?)
 }
 
+/// The runs named: a summary.json or a run directory is one run; a directory without a
+/// summary.json is a directory of runs, each of its subdirectories holding one (in name order,
+/// which is time order for run directories).
+pub fn run_paths(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut runs = Vec::new();
+    for path in paths {
+        if !path.is_dir() || path.join("summary.json").is_file() {
+            runs.push(path.clone());
+            continue;
+        }
+        let entries = std::fs::read_dir(path)
+            .with_context(|| format!("reading the directory {}", path.display()))?;
+        let mut found: Vec<PathBuf> = entries
+            .filter_map(|e| Some(e.ok()?.path()))
+            .filter(|p| p.join("summary.json").is_file())
+            .collect();
+        if found.is_empty() {
+            return Err(UsageError(format!(
+                "{}: no summary.json in it or in any directory in it; expected a summary.json, \
+                 a run directory or a directory of run directories",
+                path.display()
+            ))
+            .into());
+        }
+        found.sort();
+        runs.extend(found);
+    }
+    Ok(runs)
+}
+
 /// Reads a schema-2 summary as schema 3: each cell's and second's bucket list becomes its
 /// encoding.
 fn encode_histograms(value: &mut serde_json::Value) -> anyhow::Result<()> {
     use crate::results::{EncodedHistogram, SparseHistogram};
-    use anyhow::Context as _;
     let encode = |latency: &mut serde_json::Value| -> anyhow::Result<()> {
         let buckets: SparseHistogram = serde_json::from_value(latency.take())
             .context("a schema-2 latency histogram is not a bucket list")?;

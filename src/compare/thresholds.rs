@@ -183,6 +183,15 @@ impl Thresholds {
                     figure.unit()
                 ))
             })?;
+            if figure.is_overhead() && matches!(limit, Limit::Relative(_)) {
+                // An overhead sits near 0 in an unchanged run: a share of it is no margin.
+                return Err(UsageError(format!(
+                    "--threshold `{item}`: an overhead's threshold is absolute (a relative one \
+                     on a figure near 0 leaves no margin); give it in {} (0.5{})",
+                    figure.unit(),
+                    figure.unit()
+                )));
+            }
             thresholds.0.insert(figure, limit);
         }
         Ok(thresholds)

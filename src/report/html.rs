@@ -91,7 +91,7 @@ impl Exporter for Html {
 /// The section a chart illustrates.
 fn topic(chart: &Chart) -> Topic {
     match chart {
-        Chart::Overhead(_) => Topic::Verdicts,
+        Chart::Overhead(_) | Chart::Trend(_) => Topic::Verdicts,
         Chart::Spectrum(_) | Chart::LatencyRate(_) => Topic::Latency,
         Chart::Resources(_) => Topic::Resources,
         Chart::Traces(_) => Topic::Traces,
@@ -100,7 +100,7 @@ fn topic(chart: &Chart) -> Topic {
 }
 
 /// An SVG document made fit for inlining: HTML puts `<svg>` in the SVG namespace itself.
-fn inline_svg(svg: &str) -> String {
+pub(crate) fn inline_svg(svg: &str) -> String {
     svg.replacen(" xmlns=\"http://www.w3.org/2000/svg\"", "", 1)
 }
 
@@ -132,7 +132,7 @@ fn table_html(table: &Table) -> String {
     out
 }
 
-fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 pub use crate::analysis::Summary;
+pub(crate) use html::{escape, inline_svg};
 pub use markdown::verdicts_md;
 
 /// One output file of a run directory.

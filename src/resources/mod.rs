@@ -5,10 +5,12 @@
 //! Both yield [`Sample`]s into a timestamped [`Series`] per service; [`summary`] turns a window of a
 //! series into mean / p95 / max. The CPU a verdict rests on is not sampled: [`window_cpu`] reads
 //! each service's cumulative CPU counter (process CPU clocks, a container's [`cgroup`]) right at a
-//! window's edges. The types are plain serde structs because run results and reports embed them.
+//! window's edges; [`host`] reads what a run records about the machine itself. The types are
+//! plain serde structs because run results and reports embed them.
 
 pub mod cgroup;
 pub mod docker_stats;
+pub mod host;
 pub mod procfs;
 pub mod sampler;
 pub mod summary;

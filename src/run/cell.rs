@@ -21,7 +21,8 @@ use super::spec::load_spec;
 use crate::control::{ModeEnv, Target};
 use crate::load::{self, Interval, LoadOutcome, TraceId};
 use crate::resources::{
-    EdgeReader, Sampler, Series, Source, WindowCpu, procfs, summary::service_resources,
+    EdgeReader, Sampler, Series, Source, WindowCpu, host::CpuTicks, procfs,
+    summary::service_resources,
 };
 use crate::results::{CellResult, EncodedHistogram, SecondRecord};
 use crate::scenario::Cell;
@@ -132,6 +133,7 @@ async fn measure(
     ctx.progress.cell_started(cell, "measuring");
     // The window's start edge: nothing slow (no sampling yet, no load) between it and the load.
     let own_before = procfs::own_cpu_ns().ok();
+    let ticks_before = CpuTicks::now();
     let cpu_before = edges
         .read()
         .await
@@ -155,7 +157,12 @@ async fn measure(
     let load = tokio::spawn(async move {
         let outcome = load.await;
         let cpu_after = edges.read().await;
-        (outcome, cpu_after, procfs::own_cpu_ns().ok())
+        (
+            outcome,
+            cpu_after,
+            procfs::own_cpu_ns().ok(),
+            CpuTicks::now(),
+        )
     });
     let loaded = ctx
         .counter
@@ -163,7 +170,10 @@ async fn measure(
         .await;
     let series = sampler.stop().await;
     let (window_start, seconds) = collector.await.context("the progress task failed")?;
-    let (outcome, cpu_after, own_after) = loaded.context("the load task failed")?;
+    let (outcome, cpu_after, own_after, ticks_after) = loaded.context("the load task failed")?;
+    let steal_pct = ticks_after
+        .zip(ticks_before)
+        .and_then(|(after, before)| after.steal_pct_since(before));
     let tracebench_cpu_s = own_after
         .zip(own_before)
         .map(|(after, before)| after.saturating_sub(before) as f64 / 1e9);
@@ -176,14 +186,17 @@ async fn measure(
         .zip(&cpu_after)
         .map(|(start, end)| WindowCpu::between(start, end))
         .collect();
-    let result = cell_result(
-        cell,
-        &outcome,
-        window_start,
-        seconds,
-        (&series, &window_cpu),
-        tracebench_cpu_s,
-    );
+    let result = CellResult {
+        steal_pct,
+        ..cell_result(
+            cell,
+            &outcome,
+            window_start,
+            seconds,
+            (&series, &window_cpu),
+            tracebench_cpu_s,
+        )
+    };
     // Nothing loads the services again before the whole second after the window (the end of
     // its trace-counting window) has begun; the next cell's restart overlaps that wait.
     ctx.cursor.load_not_before_ms = (result.window_end_unix_ms / 1000 + 1) * 1000;
@@ -294,6 +307,7 @@ fn cell_result(
         ok,
         warnings,
         tracebench_cpu_s,
+        steal_pct: None,
         latency: EncodedHistogram::from_hdr(&outcome.latency),
         seconds,
         resources: series

@@ -46,6 +46,8 @@ pub struct Options {
     pub seed: Option<u64>,
     /// Where earlier runs of the scenario are; `None`: the run directory's parent.
     pub history: Option<PathBuf>,
+    /// The version or commit the run measures.
+    pub label: Option<String>,
 }
 
 /// Runs the scenario; returns the exit code once every report is written. An `Err` means the
@@ -75,6 +77,7 @@ pub async fn run(scenario: &Scenario, options: &Options) -> Result<Exit> {
     }
     let dir = options.out.as_path();
     let mut results = rundir::new_results(scenario, seed);
+    results.label = options.label.clone();
     let history_dir = options
         .history
         .clone()

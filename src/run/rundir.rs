@@ -7,8 +7,9 @@ use anyhow::{Context, Result};
 
 use crate::analysis::{Summary, analyze};
 use crate::error::UsageError;
-use crate::results::{Environment, RunResults, SCHEMA_VERSION};
-use crate::scenario::Scenario;
+use crate::resources::host;
+use crate::results::{Environment, Program, RunResults, SCHEMA_VERSION};
+use crate::scenario::{Scenario, TargetConfig};
 
 /// `reports/<UTC timestamp>-<scenario name>/`, relative to the current directory.
 pub fn default_dir(scenario: &Scenario) -> PathBuf {
@@ -30,6 +31,7 @@ pub fn create(dir: &Path) -> Result<()> {
 
 /// Results with no cell yet, for a run ordered by `seed`, with the sequential design it follows.
 pub fn new_results(scenario: &Scenario, seed: u64) -> RunResults {
+    let (cpu_limit, memory_limit) = host::cgroup_limits();
     RunResults {
         schema_version: SCHEMA_VERSION,
         scenario_name: scenario.name.clone(),
@@ -51,13 +53,35 @@ pub fn new_results(scenario: &Scenario, seed: u64) -> RunResults {
             os: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
             cpus: std::thread::available_parallelism().map_or(1, usize::from),
             target_kind: scenario.target_kind().to_string(),
+            cpu_model: host::cpu_model(),
+            kernel: host::kernel(),
+            cpu_limit_cores: cpu_limit,
+            memory_limit_bytes: memory_limit,
+            programs: programs(scenario),
         },
         cells: Vec::new(),
         traces: None,
         probes: None,
         design: Some(scenario.design()),
         history: Vec::new(),
+        label: None,
     }
+}
+
+/// What each process service runs (its program, once built, and the program's digest). A
+/// container's image is not recorded yet.
+fn programs(scenario: &Scenario) -> Vec<Program> {
+    let TargetConfig::Process { services, .. } = &scenario.target else {
+        return Vec::new();
+    };
+    services
+        .iter()
+        .map(|s| Program {
+            service: s.name.clone(),
+            name: s.command.program.display().to_string(),
+            digest: host::find_program(&s.command.program).and_then(|p| host::file_digest(&p).ok()),
+        })
+        .collect()
 }
 
 /// The results with their analysis, as `summary.json` holds them at the end: the one place a

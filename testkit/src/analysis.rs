@@ -6,6 +6,7 @@
 //! (the first mode) twice, in a row of the Williams square, as a run does. Everything is drawn from one seeded generator.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use hdrhistogram::Histogram;
 use rand::rngs::StdRng;
@@ -109,6 +110,25 @@ fn normal(rng: &mut StdRng, sd: f64) -> f64 {
     sd * (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
 }
 
+/// `results`, analyzed, written as `dir/name/summary.json` as a run leaves it; its path.
+pub fn write_results(dir: &Path, name: &str, results: RunResults) -> PathBuf {
+    let summary = tracebench::analysis::Summary {
+        schema_version: SCHEMA_VERSION,
+        analysis: tracebench::analysis::analyze(&results),
+        results,
+    };
+    let run_dir = dir.join(name);
+    std::fs::create_dir_all(&run_dir).unwrap();
+    let path = run_dir.join("summary.json");
+    std::fs::write(&path, serde_json::to_vec(&summary).unwrap()).unwrap();
+    path
+}
+
+/// The synthetic run of `spec`, written by [`write_results`].
+pub fn write_summary(dir: &Path, name: &str, spec: &RunSpec) -> PathBuf {
+    write_results(dir, name, generate(spec))
+}
+
 pub fn generate(spec: &RunSpec) -> RunResults {
     let mut rng = StdRng::seed_from_u64(spec.seed);
     let mut cells = Vec::new();
@@ -186,6 +206,7 @@ pub fn generate(spec: &RunSpec) -> RunResults {
         probes: None,
         design: None,
         history: Vec::new(),
+        label: None,
     }
 }
 
@@ -281,6 +302,7 @@ fn cell(
         ok: n - failed,
         warnings: vec![],
         tracebench_cpu_s: Some(0.05 * spec.seconds as f64),
+        steal_pct: None,
         latency: EncodedHistogram::from_hdr(&whole),
         seconds,
         resources,

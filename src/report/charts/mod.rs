@@ -12,6 +12,9 @@ mod overhead;
 mod resources;
 mod spectrum;
 mod traces;
+mod trend;
+
+pub use trend::TrendChart;
 
 use std::ops::Range;
 use std::sync::Once;
@@ -101,6 +104,8 @@ pub enum Chart {
     Resources(resources::Resources),
     Traces(traces::Traces),
     Breakdown(breakdown::BreakdownChart),
+    /// One budget across runs (`tracebench trend`), not part of a run's reports.
+    Trend(TrendChart),
 }
 
 /// Every chart the summary has data for, in the order the HTML report shows them.
@@ -129,6 +134,7 @@ impl Chart {
             Chart::Resources(c) => c.stem(),
             Chart::Traces(c) => c.stem(),
             Chart::Breakdown(c) => c.stem(),
+            Chart::Trend(c) => c.stem(),
         }
     }
 
@@ -140,6 +146,7 @@ impl Chart {
             Chart::Resources(c) => c.title(),
             Chart::Traces(c) => c.title(),
             Chart::Breakdown(c) => c.title(),
+            Chart::Trend(c) => c.title(),
         }
     }
 
@@ -161,6 +168,7 @@ impl Chart {
             Chart::Resources(c) => c.draw(root, &title),
             Chart::Traces(c) => c.draw(root, &title),
             Chart::Breakdown(c) => c.draw(root, &title),
+            Chart::Trend(c) => c.draw(root, &title),
         }?;
         root.present()
     }

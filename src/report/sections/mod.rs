@@ -9,6 +9,7 @@ mod verdicts;
 
 use crate::analysis::{BudgetKind, BudgetResult, Estimate, Summary, Verdict};
 use crate::report::{fmt_rate, unique};
+use crate::results::RunResults;
 use glance::glance;
 use measured::{driver, latency, probes, resources, traces};
 use slowest::slowest;
@@ -182,10 +183,46 @@ fn environment(summary: &Summary) -> Section {
             ("tracebench", e.tracebench_version.clone()),
         ]
         .into_iter()
+        .chain(machine_rows(r))
         .map(|(k, v)| vec![k.to_string(), v])
         .collect(),
     });
     s
+}
+
+/// What else the run recorded about the machine and the programs, where it did.
+fn machine_rows(r: &RunResults) -> Vec<(&'static str, String)> {
+    let e = &r.environment;
+    let limit = |v: Option<String>| v.unwrap_or_else(|| "none".into());
+    let mut rows = Vec::new();
+    if let Some(model) = &e.cpu_model {
+        rows.push(("cpu model", model.clone()));
+    }
+    if let Some(kernel) = &e.kernel {
+        rows.push(("kernel", kernel.clone()));
+    }
+    rows.push((
+        "cgroup limits",
+        format!(
+            "cpu {} cores, memory {} MB",
+            limit(e.cpu_limit_cores.map(|c| format!("{c:.2}"))),
+            limit(
+                e.memory_limit_bytes
+                    .map(|m| format!("{:.0}", m as f64 / 1e6))
+            )
+        ),
+    ));
+    if let Some(steal) = r.steal_pct() {
+        rows.push((
+            "cpu stolen by the hypervisor",
+            format!("{steal:.2}% (mean of the cells)"),
+        ));
+    }
+    for p in &e.programs {
+        let digest = p.digest.as_deref().unwrap_or("not read");
+        rows.push(("program", format!("{}: {} ({digest})", p.service, p.name)));
+    }
+    rows
 }
 
 /// `12.3 [11.9, 12.8]`: a level (latency, CPU, memory), unsigned.
