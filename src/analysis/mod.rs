@@ -4,7 +4,8 @@
 //! `inconclusive` with a note, never an error.
 //!
 //! - [`rounds`]: figures per cell, and a group's levels over rounds (the replicates).
-//! - [`crossover`]: the model behind each overhead (round, position, treatment, carry-over).
+//! - [`crossover`]: the model behind each overhead (round, position, treatment, carry-over, the
+//!   machine's speed).
 //! - [`sequential`]: the boundaries of the looks of a run that adds rounds until it decides.
 //! - [`errors`]: the errors budget on pooled counts, rounds as clusters, and the outright rule.
 //! - [`traces`]: trace volume against the binomial interval of the expectation.
@@ -107,14 +108,18 @@ fn methods() -> Methods {
                     effect against the baseline (the mean of its two cells a round) in a \
                     least-squares crossover model of every cell at the rate, with rounds and \
                     positions as blocks and the previous cell's mode as a carry-over term, so \
-                    the estimate is unbiased when a mode slows the cell after it; its interval \
+                    the estimate is unbiased when a mode slows the cell after it, and (latency \
+                    and CPU) the machine's speed in the cell, the driver's own CPU per request, \
+                    as a covariate, so a cell the machine ran slowly does not count as noise \
+                    of the mode; its interval \
                     is the estimate +- the look's boundary x its standard error (residual \
                     degrees of freedom). The run is sequential: it looks after its minimum \
                     rounds and after every further square of the order, and each budget is two \
                     one-sided tests against its limit whose 2.5% each are spent over the looks \
                     (Hwang-Shih-DeCani, gamma -4), so the error at the limit stays at 2.5% \
                     each side however many looks are taken; with one look the interval is the \
-                    ordinary 95% t interval. The first look that decides a budget decides it"
+                    ordinary 95% t interval. The first look that decides a budget decides it; \
+                    a finished run's last look spends what is left of the 2.5%"
             .into(),
         latency: "per cell, the percentile of its corrected latency histogram (from each \
                   request's due time; timed-out and failed requests count with the time they \
