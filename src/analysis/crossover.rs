@@ -29,6 +29,14 @@
 //! degrees of freedom. Where the order does not make carry-over estimable (a run cut short, a
 //! design that is not balanced), the carry-over terms are left out and the fit says so.
 
+/// The fewest residual degrees of freedom a fit with the machine's speed must leave. With a
+/// handful of cells the slope can soak up chance variation (an A/A p99 of 2 degrees of freedom
+/// read +1.5 [+1.2, +1.9] ms in a 3-round end-to-end test), and the noise around it is then
+/// underestimated: analysis of covariance needs residual information to pay for its slope. The
+/// rule looks only at the design's size, never at the figures. The default's first look (4
+/// rounds, 3 residual degrees of freedom) is judged without it, its second (15) with it.
+pub const SPEED_MIN_DF: f64 = 10.0;
+
 /// One cell, as the model sees it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Obs {
@@ -88,19 +96,16 @@ impl Model {
     /// estimable, or leaves no residual degree of freedom (carry-over first, then positions);
     /// `None` when even treatments within rounds are not (no treatment shares a round with the
     /// reference).
-    /// The machine's speed is a term when every cell measured it; a design where it cannot be
-    /// estimated (it never varies) is built without it.
+    /// The machine's speed is a term when every cell measured it and at least
+    /// [`SPEED_MIN_DF`] residual degrees of freedom remain with it; a design where it cannot be
+    /// estimated (it never varies) is built without it. Speed is dropped before carry-over.
     pub fn new(obs: &[Obs], treatments: usize, classes: usize) -> Option<Model> {
         let positions = obs.iter().map(|o| o.position + 1).max().unwrap_or(0);
         let speeds = obs.iter().all(|o| o.speed.is_some());
-        [(true, speeds), (false, false)]
+        [Terms::All, Terms::NoCarryOver, Terms::TreatmentsOnly]
             .into_iter()
-            .filter(|&(with_speed, speeds)| speeds || !with_speed)
-            .flat_map(|(with_speed, _)| {
-                [Terms::All, Terms::NoCarryOver, Terms::TreatmentsOnly]
-                    .into_iter()
-                    .map(move |terms| (terms, with_speed))
-            })
+            .flat_map(|terms| [(terms, true), (terms, false)])
+            .filter(|&(_, with_speed)| speeds || !with_speed)
             .find_map(|(terms, with_speed)| {
                 Model::with(obs, treatments, classes, positions, terms, with_speed)
             })
@@ -204,6 +209,10 @@ impl Model {
         model.df = obs.len() as f64 - rounds.len() as f64 - cols as f64;
         if model.df < 1.0 && terms != Terms::TreatmentsOnly {
             // No residual left to estimate the noise: fewer terms, so there is (a run of 2 rounds).
+            return None;
+        }
+        if with_speed && model.df < SPEED_MIN_DF {
+            // Too few cells to estimate a slope and the noise around it: without the speed.
             return None;
         }
         model.inverse = invert(&xtx)?;
