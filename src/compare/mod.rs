@@ -242,7 +242,7 @@ pub struct Rule {
 /// Compares every mode and rate the candidate shares with the baseline runs, and says where
 /// their machines or programs differed.
 pub fn compare(baselines: &[Summary], candidate: &Summary, rule: &Rule) -> Comparison {
-    let analyses: Vec<Analysis> = baselines.iter().map(|b| b.analysis.clone()).collect();
+    let analyses: Vec<&Analysis> = baselines.iter().map(|b| &b.analysis).collect();
     Comparison {
         differences: differences(baselines, candidate),
         ..compare_analyses(&analyses, &candidate.analysis, rule)
@@ -273,7 +273,7 @@ fn differences(baselines: &[Summary], candidate: &Summary) -> Vec<String> {
 }
 
 /// [`compare`] on the analyses alone.
-fn compare_analyses(baselines: &[Analysis], candidate: &Analysis, rule: &Rule) -> Comparison {
+fn compare_analyses(baselines: &[&Analysis], candidate: &Analysis, rule: &Rule) -> Comparison {
     let mut rows = Vec::new();
     let mut unmatched = Vec::new();
     fn find<'a>(a: &'a Analysis, g: &GroupSummary) -> Option<&'a GroupSummary> {
@@ -339,7 +339,7 @@ fn service<'g>(g: &'g GroupSummary, name: &str) -> Option<&'g crate::analysis::S
 
 /// The overhead of every latency, CPU and memory budget of this mode and rate.
 fn overhead_rows(
-    baselines: &[Analysis],
+    baselines: &[&Analysis],
     candidate: &Analysis,
     g: &GroupSummary,
     t: &Rule,

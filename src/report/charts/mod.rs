@@ -28,6 +28,7 @@ use plotters::prelude::*;
 use plotters::style::{FontStyle, register_font};
 
 use super::{Exporter, Summary};
+use crate::analysis::Verdict;
 
 /// Size of every chart in pixels (SVG user units and PNG pixels alike), except [`TALL`] ones.
 pub const SIZE: (u32, u32) = (1000, 600);
@@ -366,6 +367,29 @@ fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
         .border_style(MUTED)
         .label_font((FONT, LEGEND_PX))
         .draw()
+}
+
+/// The colour of a verdict, the same in every chart.
+fn verdict_colour(verdict: Verdict) -> RGBColor {
+    match verdict {
+        Verdict::Pass => PASS,
+        Verdict::Inconclusive => INCONCLUSIVE,
+        Verdict::Fail => FAIL,
+    }
+}
+
+/// Legend entries for the colours of points (label and colour), drawn as dots.
+fn dot_legend<DB: DrawingBackend>(
+    chart: &mut Categories<'_, DB>,
+    entries: &[(&str, RGBColor)],
+) -> DrawResult<DB> {
+    for &(label, colour) in entries {
+        chart
+            .draw_series(std::iter::empty::<Circle<(SegmentValue<u32>, f64), i32>>())?
+            .label(label)
+            .legend(move |(x, y)| Circle::new((x + 11, y), 6, colour.filled()));
+    }
+    Ok(())
 }
 
 /// A short horizontal line as the legend mark of a series.

@@ -8,7 +8,7 @@ use plotters::prelude::*;
 
 use super::{
     Area, DrawResult, FAIL, FONT, INCONCLUSIVE, LINE_WIDTH, MUTED, NOTE_PX, PASS, categories_chart,
-    legend, legend_line, whisker,
+    dot_legend, legend, legend_line, verdict_colour, whisker,
 };
 use crate::analysis::{BudgetKind, Estimate, Verdict};
 use crate::report::{Summary, fmt_rate, unique};
@@ -68,15 +68,6 @@ pub fn charts(summary: &Summary) -> Vec<Overhead> {
             }
         })
         .collect()
-}
-
-fn verdict_colour(verdict: Option<Verdict>) -> RGBColor {
-    match verdict {
-        None => MUTED,
-        Some(Verdict::Pass) => PASS,
-        Some(Verdict::Inconclusive) => INCONCLUSIVE,
-        Some(Verdict::Fail) => FAIL,
-    }
 }
 
 impl Overhead {
@@ -187,7 +178,7 @@ impl Overhead {
 
         for (i, point) in self.points.iter().enumerate() {
             let x = || SegmentValue::CenterOf(i as u32);
-            let colour = verdict_colour(point.verdict);
+            let colour = point.verdict.map_or(MUTED, verdict_colour);
             let Some(e) = point.estimate else {
                 chart.draw_series([EmptyElement::at((x(), 0.0))
                     + Text::new(
@@ -212,17 +203,15 @@ impl Overhead {
             chart.draw_series([EmptyElement::at((x(), e.value))
                 + Text::new(note, (dx, -20), (FONT, NOTE_PX).into_font().color(&colour))])?;
         }
-        for (label, colour) in [
-            ("pass", PASS),
-            ("inconclusive", INCONCLUSIVE),
-            ("fail", FAIL),
-            ("noise floor (A/A)", MUTED),
-        ] {
-            chart
-                .draw_series(std::iter::empty::<Circle<(SegmentValue<u32>, f64), i32>>())?
-                .label(label)
-                .legend(move |(x, y)| Circle::new((x + 11, y), 6, colour.filled()));
-        }
+        dot_legend(
+            &mut chart,
+            &[
+                ("pass", PASS),
+                ("inconclusive", INCONCLUSIVE),
+                ("fail", FAIL),
+                ("noise floor (A/A)", MUTED),
+            ],
+        )?;
         legend(&mut chart, SeriesLabelPosition::UpperRight)
     }
 }

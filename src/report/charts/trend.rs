@@ -7,7 +7,7 @@ use plotters::prelude::*;
 
 use super::{
     Area, DrawResult, FAIL, FONT, INCONCLUSIVE, LINE_WIDTH, MUTED, NOTE_PX, PASS, categories_chart,
-    legend, legend_line, whisker,
+    dot_legend, legend, legend_line, verdict_colour, whisker,
 };
 use crate::analysis::{Estimate, Verdict};
 use crate::trend::Series;
@@ -112,11 +112,7 @@ impl TrendChart {
             let Some((e, verdict)) = point else {
                 continue;
             };
-            let colour = match verdict {
-                Verdict::Pass => PASS,
-                Verdict::Inconclusive => INCONCLUSIVE,
-                Verdict::Fail => FAIL,
-            };
+            let colour = verdict_colour(*verdict);
             if e.has_interval() {
                 whisker(
                     &mut chart,
@@ -135,16 +131,14 @@ impl TrendChart {
                     (FONT, NOTE_PX).into_font().color(&colour),
                 )])?;
         }
-        for (label, colour) in [
-            ("pass", PASS),
-            ("inconclusive", INCONCLUSIVE),
-            ("fail", FAIL),
-        ] {
-            chart
-                .draw_series(std::iter::empty::<Circle<(SegmentValue<u32>, f64), i32>>())?
-                .label(label)
-                .legend(move |(x, y)| Circle::new((x + 11, y), 6, colour.filled()));
-        }
+        dot_legend(
+            &mut chart,
+            &[
+                ("pass", PASS),
+                ("inconclusive", INCONCLUSIVE),
+                ("fail", FAIL),
+            ],
+        )?;
         legend(&mut chart, SeriesLabelPosition::UpperLeft)
     }
 }
