@@ -6,8 +6,9 @@
 //!
 //! Latency, CPU and memory come from the crossover model ([`super::crossover`]): unbiased under
 //! first-order carry-over, with the carry-over reported. Errors are compared on pooled counts
-//! ([`super::errors`]). The baseline's A/A pair is a diagnostic: only an A/A whose own 99%
-//! interval excludes 0 (the machine or the method is broken) blocks a pass, with the reason; and
+//! ([`super::errors`]). The baseline's A/A pair is a diagnostic: an A/A whose own 99% interval
+//! excludes 0 (the machine or the method is not steady) is taken as a bias as large as its
+//! farthest bound, and a pass must hold with it added, or is blocked with the reason; and
 //! a mode with a cell whose requests clearly fail fails at once.
 
 use super::crossover::{Effect, Fit, Model, Obs};
@@ -580,23 +581,34 @@ fn sequential(
             };
         }
         if overhead.high <= limit {
-            let aa = aa_at(k).and_then(aa_interval);
-            match aa.filter(|a| a.low > 0.0 || a.high < 0.0) {
-                None => {
+            // An A/A that excludes 0 is a bias of up to its farthest bound: the pass must hold
+            // with that much added, or it waits for a later look.
+            let bias = aa_at(k)
+                .and_then(aa_interval)
+                .filter(|a| a.low > 0.0 || a.high < 0.0);
+            match bias {
+                Some(a) if overhead.high + a.low.abs().max(a.high.abs()) > limit => {
+                    blocked = Some(format!(
+                        "the baseline against itself measured {:+.3} [{:+.3}, {:+.3}] (99%), \
+                         which excludes 0, and the interval with that much bias added reaches \
+                         the limit: the machine or the method is not steady enough to trust a \
+                         pass",
+                        a.value, a.low, a.high
+                    ));
+                }
+                _ => {
                     return Judged {
                         overhead: Some(overhead),
                         verdict: Verdict::Pass,
-                        note: None,
+                        note: bias.map(|a| {
+                            format!(
+                                "passes with the bias of the baseline against itself added \
+                                 ({:+.3} [{:+.3}, {:+.3}], 99%, which excludes 0)",
+                                a.value, a.low, a.high
+                            )
+                        }),
                         decision: Some(decision(true)),
                     };
-                }
-                Some(a) => {
-                    blocked = Some(format!(
-                        "the baseline against itself measured {:+.3} [{:+.3}, {:+.3}] (99%), \
-                         which excludes 0: the machine or the method is not steady enough to \
-                         trust a pass",
-                        a.value, a.low, a.high
-                    ));
                 }
             }
         }
@@ -758,7 +770,7 @@ mod tests {
     }
 
     #[test]
-    fn only_an_a_a_that_excludes_zero_blocks_a_pass() {
+    fn only_an_a_a_that_excludes_zero_and_reaches_the_limit_blocks_a_pass() {
         let looks = [8];
         let fractions = [1.0];
         let pass = |_| Some(effect(0.2, 0.1));
@@ -771,6 +783,12 @@ mod tests {
         });
         assert_eq!(broken.verdict, Verdict::Inconclusive);
         assert!(broken.note.unwrap().contains("excludes 0"));
+        // The same A/A beside a limit far away: the pass holds with its bias added, and says so.
+        let far = sequential((&looks, &fractions, false), 50.0, pass, |_| {
+            Some(effect(0.6, 0.1))
+        });
+        assert_eq!(far.verdict, Verdict::Pass);
+        assert!(far.note.unwrap().contains("bias"));
         // A fail is never blocked.
         let fail = sequential(
             (&looks, &fractions, false),

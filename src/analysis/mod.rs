@@ -153,7 +153,8 @@ fn methods() -> Methods {
         noise_floor: "the baseline against itself: its two cells of each round, estimated in \
                       the same model as every overhead, with a 99% interval; it is a \
                       diagnostic, not a gate: only an A/A whose interval excludes 0 (the \
-                      machine or the method is not steady) blocks a pass of that budget"
+                      machine or the method is not steady) counts as a bias that a pass must \
+                      hold with"
             .into(),
     }
 }

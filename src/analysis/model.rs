@@ -33,7 +33,8 @@ pub struct Analysis {
     pub budgets: Vec<BudgetResult>,
     /// The baseline against itself (its two cells of each round), per rate and budget (trace
     /// volume excluded), in the same model as the overheads, with a 99% interval: a diagnostic.
-    /// Where that interval excludes 0, no mode passes the budget at that rate.
+    /// Where that interval excludes 0, a mode passes the budget at that rate only with the A/A's
+    /// farthest bound added to its interval.
     pub noise_floor: Vec<NoiseFloor>,
     /// The worst verdict over `budgets` (pass when there are no budgets to judge).
     pub outcome: Verdict,
@@ -94,7 +95,7 @@ pub enum Verdict {
     Pass,
     /// No look decided it (the interval straddles the limit at the last look), the figure could
     /// not be measured or has no interval (too few rounds, zero spread), or a pass was blocked by
-    /// an A/A whose interval excludes 0.
+    /// an A/A whose interval excludes 0 by enough to reach the limit.
     Inconclusive,
     /// At some look, the whole interval lies beyond the budget.
     Fail,
@@ -411,8 +412,8 @@ pub struct NoiseFloor {
     /// The same statistic as the budget's overhead, between the baseline's two cells of each
     /// round.
     pub estimate: Estimate,
-    /// Pass when the A/A's 99% interval holds 0, fail when it excludes 0 (then it blocks the
-    /// budget's passes at this rate; see [`Analysis::noise_floor`]), inconclusive without one.
+    /// Pass when the A/A's 99% interval holds 0, fail when it excludes 0 (then a budget's pass at
+    /// this rate must hold with it added; see [`Analysis::noise_floor`]), inconclusive without one.
     pub verdict: Verdict,
     /// What was compared with what (`the baseline's two cells (restarts) of each round`).
     pub split: String,

@@ -153,7 +153,8 @@ pub(super) fn noise_floor(summary: &Summary) -> Section {
     s.paragraphs.push(a.methods.noise_floor.clone());
     s.paragraphs.push(
         "Where the A/A interval excludes 0 the baseline's own restarts differ: the machine or \
-         the method is not steady, and no mode passes that budget there."
+         the method is not steady, and a mode passes that budget there only if its interval stays \
+         within the limit with the A/A's farthest bound added."
             .to_string(),
     );
     s.table = Some(Table {
