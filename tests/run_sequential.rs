@@ -122,7 +122,12 @@ fn a_run_whose_budgets_are_all_far_from_their_limits_stops_at_the_first_look() {
         "{:#?}",
         summary.analysis.budgets
     );
-    assert_eq!(rounds_run(&summary), 6, "{log}");
+    assert_eq!(
+        rounds_run(&summary),
+        6,
+        "{log}\n{:#?}",
+        summary.analysis.noise_floor
+    );
     assert!(
         log.contains(&format!(
             "look after round 6: {total} of {total} budgets decided"
