@@ -345,6 +345,10 @@ pub struct RunArgs {
     /// the first 12 characters of $GITHUB_SHA when set].
     #[arg(long, value_name = "TEXT")]
     pub label: Option<String>,
+    /// With `[[variants]]`: override a regression threshold of the candidate against the base,
+    /// e.g. `p50=10%`, `cpu-overhead=0.5pp` (repeatable; the keys and defaults of `compare`).
+    #[arg(long = "threshold", value_name = "KEY=LIMIT")]
+    pub thresholds: Vec<String>,
 }
 
 // ---- compare (src/commands/compare.rs) ----

@@ -33,9 +33,20 @@ pub struct RunResults {
     pub partial: bool,
     /// Why the run stopped early, when it did.
     pub stop_reason: Option<String>,
-    /// The modes in the order the scenario lists them; `baseline` names one of them.
+    /// The modes in the order the scenario lists them; `baseline` names one of them. With
+    /// variants, one per variant and mode, named `VARIANT/MODE`, variant by variant.
     pub modes: Vec<ModeInfo>,
+    /// The mode every other is measured against (with variants, each variant's own
+    /// `VARIANT/BASELINE`: see [`RunResults::baseline_of`]).
     pub baseline: String,
+    /// The builds measured side by side (`[[variants]]`), the first the base; empty for a run of
+    /// one build.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub variants: Vec<String>,
+    /// The regression thresholds a candidate variant is held to (`run --threshold KEY=LIMIT`,
+    /// as given), over the defaults.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub thresholds: Vec<String>,
     pub budgets: Budgets,
     /// Where the load went: a URL, or `grpc://ADDR`.
     pub request_target: String,
@@ -268,7 +279,29 @@ pub struct CellResult {
     pub resources: Vec<ServiceResources>,
 }
 
+/// The variant a mode belongs to (`candidate` of `candidate/on`) and the mode's own name; no
+/// variant for a run of one build.
+pub fn split_mode(mode: &str) -> (Option<&str>, &str) {
+    match mode.split_once('/') {
+        Some((variant, plain)) => (Some(variant), plain),
+        None => (None, mode),
+    }
+}
+
 impl RunResults {
+    /// The mode `mode` is measured against: the baseline of its own variant.
+    pub fn baseline_of(&self, mode: &str) -> String {
+        match split_mode(mode).0 {
+            Some(variant) => format!("{variant}/{}", self.baseline),
+            None => self.baseline.clone(),
+        }
+    }
+
+    /// Whether `mode` is a baseline (of its variant).
+    pub fn is_baseline(&self, mode: &str) -> bool {
+        split_mode(mode).1 == self.baseline
+    }
+
     /// The mean share of CPU time stolen by the hypervisor over the cells' windows, %.
     pub fn steal_pct(&self) -> Option<f64> {
         let steals: Vec<f64> = self.cells.iter().filter_map(|c| c.steal_pct).collect();

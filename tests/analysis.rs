@@ -541,3 +541,90 @@ fn the_variation_between_earlier_runs_widens_the_verdicts() {
     assert_eq!(b.verdict, Verdict::Pass, "{b:#?}");
     assert_eq!(b.overhead, find(&alone, "on", "latency p50").overhead);
 }
+
+/// Two builds in one run: `base` and `cand`, each measured `off` and `on`, the candidate's `on`
+/// slower by `added_ms`; 6 rounds (a Williams square of the 6 treatments) of 4 s at 50 rps.
+fn builds(added_ms: f64, seed: u64) -> RunSpec {
+    let mode = |name: &'static str, ratio: f64, added: f64| ModeSpec {
+        added_latency_ms: added,
+        ..ModeSpec::new(name, ratio)
+    };
+    RunSpec {
+        modes: vec![
+            mode("base/off", 0.0, 0.0),
+            mode("base/on", 1.0, 0.0),
+            mode("cand/off", 0.0, 0.0),
+            mode("cand/on", 1.0, added_ms),
+        ],
+        variants: vec!["base".into(), "cand".into()],
+        rates: vec![50.0],
+        seconds: 4,
+        count_traces: false,
+        seed,
+        ..RunSpec::default()
+    }
+}
+
+#[test]
+fn two_builds_in_one_run_get_their_own_overheads_and_a_difference_with_an_honest_interval() {
+    // Seeded simulation, 250 runs of an A/A of builds: the difference of the candidate's p50 in
+    // `on` from the base's is 0, and its 95% interval must hold 0 in about 95% of runs (a
+    // binomial 95% range for 250 runs is 92.3-97.7%). A regression needs the whole interval
+    // beyond a threshold (10% of the base's p50, 0.5 pp of CPU, ...): about 1 run in 300 here,
+    // where CPU is drawn noisier (sd 0.46 pp a cell) than the 0.5 pp threshold is wide; at
+    // most 1% of runs.
+    let (mut covered, mut regressions) = (0, 0);
+    let runs = 250;
+    for seed in 0..runs {
+        let a = analyze(&generate(&builds(0.0, seed)));
+        let v = a
+            .variants
+            .as_ref()
+            .expect("a run of variants compares them");
+        assert_eq!(v.base, "base");
+        let row = v
+            .rows
+            .iter()
+            .find(|r| r.mode == "on" && !r.overhead && r.budget.label() == "latency p50")
+            .unwrap_or_else(|| panic!("{:#?}", v.rows));
+        let d = row.difference.unwrap();
+        covered += usize::from(d.low <= 0.0 && 0.0 <= d.high);
+        regressions += usize::from(v.rows.iter().any(|r| r.regression));
+        assert_eq!(a.exit() == Exit::Fail, v.rows.iter().any(|r| r.regression));
+    }
+    let coverage = covered as f64 / runs as f64;
+    assert!((0.92..=0.98).contains(&coverage), "coverage {coverage}");
+    assert!(
+        regressions * 100 <= runs as usize,
+        "{regressions} of {runs} A/A runs regressed"
+    );
+
+    // The candidate's `on` 2 ms slower: every budget of each variant against its own baseline,
+    // and the regression named in the absolute p50 and the overhead, in every run.
+    for seed in 0..20 {
+        let a = analyze(&generate(&builds(2.0, 1000 + seed)));
+        assert_eq!(find(&a, "cand/on", "latency p50").verdict, Verdict::Fail);
+        assert_eq!(find(&a, "base/on", "latency p50").verdict, Verdict::Pass);
+        assert!(a.noise_floor.iter().any(|n| n.mode == "cand/off"));
+        let rows = &a.variants.as_ref().unwrap().rows;
+        let regressed = |overhead: bool| {
+            rows.iter().find(|r| {
+                r.mode == "on" && r.overhead == overhead && r.budget.label() == "latency p50"
+            })
+        };
+        for overhead in [false, true] {
+            let r = regressed(overhead).unwrap();
+            assert!(r.regression, "{r:#?}");
+            let d = r.difference.unwrap();
+            assert!(d.low < 2.0 && 2.0 < d.high, "{r:#?}");
+        }
+        // `off` did not change.
+        assert!(
+            rows.iter()
+                .filter(|r| r.mode == "off")
+                .all(|r| !r.regression),
+            "{rows:#?}"
+        );
+        assert_eq!(a.exit(), Exit::Fail);
+    }
+}

@@ -8,7 +8,7 @@ use std::time::Duration;
 use tracebench::exit::Exit;
 use tracebench::scenario::{
     Arrivals, ContainerRef, Endpoint, GrpcEndpoint, HttpEndpoint, ReadyCheck, Scenario,
-    TargetConfig, TraceStore,
+    ServiceRuns, TargetConfig, TraceStore,
 };
 
 fn repo(path: &str) -> PathBuf {
@@ -58,6 +58,68 @@ fn every_shipped_scenario_validates() {
 }
 
 #[test]
+fn the_shipped_a_b_scenario_crosses_two_builds_with_off_and_on() {
+    let s = Scenario::load(repo("scenarios/ab.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let names: Vec<&str> = s.variants.iter().map(|v| v.name.as_str()).collect();
+    assert_eq!(names, ["base", "candidate"]);
+    let modes: Vec<&str> = s.modes.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(
+        modes,
+        ["base/off", "base/on", "candidate/off", "candidate/on"]
+    );
+    assert_eq!(s.baselines(), ["base/off", "candidate/off"]);
+    // 4 modes and 2 A/A cells: a square of 6 rounds, one look at the end.
+    assert_eq!(s.balanced_rounds(), 6);
+    assert_eq!((s.load.rounds, s.load.max_rounds), (6, 6));
+    let plan = s.plan(7);
+    assert_eq!(plan.len(), 1 + 6 * 6);
+    assert_eq!(plan[0].mode, "base/off");
+    for round in 0..6 {
+        let mut cells: Vec<(String, u32)> = plan
+            .iter()
+            .filter(|c| c.round == round && !c.discard)
+            .map(|c| (c.mode.clone(), c.replicate))
+            .collect();
+        cells.sort();
+        assert_eq!(
+            cells,
+            [
+                ("base/off".to_string(), 0),
+                ("base/off".to_string(), 1),
+                ("base/on".to_string(), 0),
+                ("candidate/off".to_string(), 0),
+                ("candidate/off".to_string(), 1),
+                ("candidate/on".to_string(), 0),
+            ]
+        );
+    }
+}
+
+#[test]
+fn a_variant_replaces_a_service_s_command_and_adds_its_environment() {
+    let text = format!(
+        "{BASE}[[variants]]\nname = \"base\"\n[[variants]]\nname = \"next\"\n\
+         env = {{ A = \"1\" }}\n[variants.services.app]\ncommand = [\"./app-next\", \"-v\"]\n\
+         env = {{ B = \"2\" }}\n"
+    );
+    let s = Scenario::from_str(&text, "/tmp/x/m.toml").unwrap();
+    let next = &s.variants[1];
+    assert_eq!(next.env, env(&[("A", "1")]));
+    let app = &next.services["app"];
+    assert_eq!(app.env, env(&[("B", "2")]));
+    let Some(ServiceRuns::Command(c)) = &app.runs else {
+        panic!("{app:?}")
+    };
+    assert_eq!(c.program, Path::new("/tmp/x/./app-next"));
+    assert_eq!(c.args, ["-v"]);
+    assert_eq!(
+        s.variant_of("next/on").map(|v| v.name.as_str()),
+        Some("next")
+    );
+    assert!(s.variants[0].services.is_empty());
+}
+
+#[test]
 fn the_embedded_default_runs_the_demo_binaries_it_builds() {
     let s = Scenario::quick().unwrap();
     assert_eq!(s, Scenario::load(repo("scenarios/quick.toml")).unwrap());
@@ -97,7 +159,7 @@ fn the_embedded_default_runs_the_demo_binaries_it_builds() {
 /// would count no traces (exporter pointed elsewhere) or load a port nothing listens on.
 #[test]
 fn shipped_process_scenarios_are_wired_consistently() {
-    for name in ["quick", "ci"] {
+    for name in ["quick", "ci", "ab"] {
         let s = Scenario::load(repo(&format!("scenarios/{name}.toml"))).unwrap();
         let TraceStore::Sink { otlp_grpc, .. } = s.traces.store else {
             panic!("{name}: expected the built-in sink")
@@ -816,6 +878,36 @@ fn each_kind_of_mistake_names_file_line_key_and_expectation() {
             "rates = [10]",
             "rates = [10",
             "m.toml:11: missing comma between array elements, expected `,`",
+        ),
+        (
+            "one variant",
+            "duration = \"2s\"",
+            "duration = \"2s\"\n[[variants]]\nname = \"base\"",
+            "m.toml:12: variants: expected at least two [[variants]] (a base and a candidate), or none",
+        ),
+        (
+            "variant of an unknown service",
+            "duration = \"2s\"",
+            "duration = \"2s\"\n[[variants]]\nname = \"a\"\n[[variants]]\nname = \"b\"\n[variants.services.api]\ncommand = [\"./app2\"]",
+            "m.toml:16: variants[1].services.api: no service \"api\" in [[target.services]] (expected one of app)",
+        ),
+        (
+            "an image for a process",
+            "duration = \"2s\"",
+            "duration = \"2s\"\n[[variants]]\nname = \"a\"\n[[variants]]\nname = \"b\"\n[variants.services.app]\nimage = \"app:2\"",
+            "m.toml:17: variants[1].services.app.image: a process service runs a `command`, not an image",
+        ),
+        (
+            "duplicate variant",
+            "duration = \"2s\"",
+            "duration = \"2s\"\n[[variants]]\nname = \"a\"\n[[variants]]\nname = \"a\"",
+            "m.toml:15: variants[1].name: duplicate variant name \"a\"",
+        ),
+        (
+            "mode name with a slash",
+            "duration = \"2s\"",
+            "duration = \"2s\"\n[[modes.mode]]\nname = \"on/x\"",
+            "m.toml:13: modes.mode[0].name: expected a non-empty mode name without `/`, got \"on/x\"",
         ),
     ];
     let mut wrong = Vec::new();

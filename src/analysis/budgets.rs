@@ -17,8 +17,8 @@ use super::rounds::{Measure, cell_value};
 use super::sequential::t_boundary;
 use super::stats::{between_run_variance, t_quantile};
 use super::{
-    BudgetKind, BudgetResult, Decision, Estimate, Group, GroupSummary, NoiseFloor, Verdict,
-    services, traces,
+    BudgetKind, BudgetResult, Decision, Estimate, Group, GroupSummary, NoiseFloor, VariantRow,
+    Verdict, services, traces, variants,
 };
 use crate::results::{Budgets, CellResult, Design, RunResults};
 
@@ -81,28 +81,44 @@ fn looks(results: &RunResults) -> (Vec<u32>, Vec<f64>) {
     (looks, fractions)
 }
 
-/// The treatments at one rate: the baseline's first cell (0), every other mode, the
-/// baseline's A/A cell (last); and carry-over classes by mode (the baseline 0).
+/// The treatments at one rate, every cell of it in one model: the first baseline's first cells
+/// (0, the reference), every other baseline's first cells, every other mode, then each
+/// baseline's A/A cells; and carry-over classes by mode (any baseline 0). With variants, one
+/// baseline per variant, so the variants' figures share the rounds, positions and speed terms
+/// and their differences come from the same fit.
 struct Layout<'a> {
-    baseline: &'a str,
+    treatments: Vec<(&'a str, u32)>,
     modes: Vec<&'a str>,
 }
 
-impl Layout<'_> {
-    fn treatments(&self) -> usize {
-        self.modes.len() + 2
+impl<'a> Layout<'a> {
+    fn new(results: &RunResults, at_rate: &[&Group<'a>]) -> Layout<'a> {
+        let (bases, modes): (Vec<&str>, Vec<&str>) = at_rate
+            .iter()
+            .map(|g| g.mode)
+            .partition(|m| results.is_baseline(m));
+        let treatments = bases
+            .iter()
+            .map(|&b| (b, 0))
+            .chain(modes.iter().map(|&m| (m, 0)))
+            .chain(bases.iter().map(|&b| (b, 1)))
+            .collect();
+        Layout { treatments, modes }
     }
 
-    fn aa(&self) -> usize {
+    fn treatments(&self) -> usize {
+        self.treatments.len()
+    }
+
+    fn classes(&self) -> usize {
         self.modes.len() + 1
     }
 
-    /// The treatment of a mode's cells (replicate 0); the baseline's A/A cells are `aa()`.
+    /// The treatment of a mode's cells (replicate 0) or of a baseline's A/A cells (1).
     fn treatment(&self, mode: &str, replicate: u32) -> Option<usize> {
-        if mode == self.baseline {
-            return Some(if replicate == 0 { 0 } else { self.aa() });
-        }
-        self.modes.iter().position(|&m| m == mode).map(|i| i + 1)
+        self.treatments
+            .iter()
+            .position(|&(m, r)| m == mode && r == replicate.min(1))
     }
 
     fn class(&self, mode: &str) -> usize {
@@ -111,15 +127,44 @@ impl Layout<'_> {
             .position(|&m| m == mode)
             .map_or(0, |i| i + 1)
     }
+
+    /// A baseline's second cells against its first: its A/A.
+    fn aa(&self, base: &str) -> Vec<(usize, f64)> {
+        let (Some(first), Some(second)) = (self.treatment(base, 0), self.treatment(base, 1)) else {
+            return Vec::new();
+        };
+        vec![(second, 1.0), (first, -1.0)]
+    }
+
+    /// A mode's figure less its baseline's: the mean of the baseline's two cells a round when it
+    /// has A/A cells, else its first.
+    fn overhead(&self, mode: &str, base: &str, has_aa: bool) -> Vec<(usize, f64)> {
+        let (Some(t), Some(first)) = (self.treatment(mode, 0), self.treatment(base, 0)) else {
+            return Vec::new();
+        };
+        match self.treatment(base, 1).filter(|_| has_aa) {
+            Some(second) => vec![(t, 1.0), (first, -0.5), (second, -0.5)],
+            None => vec![(t, 1.0), (first, -1.0)],
+        }
+    }
 }
 
-/// The budgets of every group, and the noise floor of every baseline group.
+/// The contrast `weights` of a fit; `None` for an empty one (a treatment not in the layout).
+fn contrast(fit: Option<&Fit>, weights: &[(usize, f64)]) -> Option<Effect> {
+    if weights.is_empty() {
+        return None;
+    }
+    fit?.contrast(weights)
+}
+
+/// The budgets of every group, the noise floor of every baseline group, and, in a run of
+/// variants, every candidate against the base.
 pub(super) fn judge(
     results: &RunResults,
     groups: &[Group],
     summaries: &[GroupSummary],
     warnings: &mut Vec<String>,
-) -> (Vec<BudgetResult>, Vec<NoiseFloor>) {
+) -> (Vec<BudgetResult>, Vec<NoiseFloor>, Vec<VariantRow>) {
     warn_unknown_statistics(&results.budgets, warnings);
     let (looks, fractions) = looks(results);
     // A finished run's last look is its final analysis, whenever it came: it spends what is
@@ -137,37 +182,44 @@ pub(super) fn judge(
             results.history.len()
         ));
     }
-    let layout = Layout {
-        baseline: &results.baseline,
-        modes: groups
-            .iter()
-            .map(|g| g.mode)
-            .filter(|&m| m != results.baseline)
-            .fold(Vec::new(), |mut v, m| {
-                if !v.contains(&m) {
-                    v.push(m);
-                }
-                v
-            }),
-    };
+    let thresholds = variants::thresholds(results, warnings);
     let mut out = Vec::new();
     let mut noise = Vec::new();
+    let mut compared = Vec::new();
     for (g, summary) in groups.iter().zip(summaries) {
         out.extend(trace_budgets(&results.budgets, g, summary));
     }
-    for base in groups.iter().filter(|g| g.mode == results.baseline) {
-        let at_rate: Vec<&Group> = groups.iter().filter(|g| g.rate == base.rate).collect();
+    let mut rates: Vec<f64> = Vec::new();
+    for g in groups.iter().filter(|g| results.is_baseline(g.mode)) {
+        if !rates.contains(&g.rate) {
+            rates.push(g.rate);
+        }
+    }
+    for rate in rates {
+        let at_rate: Vec<&Group> = groups.iter().filter(|g| g.rate == rate).collect();
+        let bases: Vec<&Group> = at_rate
+            .iter()
+            .copied()
+            .filter(|g| results.is_baseline(g.mode))
+            .collect();
+        let layout = Layout::new(results, &at_rate);
         let cells: Vec<&CellResult> = at_rate.iter().flat_map(|g| g.cells.clone()).collect();
-        let has_aa = base.cells.iter().any(|c| c.replicate == 1);
-        if !has_aa {
+        let has_aa = |base: &Group| base.cells.iter().any(|c| c.replicate == 1);
+        for base in bases.iter().filter(|b| !has_aa(b)) {
             warnings.push(format!(
                 "the baseline ({}) at {} rps has no second cell in any round: no A/A \
                  diagnostic there",
                 base.mode, base.rate
             ));
         }
+        // A mode's overhead contrast against its own baseline.
+        let overhead_of = |mode: &str| -> Vec<(usize, f64)> {
+            let base = results.baseline_of(mode);
+            let aa = at_rate.iter().any(|g| g.mode == base && has_aa(g));
+            layout.overhead(mode, &base, aa)
+        };
         let placed = placed(results, &layout, &cells);
-        check_speed(&placed, &layout, base.rate, warnings);
+        check_speed(&placed, &layout, &overhead_of, rate, warnings);
         // Per look, the models built so far: measures taken in the same cells share one.
         let mut models: Vec<Vec<Model>> = vec![Vec::new(); looks.len()];
         for (budget, limit, measure) in budget_list(results, &services(&cells)) {
@@ -181,8 +233,7 @@ pub(super) fn judge(
                     .collect();
                 for (at_look, seen) in models.iter_mut().zip(&seen) {
                     if !at_look.iter().any(|m| m.holds(seen))
-                        && let Some(m) =
-                            Model::new(seen, layout.treatments(), layout.modes.len() + 1)
+                        && let Some(m) = Model::new(seen, layout.treatments(), layout.classes())
                     {
                         at_look.push(m);
                     }
@@ -196,127 +247,154 @@ pub(super) fn judge(
                     })
                     .collect()
             };
-            let (first, second): (Vec<&CellResult>, Vec<&CellResult>) =
-                base.cells.iter().partition(|c| c.replicate == 0);
-            let aa_at = |k: usize| -> Option<Effect> {
-                if budget == BudgetKind::Errors {
-                    return errors::overhead(&second, &first, looks[k]);
-                }
-                fits.get(k)?.as_ref()?.contrast(&[(layout.aa(), 1.0)])
-            };
-            if let Some(e) = looks.len().checked_sub(1).and_then(aa_at) {
-                noise.push(noise_floor(base.rate, &budget, e));
-            }
-            if let Some(Some(f)) = fits.last()
+            let fit_at = |k: usize| fits.get(k).and_then(Option::as_ref);
+            if let Some(f) = fits.last().and_then(Option::as_ref)
                 && !f.carry_over_estimable()
                 && !layout.modes.is_empty()
             {
                 let warning = format!(
-                    "at {} rps the order of the cells does not make carry-over estimable (a run \
-                     cut short, or fewer rounds than a square): overheads there may carry the \
-                     effect of the cell before",
-                    base.rate
+                    "at {rate} rps the order of the cells does not make carry-over estimable (a \
+                     run cut short, or fewer rounds than a square): overheads there may carry \
+                     the effect of the cell before"
                 );
                 if !warnings.contains(&warning) {
                     warnings.push(warning);
                 }
             }
-            for g in at_rate.iter().filter(|g| g.mode != results.baseline) {
-                let Some(t) = layout.treatment(g.mode, 0) else {
-                    continue;
+            for base in &bases {
+                let (first, second): (Vec<&CellResult>, Vec<&CellResult>) =
+                    base.cells.iter().partition(|c| c.replicate == 0);
+                let aa_at = |k: usize| -> Option<Effect> {
+                    if budget == BudgetKind::Errors {
+                        return errors::overhead(&second, &first, looks[k]);
+                    }
+                    contrast(fit_at(k), &layout.aa(base.mode))
                 };
-                let between = between_runs(results, g.mode, g.rate, &budget);
-                let estimate_at = |k: usize| -> Option<Effect> {
-                    let e = if budget == BudgetKind::Errors {
-                        errors::overhead(&g.cells, &base.cells, looks[k])
-                    } else {
-                        let weights: &[(usize, f64)] = if has_aa {
-                            &[(t, 1.0), (layout.aa(), -0.5)]
+                if let Some(e) = looks.len().checked_sub(1).and_then(aa_at) {
+                    noise.push(noise_floor(base.mode, rate, &budget, e));
+                }
+                for g in at_rate
+                    .iter()
+                    .filter(|g| !results.is_baseline(g.mode))
+                    .filter(|g| results.baseline_of(g.mode) == base.mode)
+                {
+                    let weights = overhead_of(g.mode);
+                    if weights.is_empty() {
+                        continue;
+                    }
+                    let between = between_runs(results, g.mode, g.rate, &budget);
+                    let estimate_at = |k: usize| -> Option<Effect> {
+                        let e = if budget == BudgetKind::Errors {
+                            errors::overhead(&g.cells, &base.cells, looks[k])
                         } else {
-                            &[(t, 1.0)]
-                        };
-                        fits.get(k)?.as_ref()?.contrast(weights)
-                    }?;
-                    // Widened by the variance between runs, where earlier runs measured it.
-                    let tau2 = between.map_or(0.0, |(tau2, _)| tau2);
-                    Some(Effect {
-                        se: e.se.map(|se| (se * se + tau2).sqrt()),
-                        ..e
-                    })
-                };
-                let mut result =
-                    sequential((&looks, &fractions, finished), limit, estimate_at, aa_at);
-                if let Some((tau2, runs)) = between.filter(|(tau2, _)| *tau2 > 0.0) {
-                    let widened = format!(
-                        "widened by the variation between {runs} earlier runs (sd {:.3} {})",
-                        tau2.sqrt(),
-                        budget.unit()
-                    );
-                    result.note = Some(match result.note {
-                        Some(n) => format!("{widened}; {n}"),
-                        None => widened,
+                            contrast(fit_at(k), &weights)
+                        }?;
+                        // Widened by the variance between runs, where earlier runs measured it.
+                        let tau2 = between.map_or(0.0, |(tau2, _)| tau2);
+                        Some(Effect {
+                            se: e.se.map(|se| (se * se + tau2).sqrt()),
+                            ..e
+                        })
+                    };
+                    let mut result =
+                        sequential((&looks, &fractions, finished), limit, estimate_at, aa_at);
+                    if let Some((tau2, runs)) = between.filter(|(tau2, _)| *tau2 > 0.0) {
+                        let widened = format!(
+                            "widened by the variation between {runs} earlier runs (sd {:.3} {})",
+                            tau2.sqrt(),
+                            budget.unit()
+                        );
+                        result.note = Some(match result.note {
+                            Some(n) => format!("{widened}; {n}"),
+                            None => widened,
+                        });
+                    }
+                    if budget == BudgetKind::Errors {
+                        if let Some(why) = errors::failing_cell(&g.cells, &base.cells) {
+                            // Requests that fail outright are a fact, not an estimate.
+                            result.verdict = Verdict::Fail;
+                            result.note = Some(why);
+                        } else if result.verdict == Verdict::Fail {
+                            result.note = Some(errors::describe(&g.cells));
+                        }
+                    }
+                    let carry_over = fits
+                        .last()
+                        .and_then(|f| f.as_ref()?.carry_over(layout.class(g.mode)))
+                        .and_then(|e| interval(e, 0.975));
+                    if let Some(c) = carry_over
+                        .filter(|c| (c.low > 0.0 || c.high < 0.0) && c.value.abs() > limit / 2.0)
+                    {
+                        warnings.push(format!(
+                            "{} at {} rps, {}: the cell after it moves by {:+.3} [{:+.3}, \
+                             {:+.3}] {}, more than half the limit: the estimate accounts for \
+                             it, but the services may not be done (exporting, shutting down) \
+                             when the next cell starts; consider a longer load.settle",
+                            g.mode,
+                            g.rate,
+                            budget.label(),
+                            c.value,
+                            c.low,
+                            c.high,
+                            budget.unit()
+                        ));
+                    }
+                    let in_expected_range = match (&budget, results.budgets.memory_expected_mb) {
+                        (BudgetKind::Memory { .. }, Some((lo, hi))) => {
+                            result.overhead.map(|e| (lo..=hi).contains(&e.value))
+                        }
+                        _ => None,
+                    };
+                    out.push(BudgetResult {
+                        mode: g.mode.to_string(),
+                        rate: g.rate,
+                        budget: budget.clone(),
+                        limit,
+                        overhead: result.overhead,
+                        verdict: result.verdict,
+                        in_expected_range,
+                        traces: None,
+                        note: result.note,
+                        decision: result.decision,
+                        carry_over,
                     });
                 }
-                if budget == BudgetKind::Errors {
-                    if let Some(why) = errors::failing_cell(&g.cells, &base.cells) {
-                        // Requests that fail outright are a fact, not an estimate.
-                        result.verdict = Verdict::Fail;
-                        result.note = Some(why);
-                    } else if result.verdict == Verdict::Fail {
-                        result.note = Some(errors::describe(&g.cells));
-                    }
-                }
-                let carry_over = fits
-                    .last()
-                    .and_then(|f| f.as_ref()?.carry_over(layout.class(g.mode)))
-                    .and_then(|e| interval(e, 0.975));
-                if let Some(c) = carry_over
-                    .filter(|c| (c.low > 0.0 || c.high < 0.0) && c.value.abs() > limit / 2.0)
-                {
-                    warnings.push(format!(
-                        "{} at {} rps, {}: the cell after it moves by {:+.3} [{:+.3}, {:+.3}] \
-                         {}, more than half the limit: the estimate accounts for it, but \
-                         the services may not be done (exporting, shutting down) when the \
-                         next cell starts; consider a longer load.settle",
-                        g.mode,
-                        g.rate,
-                        budget.label(),
-                        c.value,
-                        c.low,
-                        c.high,
-                        budget.unit()
-                    ));
-                }
-                let in_expected_range = match (&budget, results.budgets.memory_expected_mb) {
-                    (BudgetKind::Memory { .. }, Some((lo, hi))) => {
-                        result.overhead.map(|e| (lo..=hi).contains(&e.value))
-                    }
-                    _ => None,
+            }
+            if !results.variants.is_empty() {
+                let last = looks.len().saturating_sub(1);
+                let ctx = variants::Ctx {
+                    results,
+                    at_rate: &at_rate,
+                    budget: &budget,
+                    measure,
+                    thresholds: &thresholds,
+                    look: looks.get(last).copied().unwrap_or(0),
                 };
-                out.push(BudgetResult {
-                    mode: g.mode.to_string(),
-                    rate: g.rate,
-                    budget: budget.clone(),
-                    limit,
-                    overhead: result.overhead,
-                    verdict: result.verdict,
-                    in_expected_range,
-                    traces: None,
-                    note: result.note,
-                    decision: result.decision,
-                    carry_over,
-                });
+                compared.extend(variants::rows(&ctx, |mode, base, overhead| {
+                    let weights = if overhead {
+                        let mut w = overhead_of(mode);
+                        w.extend(overhead_of(base).into_iter().map(|(t, x)| (t, -x)));
+                        w
+                    } else {
+                        match (layout.treatment(mode, 0), layout.treatment(base, 0)) {
+                            (Some(a), Some(b)) => vec![(a, 1.0), (b, -1.0)],
+                            _ => Vec::new(),
+                        }
+                    };
+                    contrast(fit_at(last), &weights)
+                }));
             }
         }
     }
-    for g in groups.iter().filter(|g| g.mode != results.baseline) {
+    for g in groups.iter().filter(|g| !results.is_baseline(g.mode)) {
+        let baseline = results.baseline_of(g.mode);
         if !groups
             .iter()
-            .any(|b| b.mode == results.baseline && b.rate == g.rate)
+            .any(|b| b.mode == baseline && b.rate == g.rate)
         {
             warnings.push(format!(
-                "no baseline ({}) cells at {} rps: {} cannot be judged there",
-                results.baseline, g.rate, g.mode
+                "no baseline ({baseline}) cells at {} rps: {} cannot be judged there",
+                g.rate, g.mode
             ));
             for (budget, limit, _) in budget_list(results, &services(&g.cells)) {
                 out.push(BudgetResult {
@@ -336,7 +414,7 @@ pub(super) fn judge(
         }
     }
     order_like_groups(&mut out, groups);
-    (out, noise)
+    (out, noise, compared)
 }
 
 /// The fewest earlier runs of a budget that give its variance between runs.
@@ -426,6 +504,7 @@ fn machine_speed(c: &CellResult) -> Option<f64> {
 fn check_speed(
     placed: &[(&CellResult, Obs)],
     layout: &Layout,
+    overhead_of: &dyn Fn(&str) -> Vec<(usize, f64)>,
     rate: f64,
     warnings: &mut Vec<String>,
 ) {
@@ -442,15 +521,13 @@ fn check_speed(
     if obs.is_empty() || obs.len() < placed.len() {
         return;
     }
-    let Some(model) = Model::new(&obs, layout.treatments(), layout.modes.len() + 1) else {
+    let Some(model) = Model::new(&obs, layout.treatments(), layout.classes()) else {
         return;
     };
     let fit = model.fit(obs.iter().map(|o| o.y));
     let mean = obs.iter().map(|o| o.y).sum::<f64>() / obs.len() as f64;
     for mode in &layout.modes {
-        let Some(e) = layout
-            .treatment(mode, 0)
-            .and_then(|t| fit.contrast(&[(t, 1.0), (layout.aa(), -0.5)]))
+        let Some(e) = contrast(Some(&fit), &overhead_of(mode))
             .and_then(aa_interval)
             .filter(|e| e.low > 0.0 || e.high < 0.0)
         else {
@@ -487,7 +564,7 @@ fn observations(placed: &[(&CellResult, Obs)], measure: Measure) -> Vec<Obs> {
 
 /// A two-sided interval at `level` (0.975 for 95%) around an effect with a positive standard
 /// error; `None` without one.
-fn interval(e: Effect, level: f64) -> Option<Estimate> {
+pub(super) fn interval(e: Effect, level: f64) -> Option<Estimate> {
     let se = e.se.filter(|&se| se > 0.0)?;
     let half = t_quantile(level, e.df) * se;
     Some(Estimate {
@@ -505,7 +582,7 @@ fn aa_interval(e: Effect) -> Option<Estimate> {
 }
 
 /// The A/A diagnostic at one rate: its 99% interval, pass when it holds 0, fail when not.
-fn noise_floor(rate: f64, budget: &BudgetKind, e: Effect) -> NoiseFloor {
+fn noise_floor(mode: &str, rate: f64, budget: &BudgetKind, e: Effect) -> NoiseFloor {
     let estimate = aa_interval(e).unwrap_or(Estimate::point(e.value));
     let verdict = if !estimate.has_interval() {
         Verdict::Inconclusive
@@ -515,6 +592,7 @@ fn noise_floor(rate: f64, budget: &BudgetKind, e: Effect) -> NoiseFloor {
         Verdict::Fail
     };
     NoiseFloor {
+        mode: mode.to_string(),
         rate,
         budget: budget.clone(),
         estimate,

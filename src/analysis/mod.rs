@@ -20,7 +20,9 @@ mod rounds;
 mod sequential;
 mod slowest;
 mod stats;
+pub mod thresholds;
 mod traces;
+mod variants;
 
 pub use model::*;
 pub use rounds::LATENCY_STATS;
@@ -74,7 +76,8 @@ pub fn analyze(results: &RunResults) -> Analysis {
     }
     let summaries: Vec<GroupSummary> = groups.iter().map(|g| summarize(results, g)).collect();
     warnings.extend(driver_warnings(results, &summaries));
-    let (budgets, noise_floor) = budgets::judge(results, &groups, &summaries, &mut warnings);
+    let (budgets, noise_floor, compared) =
+        budgets::judge(results, &groups, &summaries, &mut warnings);
     let mut outcome = budgets
         .iter()
         .map(|b| b.verdict)
@@ -95,6 +98,11 @@ pub fn analyze(results: &RunResults) -> Analysis {
         budgets,
         noise_floor,
         outcome,
+        variants: results.variants.first().map(|base| VariantComparison {
+            base: base.clone(),
+            method: variants::METHOD.to_string(),
+            rows: compared,
+        }),
         warnings,
         slowest: slowest::slowest(results, &groups),
     }

@@ -38,6 +38,9 @@ pub struct Analysis {
     pub noise_floor: Vec<NoiseFloor>,
     /// The worst verdict over `budgets` (pass when there are no budgets to judge).
     pub outcome: Verdict,
+    /// Each candidate variant against the base, in a run of variants.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variants: Option<VariantComparison>,
     /// Things a reader should know before trusting the figures (missing baseline cells, partial
     /// run, too few rounds for an interval, the driver's own warnings, ...).
     pub warnings: Vec<String>,
@@ -57,9 +60,15 @@ impl GroupSummary {
 }
 
 impl Analysis {
-    /// The exit code of `tracebench run`: any fail -> 1, else any inconclusive -> 3, else 0.
+    /// The exit code of `tracebench run`: any fail -> 1, else any inconclusive -> 3, else 0. A
+    /// run of variants answers whether the candidate regressed: 1 if so, else 0 (the budgets'
+    /// verdicts are in its reports).
     pub fn exit(&self) -> Exit {
-        self.outcome.exit()
+        match &self.variants {
+            Some(v) if v.rows.iter().any(|r| r.regression) => Exit::Fail,
+            Some(_) => Exit::Pass,
+            None => self.outcome.exit(),
+        }
     }
 
     /// How many of the budgets judged while the run goes on (every budget but trace volume and
@@ -404,9 +413,47 @@ pub struct TraceCheck {
     pub accept_high: f64,
 }
 
+/// Candidate variants against the base, measured in the same rounds: per mode, rate and budget,
+/// the difference of the absolute figure and of the overhead, each against a regression
+/// threshold.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VariantComparison {
+    /// The variant the others are held to (the first).
+    pub base: String,
+    /// How the differences were estimated and judged.
+    pub method: String,
+    pub rows: Vec<VariantRow>,
+}
+
+/// One figure of one candidate against the base.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VariantRow {
+    pub candidate: String,
+    /// The mode's own name (`on`), the same in both variants.
+    pub mode: String,
+    pub rate: f64,
+    pub budget: BudgetKind,
+    /// True: the difference of the overheads against each variant's baseline; false: of the
+    /// absolute figure.
+    pub overhead: bool,
+    /// The base's figure (its mean over rounds), for a relative threshold.
+    pub base_value: Option<f64>,
+    /// Candidate minus base, with its 95% interval.
+    pub difference: Option<Estimate>,
+    /// The threshold in the figure's unit, and the `--threshold` key it comes from.
+    pub threshold: f64,
+    pub threshold_key: String,
+    /// The whole interval lies beyond the threshold.
+    pub regression: bool,
+}
+
 /// The baseline against itself for one budget at one rate: the size of "no effect".
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NoiseFloor {
+    /// The baseline compared with itself (with variants, one per variant); empty in runs
+    /// written before variants: the run's baseline.
+    #[serde(default)]
+    pub mode: String,
     pub rate: f64,
     pub budget: BudgetKind,
     /// The same statistic as the budget's overhead, between the baseline's two cells of each

@@ -15,7 +15,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Exit> {
         None if local.exists() => Scenario::load(local)?,
         None => Scenario::quick()?,
     };
+    // Checked before anything starts: a typo costs a second, not a run.
+    crate::analysis::thresholds::Thresholds::parse(&args.thresholds)?;
     let options = Options {
+        thresholds: args.thresholds,
         out: args.out.unwrap_or_else(|| run::default_dir(&scenario)),
         quiet: args.quiet,
         seed: args.seed,

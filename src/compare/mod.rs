@@ -25,13 +25,13 @@
 
 mod markdown;
 mod summary_file;
-mod thresholds;
 
+use crate::analysis::thresholds::round;
+pub use crate::analysis::thresholds::{Figure, Limit, Thresholds};
 use crate::analysis::{
     Analysis, Estimate, GroupSummary, Summary, between_run_variance, welch_difference,
 };
 pub use summary_file::{load_summary, run_paths};
-pub use thresholds::{Figure, Limit, Thresholds};
 
 /// One figure of one mode at one rate in the baseline run(s) and the candidate.
 #[derive(Debug, Clone, PartialEq)]
@@ -375,10 +375,6 @@ fn overhead_rows(
 }
 
 /// Three significant decimals at most, without trailing zeros.
-fn round(v: f64) -> f64 {
-    (v * 1000.0).round() / 1000.0
-}
-
 fn interval(e: Estimate) -> String {
     format!("{} [{}, {}]", round(e.value), round(e.low), round(e.high))
 }

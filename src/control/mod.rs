@@ -29,11 +29,13 @@ use crate::scenario;
 
 /// Environment overrides for one mode: service name -> variable -> value. A service not listed
 /// runs with no override.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ModeEnv {
     /// The mode's name (`off`, `on`, `sampled`, ...), recorded with results.
     pub mode: String,
     pub services: BTreeMap<String, BTreeMap<String, String>>,
+    /// What a service runs instead of its own command or image (a variant's build), by name.
+    pub runs: BTreeMap<String, scenario::ServiceRuns>,
 }
 
 impl ModeEnv {
@@ -49,7 +51,24 @@ impl ModeEnv {
                 .into_iter()
                 .map(|s| (s.to_string(), env.clone()))
                 .collect(),
+            runs: BTreeMap::new(),
         }
+    }
+
+    /// The mode's overrides in a variant: the variant's environment, then its service's, then
+    /// the mode's, and the variant's command or image where it sets one.
+    pub fn in_variant(mut self, variant: &scenario::Variant) -> ModeEnv {
+        for (service, env) in &mut self.services {
+            let own = variant.services.get(service);
+            let mut merged = variant.env.clone();
+            merged.extend(own.map(|s| s.env.clone()).unwrap_or_default());
+            merged.extend(std::mem::take(env));
+            *env = merged;
+            if let Some(runs) = own.and_then(|s| s.runs.clone()) {
+                self.runs.insert(service.clone(), runs);
+            }
+        }
+        self
     }
 
     /// The overrides for one service (empty when it has none).

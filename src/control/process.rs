@@ -23,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 use super::journal::{Entry, Journal};
 use super::{ModeEnv, NotReady, Readiness};
 use crate::resources::{Source, procfs};
+use crate::scenario::ServiceRuns;
 
 /// How to run one service.
 #[derive(Debug, Clone)]
@@ -125,7 +126,7 @@ impl ProcessTarget {
             format!(
                 "service '{}': cannot start '{}'",
                 service.name,
-                service.program.display()
+                command.as_std().get_program().to_string_lossy()
             )
         })?;
         let leader = child
@@ -174,7 +175,11 @@ impl ProcessTarget {
         mode: &ModeEnv,
         log: std::fs::File,
     ) -> anyhow::Result<Command> {
-        let mut command = Command::new(&service.program);
+        let (program, args) = match mode.runs.get(&service.name) {
+            Some(ServiceRuns::Command(c)) => (&c.program, &c.args),
+            _ => (&service.program, &service.args),
+        };
+        let mut command = Command::new(program);
         for (name, _) in std::env::vars_os() {
             let secret = name.to_str().is_some_and(|n| {
                 n.starts_with("TEMPO_") || self.withheld_env.iter().any(|w| w == n)
@@ -184,7 +189,7 @@ impl ProcessTarget {
             }
         }
         command
-            .args(&service.args)
+            .args(args)
             .envs(&service.env)
             .envs(mode.for_service(&service.name))
             .stdin(Stdio::null())

@@ -69,7 +69,10 @@ async fn switch_and_warm_up(
     let mode = scenario
         .mode(&cell.mode)
         .with_context(|| format!("the plan names an unknown mode {}", cell.mode))?;
-    let env = ModeEnv::uniform(&mode.name, scenario.service_names(), &mode.env);
+    let mut env = ModeEnv::uniform(&mode.name, scenario.service_names(), &mode.env);
+    if let Some(variant) = scenario.variant_of(&cell.mode) {
+        env = env.in_variant(variant);
+    }
     ctx.progress.cell_started(cell, "restarting the services");
     // Not raced against `cancel`: a step begun on the target is finished and recorded, so that
     // restore knows it; apply itself stops between steps once cancelled.

@@ -48,6 +48,8 @@ pub struct Options {
     pub history: Option<PathBuf>,
     /// The version or commit the run measures.
     pub label: Option<String>,
+    /// `--threshold KEY=LIMIT` overrides for the candidate variants against the base.
+    pub thresholds: Vec<String>,
 }
 
 /// Runs the scenario; returns the exit code once every report is written. An `Err` means the
@@ -78,6 +80,7 @@ pub async fn run(scenario: &Scenario, options: &Options) -> Result<Exit> {
     let dir = options.out.as_path();
     let mut results = rundir::new_results(scenario, seed);
     results.label = options.label.clone();
+    results.thresholds = options.thresholds.clone();
     let history_dir = options
         .history
         .clone()

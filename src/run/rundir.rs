@@ -9,7 +9,7 @@ use crate::analysis::{Summary, analyze};
 use crate::error::UsageError;
 use crate::resources::host;
 use crate::results::{Environment, Program, RunResults, SCHEMA_VERSION};
-use crate::scenario::{Scenario, TargetConfig};
+use crate::scenario::{Scenario, ServiceRuns, TargetConfig};
 
 /// `reports/<UTC timestamp>-<scenario name>/`, relative to the current directory.
 pub fn default_dir(scenario: &Scenario) -> PathBuf {
@@ -43,6 +43,8 @@ pub fn new_results(scenario: &Scenario, seed: u64) -> RunResults {
         stop_reason: None,
         modes: scenario.modes.clone(),
         baseline: scenario.baseline.clone(),
+        variants: scenario.variants.iter().map(|v| v.name.clone()).collect(),
+        thresholds: Vec::new(),
         budgets: scenario.budgets.clone(),
         request_target: scenario.request_target(),
         environment: Environment {
@@ -74,14 +76,24 @@ fn programs(scenario: &Scenario) -> Vec<Program> {
     let TargetConfig::Process { services, .. } = &scenario.target else {
         return Vec::new();
     };
-    services
+    let program = |service: &str, program: &std::path::Path| Program {
+        service: service.to_string(),
+        name: program.display().to_string(),
+        digest: host::find_program(program).and_then(|p| host::file_digest(&p).ok()),
+    };
+    let mut out: Vec<Program> = services
         .iter()
-        .map(|s| Program {
-            service: s.name.clone(),
-            name: s.command.program.display().to_string(),
-            digest: host::find_program(&s.command.program).and_then(|p| host::file_digest(&p).ok()),
-        })
-        .collect()
+        .map(|s| program(&s.name, &s.command.program))
+        .collect();
+    // Each variant's own programs, under the variant's name.
+    for v in &scenario.variants {
+        for (service, s) in &v.services {
+            if let Some(ServiceRuns::Command(c)) = &s.runs {
+                out.push(program(&format!("{}/{service}", v.name), &c.program));
+            }
+        }
+    }
+    out
 }
 
 /// The results with their analysis, as `summary.json` holds them at the end: the one place a

@@ -34,13 +34,45 @@ pub struct Scenario {
     pub path: PathBuf,
     pub target: TargetConfig,
     pub request: Request,
-    /// In the order the file lists them.
+    /// In the order the file lists them; with variants, every variant crossed with every mode
+    /// (`base/off`, `base/on`, ..., `candidate/off`, ...).
     pub modes: Vec<ModeInfo>,
-    /// The name of one of `modes`.
+    /// The mode the others are measured against (with variants, in each variant: see
+    /// [`Scenario::baselines`]).
     pub baseline: String,
+    /// The builds measured side by side, the base first; empty for one build.
+    pub variants: Vec<Variant>,
     pub load: Load,
     pub traces: TracesConfig,
     pub budgets: Budgets,
+}
+
+/// One build of the services: what runs instead of each service's own command or image, and
+/// environment added under the mode's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Variant {
+    pub name: String,
+    /// Added to every service of this variant.
+    pub env: BTreeMap<String, String>,
+    /// By service name.
+    pub services: BTreeMap<String, VariantService>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct VariantService {
+    /// `None`: the service's own command or image.
+    pub runs: Option<ServiceRuns>,
+    /// Added to this service, over the variant's `env`.
+    pub env: BTreeMap<String, String>,
+}
+
+/// What a service runs in a variant.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ServiceRuns {
+    /// A process service's program and arguments (in the service's own `cwd`).
+    Command(CommandLine),
+    /// A docker service's image.
+    Image(String),
 }
 
 /// The system under test and how tracebench controls it.
@@ -225,6 +257,23 @@ impl fmt::Display for ScenarioError {
     }
 }
 
+impl TargetConfig {
+    /// The services' names, in file order.
+    pub fn service_names(&self) -> Vec<&str> {
+        match self {
+            TargetConfig::Process { services, .. } => {
+                services.iter().map(|s| s.name.as_str()).collect()
+            }
+            TargetConfig::Docker { services, .. } => {
+                services.iter().map(|s| s.name.as_str()).collect()
+            }
+            TargetConfig::External { services, .. } => {
+                services.iter().map(|s| s.name.as_str()).collect()
+            }
+        }
+    }
+}
+
 impl Scenario {
     /// Reads and validates a scenario file.
     pub fn load(path: impl AsRef<Path>) -> Result<Scenario, ScenarioError> {
@@ -255,19 +304,28 @@ impl Scenario {
         self.modes.iter().find(|m| m.name == name)
     }
 
+    /// The modes every other is measured against: the baseline, or each variant's.
+    pub fn baselines(&self) -> Vec<String> {
+        if self.variants.is_empty() {
+            return vec![self.baseline.clone()];
+        }
+        self.variants
+            .iter()
+            .map(|v| format!("{}/{}", v.name, self.baseline))
+            .collect()
+    }
+
+    /// The variant a (crossed) mode belongs to; `None` for a run of one build.
+    pub fn variant_of(&self, mode: &str) -> Option<&Variant> {
+        let (variant, _) = crate::results::split_mode(mode);
+        self.variants
+            .iter()
+            .find(|v| Some(v.name.as_str()) == variant)
+    }
+
     /// The services' names, in file order.
     pub fn service_names(&self) -> Vec<&str> {
-        match &self.target {
-            TargetConfig::Process { services, .. } => {
-                services.iter().map(|s| s.name.as_str()).collect()
-            }
-            TargetConfig::Docker { services, .. } => {
-                services.iter().map(|s| s.name.as_str()).collect()
-            }
-            TargetConfig::External { services, .. } => {
-                services.iter().map(|s| s.name.as_str()).collect()
-            }
-        }
+        self.target.service_names()
     }
 
     /// `process`, `docker` or `external`.

@@ -4,7 +4,8 @@
 //! and drift moves every figure over time.
 //!
 //! Each round measures, at every rate, every mode once and the baseline a second time (its A/A
-//! pair, a restart of its own). Within a rate the n treatments follow a row of a Williams design:
+//! pair, a restart of its own); with variants, every variant's every mode, and each variant's
+//! baseline a second time. Within a rate the n treatments follow a row of a Williams design:
 //! a Latin square whose rows, taken together, put every treatment right after every other one
 //! equally often (once per n rows for even n; twice per 2n rows for odd n, which need the mirror
 //! rows too), and every treatment in every position equally often. Which treatment gets which
@@ -65,10 +66,13 @@ pub fn williams(n: usize) -> Vec<Vec<usize>> {
 }
 
 impl Scenario {
-    /// The treatments of one rate: every mode in file order, then the baseline's A/A pair.
-    fn treatments(&self) -> Vec<(&str, u32)> {
-        let modes = self.modes.iter().map(|m| (m.name.as_str(), 0));
-        modes.chain([(self.baseline.as_str(), 1)]).collect()
+    /// The treatments of one rate: every mode in file order, then the baseline's A/A pair (with
+    /// variants, each variant's baseline's).
+    fn treatments(&self) -> Vec<(String, u32)> {
+        let modes = self.modes.iter().map(|m| (m.name.clone(), 0));
+        modes
+            .chain(self.baselines().into_iter().map(|b| (b, 1)))
+            .collect()
     }
 
     /// Rounds for a fully balanced order: a multiple of this many.
@@ -115,14 +119,14 @@ impl Scenario {
             rates_by_round.push(rates);
         }
         if let Some(&first_rate) = rates_by_round.first().and_then(|r| r.first()) {
-            push(&self.baseline, first_rate, 0, 0, true);
+            push(&self.baselines()[0], first_rate, 0, 0, true);
         }
         for (round, rates) in rates_by_round.iter().enumerate() {
             let row = &rows[round % rows.len()];
             for &rate in rates {
                 for &t in row {
-                    let (mode, replicate) = treatments[t];
-                    push(mode, rate, round as u32, replicate, false);
+                    let (mode, replicate) = &treatments[t];
+                    push(mode, rate, round as u32, *replicate, false);
                 }
             }
         }

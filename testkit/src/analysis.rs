@@ -3,7 +3,7 @@
 //! variation) plus an exponential tail plus the mode's added delay; CPU and memory are per-cell
 //! levels plus one-second noise; a mode may fail a share of its requests; trace counts follow the
 //! sampling ratio minus a chosen shortfall. Each round measures every mode once and the baseline
-//! (the first mode) twice, in a row of the Williams square, as a run does. Everything is drawn from one seeded generator.
+//! (the first mode; with variants, each variant's) twice, in a row of the Williams square, as a run does. Everything is drawn from one seeded generator.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -62,6 +62,9 @@ pub struct RunSpec {
     pub second_sd: f64,
     pub count_traces: bool,
     pub seed: u64,
+    /// Builds measured side by side: the modes are then named `VARIANT/MODE`, and every mode
+    /// named like the first after its variant is a baseline measured twice a round.
+    pub variants: Vec<String>,
 }
 
 impl Default for RunSpec {
@@ -80,6 +83,7 @@ impl Default for RunSpec {
             second_sd: 1.0,
             count_traces: true,
             seed: 42,
+            variants: Vec::new(),
         }
     }
 }
@@ -134,12 +138,18 @@ pub fn generate(spec: &RunSpec) -> RunResults {
     let mut cells = Vec::new();
     let mut trace_cells = Vec::new();
     let mut order = 0;
-    // The baseline (first mode) a second time: its A/A cell.
+    // The baseline (first mode; with variants, each variant's) a second time: its A/A cell.
+    let baseline = split_mode(spec.modes[0].name).1;
     let treatments: Vec<(&ModeSpec, u32)> = spec
         .modes
         .iter()
         .map(|m| (m, 0))
-        .chain(spec.modes.first().map(|m| (m, 1)))
+        .chain(
+            spec.modes
+                .iter()
+                .filter(|m| split_mode(m.name).1 == baseline)
+                .map(|m| (m, 1)),
+        )
         .collect();
     // Each round a row of the Williams square, as a run's plan orders its cells.
     let rows = tracebench::scenario::williams(treatments.len());
@@ -190,7 +200,9 @@ pub fn generate(spec: &RunSpec) -> RunResults {
                 env: BTreeMap::new(),
             })
             .collect(),
-        baseline: spec.modes[0].name.into(),
+        baseline: baseline.into(),
+        variants: spec.variants.clone(),
+        thresholds: Vec::new(),
         budgets: checklist_budgets(),
         request_target: "http://127.0.0.1:1/register".into(),
         environment: Environment::default(),

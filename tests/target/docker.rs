@@ -367,6 +367,7 @@ async fn a_service_that_never_becomes_ready_names_itself_and_restore_undoes_ever
             "auth".to_string(),
             BTreeMap::from([("TB_HELPER_EXIT".to_string(), "3".to_string())]),
         )]),
+        runs: BTreeMap::new(),
     };
     let err = target
         .apply(&mode, &CancellationToken::new())

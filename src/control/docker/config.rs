@@ -78,7 +78,7 @@ pub(super) fn endpoints(original: &ContainerInspectResponse) -> Vec<(String, End
 
 pub(super) fn mode_config(
     original: &ContainerInspectResponse,
-    overrides: &BTreeMap<String, String>,
+    (overrides, image): (&BTreeMap<String, String>, Option<&str>),
     mode: &str,
     run_label: &str,
     primary: Option<&(String, EndpointSettings)>,
@@ -102,8 +102,12 @@ pub(super) fn mode_config(
         cmd: c.cmd,
         healthcheck: c.healthcheck,
         args_escaped: c.args_escaped,
-        // The image ID, not the tag: the same image even if the tag has moved since.
-        image: original.image.clone().or(c.image),
+        // A variant's image, else the image ID, not the tag: the same image even if the tag
+        // has moved since.
+        image: image
+            .map(str::to_string)
+            .or_else(|| original.image.clone())
+            .or(c.image),
         volumes: c.volumes,
         working_dir: c.working_dir,
         entrypoint: c.entrypoint,

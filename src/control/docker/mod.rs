@@ -43,6 +43,7 @@ use wait::wait_ready;
 use super::journal::{Entry, Journal, Original};
 use super::{ModeEnv, Readiness};
 use crate::resources::Source;
+use crate::scenario::ServiceRuns;
 
 /// The label tracebench puts on the containers it creates, holding the mode's name.
 pub const MODE_LABEL: &str = "tracebench.mode";
@@ -410,9 +411,13 @@ async fn create_mode_container(
     let endpoints = endpoints(&m.original);
     let mut overrides = m.spec.env.clone();
     overrides.extend(mode.for_service(&m.spec.service));
+    let image = match mode.runs.get(&m.spec.service) {
+        Some(ServiceRuns::Image(image)) => Some(image.as_str()),
+        _ => None,
+    };
     let body = mode_config(
         &m.original,
-        &overrides,
+        (&overrides, image),
         &mode.mode,
         run_label,
         endpoints.first(),

@@ -76,7 +76,7 @@ fn colour_of(summary: &Summary, mode: &str) -> RGBColor {
 
 /// A mode's name for legends: `off (baseline)` for the baseline.
 fn mode_label(summary: &Summary, mode: &str) -> String {
-    if mode == summary.results.baseline {
+    if summary.results.is_baseline(mode) {
         format!("{mode} (baseline)")
     } else {
         mode.to_string()

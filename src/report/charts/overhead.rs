@@ -51,7 +51,10 @@ pub fn charts(summary: &Summary) -> Vec<Overhead> {
                     .iter()
                     .filter(|n| &n.budget == kind && n.rate == rate);
                 points.extend(noise.map(|n| Point {
-                    label: format!("A/A {}/s", fmt_rate(rate)),
+                    label: match crate::results::split_mode(&n.mode).0 {
+                        Some(variant) => format!("{variant} A/A {}/s", fmt_rate(rate)),
+                        None => format!("A/A {}/s", fmt_rate(rate)),
+                    },
                     estimate: Some(n.estimate),
                     verdict: None,
                 }));

@@ -33,11 +33,10 @@ pub(super) fn glance(summary: &Summary) -> Section {
     };
     // The baseline against itself is the noise floor's business: it shows here only when one
     // of its own budgets (trace volume: an "off" that still exports) is not a pass.
-    let baseline = &summary.results.baseline;
     let columns: Vec<(&str, u64)> = columns
         .into_iter()
         .filter(|&(mode, rate)| {
-            mode != baseline.as_str()
+            !summary.results.is_baseline(mode)
                 || a.budgets.iter().any(|b| {
                     b.mode == mode && b.rate.to_bits() == rate && b.verdict != Verdict::Pass
                 })

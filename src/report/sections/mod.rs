@@ -5,6 +5,7 @@
 mod glance;
 mod measured;
 mod slowest;
+mod variants;
 mod verdicts;
 
 use crate::analysis::{BudgetKind, BudgetResult, Estimate, Summary, Verdict};
@@ -13,6 +14,7 @@ use crate::results::RunResults;
 use glance::glance;
 use measured::{driver, latency, probes, resources, traces};
 use slowest::slowest;
+use variants::variants;
 use verdicts::{noise_floor, verdicts};
 
 /// A table of pre-formatted cells.
@@ -42,6 +44,7 @@ fn strings(titles: &[&str]) -> Vec<String> {
 /// What a section is about; the HTML report puts the matching charts after it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Topic {
+    Variants,
     Glance,
     Verdicts,
     NoiseFloor,
@@ -83,12 +86,14 @@ impl Section {
 
 /// The report's sections, in order.
 pub fn sections(summary: &Summary) -> Vec<Section> {
-    let mut all = vec![
+    // With variants, the comparison of builds is the answer: it comes first.
+    let mut all: Vec<Section> = variants(summary).into_iter().collect();
+    all.extend([
         glance(summary),
         verdicts(summary),
         noise_floor(summary),
         latency(summary),
-    ];
+    ]);
     all.extend(resources(summary));
     all.push(driver(summary));
     all.extend(traces(summary));
@@ -103,11 +108,12 @@ pub fn sections(summary: &Summary) -> Vec<Section> {
 pub fn title(summary: &Summary) -> String {
     let r = &summary.results;
     let partial = if r.partial { ", PARTIAL run" } else { "" };
-    format!(
-        "tracebench {}: {}{partial}",
-        r.scenario_name,
-        summary.analysis.outcome.as_str()
-    )
+    let outcome = match &summary.analysis.variants {
+        Some(v) if v.rows.iter().any(|r| r.regression) => "REGRESSION",
+        Some(_) => "no regression",
+        None => summary.analysis.outcome.as_str(),
+    };
+    format!("tracebench {}: {outcome}{partial}", r.scenario_name)
 }
 
 /// `+0.312 [+0.201, +0.420]`: an estimate and its interval, signed, as overheads are.

@@ -172,7 +172,12 @@ pub(super) fn noise_floor(summary: &Summary) -> Section {
             .map(|n| {
                 vec![
                     fmt_rate(n.rate),
-                    n.budget.label(),
+                    // With variants, one A/A per variant's baseline.
+                    if summary.results.variants.is_empty() {
+                        n.budget.label()
+                    } else {
+                        format!("{} {}", n.mode, n.budget.label())
+                    },
                     format!(
                         "{} {}",
                         fmt_estimate(&n.estimate, decimals(&n.budget)),

@@ -7,6 +7,7 @@ mod modes;
 mod request;
 mod target;
 mod traces;
+mod variants;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -18,11 +19,12 @@ use serde::de::{self, Deserializer, Visitor};
 
 use super::locate::Located;
 use super::{Load, Scenario, ScenarioError};
-use crate::results::Budgets;
+use crate::results::{Budgets, ModeInfo};
 use modes::ModesFile;
 use request::RequestFile;
 use target::TargetFile;
 use traces::TracesFile;
+use variants::VariantFile;
 
 /// A semantic mistake: the dotted key and what was expected.
 struct Issue {
@@ -79,6 +81,8 @@ struct ScenarioFile {
     traces: TracesFile,
     #[serde(default)]
     budgets: BudgetsFile,
+    #[serde(default)]
+    variants: Vec<VariantFile>,
 }
 
 impl ScenarioFile {
@@ -103,19 +107,40 @@ impl ScenarioFile {
         let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
         let (modes, baseline) = self.modes.validate()?;
         let traces = self.traces.validate()?;
+        let target = self.target.validate(&dir)?;
+        let variants = variants::validate(self.variants, &target, &dir)?;
         Ok(Scenario {
             name,
             description: self.description,
             path: path.to_path_buf(),
-            target: self.target.validate(&dir)?,
+            target,
             request: self.request.validate()?,
-            modes,
+            modes: cross(&variants, modes),
             baseline,
+            variants,
             load: self.load.validate()?,
             traces,
             budgets: self.budgets.validate()?,
         })
     }
+}
+
+/// Every variant crossed with every mode, variant by variant: `VARIANT/MODE` (the variant's own
+/// environment is applied per service when a cell starts). The modes as they are without
+/// variants.
+fn cross(variants: &[super::Variant], modes: Vec<ModeInfo>) -> Vec<ModeInfo> {
+    if variants.is_empty() {
+        return modes;
+    }
+    variants
+        .iter()
+        .flat_map(|v| {
+            modes.iter().map(|m| ModeInfo {
+                name: format!("{}/{}", v.name, m.name),
+                ..m.clone()
+            })
+        })
+        .collect()
 }
 
 // ---- [load] ----

@@ -76,12 +76,7 @@ impl ModesFile {
         let mut infos: Vec<ModeInfo> = Vec::new();
         for (i, m) in modes.into_iter().enumerate() {
             let key = format!("modes.mode[{i}]");
-            if m.name.trim().is_empty() {
-                return Err(issue(
-                    format!("{key}.name"),
-                    "expected a non-empty mode name",
-                ));
-            }
+            super::variants::check_name(&format!("{key}.name"), &m.name, "mode")?;
             if infos.iter().any(|o| o.name == m.name) {
                 return Err(issue(
                     format!("{key}.name"),

@@ -235,7 +235,7 @@ impl ServiceFile {
 }
 
 /// A command line; a program given as a path is resolved against the scenario's directory.
-fn command(key: &str, argv: &[String], dir: &Path, cwd: &Path) -> Checked<CommandLine> {
+pub(super) fn command(key: &str, argv: &[String], dir: &Path, cwd: &Path) -> Checked<CommandLine> {
     match argv.split_first() {
         Some((program, args)) if !program.trim().is_empty() => Ok(CommandLine {
             program: if program.contains('/') {

@@ -2,7 +2,6 @@
 
 use std::collections::BTreeMap;
 
-use super::round;
 use crate::error::UsageError;
 
 /// A figure compared between runs; its key is what `--threshold KEY=LIMIT` names.
@@ -60,7 +59,7 @@ impl Figure {
     }
 
     /// The unit the figure's values are shown in (an error rate is a %, its threshold in pp).
-    pub(super) fn value_unit(self) -> &'static str {
+    pub(crate) fn value_unit(self) -> &'static str {
         match self {
             Figure::Errors => "%",
             Figure::Cpu => "% of a core",
@@ -68,7 +67,7 @@ impl Figure {
         }
     }
 
-    pub(super) fn is_overhead(self) -> bool {
+    pub(crate) fn is_overhead(self) -> bool {
         matches!(
             self,
             Figure::LatencyOverhead
@@ -80,12 +79,12 @@ impl Figure {
 
     /// Whether the figure decides the exit code without `--gate-absolute`: overheads (machine
     /// drift cancels in them) and the error rate (it does not drift with the machine's speed).
-    pub(super) fn gates_by_default(self) -> bool {
+    pub(crate) fn gates_by_default(self) -> bool {
         self.is_overhead() || self == Figure::Errors
     }
 
     /// Only throughput gets worse by falling.
-    pub(super) fn higher_is_worse(self) -> bool {
+    pub(crate) fn higher_is_worse(self) -> bool {
         self != Figure::Throughput
     }
 
@@ -93,7 +92,7 @@ impl Figure {
     /// 0.5 pp of a core, 5 MB, and 0.5 ms / 0.5 pp / 5 MB / 0.5 pp on the overheads against the
     /// baseline mode (half the checklist's latency and CPU budgets, a quarter of its memory
     /// budget).
-    pub(super) fn default_limit(self) -> Limit {
+    pub(crate) fn default_limit(self) -> Limit {
         match self {
             Figure::P50 | Figure::P99 => Limit::Relative(0.10),
             Figure::Throughput => Limit::Relative(0.05),
@@ -117,14 +116,14 @@ pub enum Limit {
 }
 
 impl Limit {
-    pub(super) fn amount(self, baseline: f64) -> f64 {
+    pub(crate) fn amount(self, baseline: f64) -> f64 {
         match self {
             Limit::Relative(f) => f * baseline.abs(),
             Limit::Absolute(a) => a,
         }
     }
 
-    pub(super) fn describe(self, unit: &str) -> String {
+    pub(crate) fn describe(self, unit: &str) -> String {
         match self {
             Limit::Relative(f) => format!("{}%", round(f * 100.0)),
             Limit::Absolute(a) => format!("{} {unit}", round(a)),
@@ -219,4 +218,9 @@ fn parse_limit(value: &str, figure: Figure) -> Option<Limit> {
     } else {
         Limit::Absolute(n)
     })
+}
+
+/// A figure as printed: three decimals at most.
+pub(crate) fn round(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
 }
