@@ -13,7 +13,8 @@
 //! - [`resources`]: CPU and memory samplers (docker stats, /proc).
 //! - [`scenario`]: the scenario file, validated with file:line:key errors, and the plan of cells.
 //! - [`results`]: what a run measured, as plain serde data (the contract of analysis and reports).
-//! - [`analysis`]: overheads, confidence intervals and verdicts derived from the results.
+//! - [`analysis`]: overheads, confidence intervals and verdicts derived from the results, and
+//!   candidate builds against the base when a run measures several (variants).
 //! - [`run`]: `tracebench run`, the whole data flow: cells, trace checks, restore, reports.
 //! - [`compare`]: a candidate run against one or more baseline runs, for CI.
 //! - [`trend`]: each budget's overhead across runs with its change points, for release reviews.

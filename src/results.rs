@@ -188,7 +188,8 @@ pub struct Program {
     pub service: String,
     /// The program's path, or the container's image.
     pub name: String,
-    /// The program file's digest; `None` for a container or an unreadable program.
+    /// The program file's digest, or the image's ID; `None` for an unreadable program or an
+    /// image the daemon does not know.
     pub digest: Option<String>,
 }
 

@@ -125,6 +125,16 @@ async fn run_with_the_docker_target_on_the_offline_compose_stack() {
         output.status.code().unwrap()
     );
     assert_eq!(results.environment.target_kind, "docker");
+    // Each container's image and its ID, for `compare` and `trend` to tell builds apart.
+    let images = &results.environment.programs;
+    assert!(
+        images.len() == 2
+            && images.iter().all(|p| p
+                .digest
+                .as_deref()
+                .is_some_and(|d| d.starts_with("sha256:"))),
+        "{images:#?}"
+    );
     let mut modes: Vec<&str> = results.cells.iter().map(|c| c.mode.as_str()).collect();
     modes.sort();
     assert_eq!(

@@ -95,6 +95,41 @@ fn the_shipped_a_b_scenario_crosses_two_builds_with_off_and_on() {
     }
 }
 
+/// The workflow's A/B scenario runs the default branch's binaries as the base and the pull
+/// request's as the candidate, where the workflow builds them.
+#[test]
+fn the_workflow_s_a_b_scenario_runs_the_two_builds_the_workflow_makes() {
+    let s = Scenario::load(repo("examples/github/ab.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let TargetConfig::Process { services, .. } = &s.target else {
+        panic!("a process target")
+    };
+    let dir = repo("examples/github");
+    for service in services {
+        let program = service.command.program.strip_prefix(&dir).unwrap();
+        assert!(program.starts_with("../../target/release"), "{program:?}");
+        let base = &s.variants[0].services[&service.name];
+        let Some(ServiceRuns::Command(c)) = &base.runs else {
+            panic!("{base:?}")
+        };
+        let program = c.program.strip_prefix(&dir).unwrap();
+        assert!(
+            program.starts_with("../../target-base/release"),
+            "{program:?}"
+        );
+        assert_eq!(
+            c.args, service.command.args,
+            "the same flags for both builds"
+        );
+    }
+    assert!(
+        s.variants[1].services.is_empty(),
+        "the candidate is the PR's build"
+    );
+    let workflow = std::fs::read_to_string(repo("examples/github/tracebench.yml")).unwrap();
+    assert!(workflow.contains("--target-dir target-base"));
+    assert!(workflow.contains("tracebench run examples/github/ab.toml"));
+}
+
 #[test]
 fn a_variant_replaces_a_service_s_command_and_adds_its_environment() {
     let text = format!(

@@ -11,6 +11,9 @@
 //! - [`traces`]: trace volume against the binomial interval of the expectation.
 //! - [`budgets`]: the sequential verdict per budget, the carry-over, the A/A diagnostic.
 //! - [`slowest`]: the slowest requests per group, with their traces' breakdowns.
+//! - [`variants`]: in a run of several builds, each candidate against the base.
+//! - [`thresholds`]: how far a figure may move before it is a regression (`run` with variants,
+//!   and `compare`).
 
 mod budgets;
 mod crossover;

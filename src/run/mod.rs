@@ -98,7 +98,7 @@ pub async fn run(scenario: &Scenario, options: &Options) -> Result<Exit> {
         results.scenario_name,
         history_dir.display()
     ));
-    let mut target = match prepare(scenario, options, &results, &lock).await {
+    let mut target = match prepare(scenario, options, &mut results, &lock).await {
         Ok(target) => target,
         Err(err) => {
             store.close().await;
@@ -200,7 +200,7 @@ async fn recover_dead_run(lock: &lock::RunLock, progress: &Progress) -> Result<(
 async fn prepare(
     scenario: &Scenario,
     options: &Options,
-    results: &RunResults,
+    results: &mut RunResults,
     lock: &lock::RunLock,
 ) -> Result<Target> {
     let dir = options.out.as_path();
@@ -210,6 +210,10 @@ async fn prepare(
     let mut target = Target::from_scenario(&scenario.target, dir, prompt)
         .await
         .context("preparing the target")?;
+    if let Target::Docker(docker) = &target {
+        rundir::record_images(docker, scenario, &mut results.environment).await;
+        rundir::persist(dir, results)?;
+    }
     if target.changes_services() {
         let journal = Journal::create(dir, &scenario.load_address(), Some(lock.journal_pointer()))?;
         target = target.with_journal(journal)?;

@@ -96,6 +96,33 @@ fn programs(scenario: &Scenario) -> Vec<Program> {
     out
 }
 
+/// Each docker service's image and its ID (the variants' too, under `VARIANT/SERVICE`), which
+/// the scenario alone does not know.
+pub async fn record_images(
+    docker: &crate::control::docker::DockerTarget,
+    scenario: &Scenario,
+    environment: &mut Environment,
+) {
+    for (service, name, digest) in docker.images() {
+        environment.programs.push(Program {
+            service,
+            name,
+            digest,
+        });
+    }
+    for v in &scenario.variants {
+        for (service, s) in &v.services {
+            if let Some(ServiceRuns::Image(image)) = &s.runs {
+                environment.programs.push(Program {
+                    service: format!("{}/{service}", v.name),
+                    name: image.clone(),
+                    digest: docker.image_id(image).await,
+                });
+            }
+        }
+    }
+}
+
 /// The results with their analysis, as `summary.json` holds them at the end: the one place a
 /// run analyzes what it measured.
 pub fn summary(results: RunResults) -> Summary {

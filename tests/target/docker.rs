@@ -12,6 +12,7 @@ use tracebench::control::docker::{
 };
 use tracebench::control::journal::{self, Entry, Journal};
 use tracebench::control::{ModeEnv, Readiness, Shutdown, Target};
+use tracebench::scenario::ServiceRuns;
 
 use testkit::net::*;
 use testkit::target::*;
@@ -251,6 +252,33 @@ async fn each_mode_is_applied_and_restore_brings_back_the_originals() {
         let sampler = http_get(s.ports[i], "/env/OTEL_TRACES_SAMPLER");
         assert_eq!(sampler, Some((200, "parentbased_always_on".to_string())));
     }
+    assert_no_mode_containers(&s.names);
+}
+
+#[tokio::test]
+async fn a_variant_s_image_runs_in_its_cells_and_restore_brings_back_the_original() {
+    let Some(docker) = docker_or_skip("a_variant_s_image_runs_in_its_cells").await else {
+        return;
+    };
+    // A second tag, as a candidate build's image would be.
+    let variant = testkit::helper::image("tracebench-test/target-docker:variant");
+    let s = stack(&docker, "tb-variant").await;
+    let before = shapes(&docker, &s).await;
+    let mut target = target(&docker, &s).await;
+    let mut mode = mode_env("on", ["gw", "auth"]);
+    mode.runs
+        .insert("gw".into(), ServiceRuns::Image(variant.clone()));
+    target
+        .apply(&mode, &CancellationToken::new())
+        .await
+        .unwrap_or_else(|e| panic!("apply: {e:#}"));
+    let image = |c: ContainerInspectResponse| c.config.unwrap().image.unwrap_or_default();
+    assert_eq!(image(inspect(&docker, &s.names[0]).await), variant);
+    assert_ne!(image(inspect(&docker, &s.names[1]).await), variant);
+    let sampler = http_get(s.ports[0], "/env/OTEL_TRACES_SAMPLER");
+    assert_eq!(sampler, Some((200, "always_on".to_string())));
+    target.restore().await.unwrap();
+    assert_eq!(shapes(&docker, &s).await, before, "after restore");
     assert_no_mode_containers(&s.names);
 }
 

@@ -132,6 +132,24 @@ impl DockerTarget {
         })
     }
 
+    /// Each service's image as its original container runs it: the service, the image the
+    /// container was created from, and its ID.
+    pub fn images(&self) -> Vec<(String, String, Option<String>)> {
+        self.managed
+            .iter()
+            .map(|m| {
+                let name = m.original.config.as_ref().and_then(|c| c.image.clone());
+                let id = m.original.image.clone();
+                (m.spec.service.clone(), name.unwrap_or_default(), id)
+            })
+            .collect()
+    }
+
+    /// The ID of a local image, `None` when the daemon has none by that name.
+    pub async fn image_id(&self, image: &str) -> Option<String> {
+        self.docker.inspect_image(image).await.ok()?.id
+    }
+
     /// Records every original in `journal`, and from now on every step before it is taken.
     pub fn with_journal(mut self, mut journal: Journal) -> anyhow::Result<DockerTarget> {
         for original in self.originals() {
