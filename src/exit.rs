@@ -41,8 +41,9 @@ impl From<Exit> for ExitCode {
 }
 
 pub const EXIT_CODES_HELP: &str = "Exit codes:
-  0  every budget passed (or the command succeeded)
-  1  a budget failed, a regression was found, or a trace check failed
+  0  every budget passed (or the command succeeded); a run of variants: no regression
+  1  a budget failed, a regression was found (compare, or a run of variants), or a trace
+     check failed
   2  bad usage or a bad scenario
   3  inconclusive: no budget failed but at least one could not be decided
   4  the run itself broke (target never ready, trace store unreachable, I/O) or was
