@@ -79,7 +79,8 @@ fn a_candidate_build_3_ms_slower_is_a_regression_named_in_the_report() {
             .unwrap();
         assert!(row.regression, "{row:#?}");
         let d = row.difference.unwrap();
-        assert!(d.low > 2.5 && d.high < 5.0, "{row:#?}");
+        // Under load a timer fires later still: the bound above only rules out nonsense.
+        assert!(d.low > 2.5 && d.high < 10.0, "{row:#?}");
     }
     let overhead = v
         .rows
