@@ -12,7 +12,7 @@
 //! error rate compares pooled counts per round.
 
 use super::crossover::Effect;
-use super::rounds::{Measure, cell_value};
+use super::rounds::{Measure, level};
 use super::thresholds::{Figure, Thresholds};
 use super::{BudgetKind, Group, VariantRow, budgets::interval, errors};
 use crate::results::{CellResult, RunResults, split_mode};
@@ -81,7 +81,13 @@ pub(super) fn rows(
                 } else {
                     difference(&mode, base_group.mode, overhead)
                 };
-                let base_value = mean(&base_group.cells, ctx.measure, ctx.look);
+                let seen: Vec<&CellResult> = base_group
+                    .cells
+                    .iter()
+                    .copied()
+                    .filter(|c| c.round < ctx.look)
+                    .collect();
+                let base_value = level(&seen, ctx.measure).map(|e| e.value);
                 let limit = ctx.thresholds.get(figure);
                 let threshold = limit.amount(base_value.unwrap_or(0.0));
                 let difference = effect.and_then(|e| interval(e, 0.975));
@@ -118,14 +124,4 @@ fn figure(budget: &BudgetKind, overhead: bool) -> Option<Figure> {
         (BudgetKind::Errors, false) => Figure::Errors,
         (BudgetKind::TraceVolume { .. } | BudgetKind::Completeness { .. }, _) => return None,
     })
-}
-
-/// The mean of a figure over the cells of the rounds a look saw.
-fn mean(cells: &[&CellResult], measure: Measure, look: u32) -> Option<f64> {
-    let values: Vec<f64> = cells
-        .iter()
-        .filter(|c| c.round < look)
-        .filter_map(|c| cell_value(c, measure))
-        .collect();
-    (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
 }
